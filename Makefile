@@ -1,0 +1,49 @@
+# oodrepro — two commands set everything up:
+#   make test   create the virtual environment (if missing) and run the whole test-suite
+#   make book   create the environment, execute every notebook with papermill (profile quick),
+#               build the HTML book into _build/html
+# Other targets: make notebooks | book-only | env | bench | clean | clean-cache | help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.oodrepro-installed
+PROFILE ?= quick
+# the book's cache (trained models, embeddings, decoded data) lives inside the project
+export OODREPRO_CACHE_DIR ?= $(CURDIR)/.cache/oodrepro
+export MPLBACKEND ?= Agg
+export PYTHONUNBUFFERED = 1
+
+.PHONY: help env test book book-only notebooks bench clean clean-cache
+
+help:
+	@sed -n '1,8p' Makefile
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+env: $(STAMP)
+
+test: env
+	$(BIN)/python -m pytest
+
+notebooks: env
+	$(BIN)/oodrepro run --all --profile $(PROFILE)
+
+book-only: env
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+book: notebooks
+	$(MAKE) --no-print-directory book-only
+
+bench: env
+	$(BIN)/python benchmarks/bench_knn.py
+
+clean:
+	rm -rf _build book/generated results
+
+clean-cache:
+	rm -rf .cache

@@ -1,0 +1,137 @@
+"""Loaders for files a user brings: image folders (also zipped), array bundles and feature banks."""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache
+from ..errors import DataFormatError, DataNotFoundError
+from .core import Dataset, from_uint8
+
+
+def staging_dir() -> Path:
+    """Where archives are unpacked: inside the cache root, never inside the user's data folder."""
+    return cache.root() / "staged"
+
+
+def _stage_zip(path: Path) -> Path:
+    """Unpack ``path`` once into the staging area (atomically) and return the folder."""
+    st = path.stat()
+    dest = staging_dir() / f"{path.stem}-{st.st_size}-{int(st.st_mtime)}"
+    if dest.is_dir():
+        return dest
+    tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:6]}"
+    tmp.mkdir(parents=True)
+    try:
+        try:
+            with zipfile.ZipFile(path) as z:
+                z.extractall(tmp)
+        except zipfile.BadZipFile as exc:
+            raise DataFormatError(f"{path} is not a readable zip archive ({exc})") from None
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def image_folder(path, subdir: str | None = None, size: int | None = None, channels: int | None = None,
+                 name: str | None = None, note: str = "") -> Dataset:
+    """Images in ``<path>/<class>/<file>`` (torchvision's ``ImageFolder`` layout), or inside a ``.zip``.
+
+    ``subdir`` selects a folder inside (``"train"`` in ``cifar10_train_jpg.zip``); ``size`` resizes to
+    ``size``×``size`` and ``channels`` converts to 1 (L) or 3 (RGB). Decoded arrays are cached.
+    This is how ImageNet-32, Tiny-ImageNet, LSUN, Textures and similar folders load.
+    """
+    from torchvision.datasets import ImageFolder
+
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(name or path.name, str(path),
+                                "Give the path of a folder of class sub-folders of images, or of a .zip holding one")
+    st = path.stat()
+    params = {"path": str(path.resolve()), "subdir": subdir, "size": size, "channels": channels,
+              "stamp": (st.st_size, int(st.st_mtime))}
+
+    def build():
+        base = _stage_zip(path) if path.suffix.lower() == ".zip" else path
+        folder = base / subdir if subdir else base
+        if not folder.is_dir():
+            raise DataFormatError(f"{path}: no folder {subdir!r} inside")
+        mode = {1: "L", 3: "RGB", None: "RGB"}[channels]
+        try:
+            ds = ImageFolder(str(folder))
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise DataFormatError(f"{folder}: not an image-folder layout ({exc})") from None
+        imgs = []
+        for file, _ in ds.samples:
+            img = ds.loader(file).convert(mode)
+            if size:
+                img = img.resize((size, size))
+            imgs.append(np.asarray(img, dtype=np.uint8))
+        try:
+            x = np.stack(imgs)
+        except ValueError:
+            raise DataFormatError(f"{folder}: images differ in size; pass size=") from None
+        return {"x": x, "y": np.array(ds.targets), "classes": list(ds.classes)}
+
+    arr = cache.cached("images", params, build)
+    return from_uint8(name or path.stem, arr["x"], arr["y"], arr["classes"], note=note)
+
+
+def array_bundle(path, name: str | None = None, note: str = "") -> Dataset:
+    """An ``.npz`` holding ``x`` (images: N×H×W, N×H×W×C or N×C×H×W), ``y`` and optionally ``classes``."""
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(name or path.stem, str(path), "Give the path of an .npz with arrays x and y")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"x", "y"} - set(z.files)
+            if missing:
+                raise DataFormatError(f"{path}: array bundle lacks {sorted(missing)}; it holds {z.files}")
+            x, y = z["x"], z["y"]
+            classes = [str(c) for c in z["classes"]] if "classes" in z.files else [str(c) for c in np.unique(y)]
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{path}: not a readable .npz array bundle ({type(exc).__name__}: {exc})") from None
+    layout = "NCHW" if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3) else "NHWC"
+    return from_uint8(name or path.stem, x, y, classes, layout=layout, note=note)
+
+
+def load_features(path, key: str | None = None, dim: int | None = None) -> np.ndarray:
+    """A pre-extracted feature bank: ``.npy`` (one array) or ``.npz`` (``key`` picks the array).
+
+    The result is float32 of shape (N, D); anything else raises :class:`DataFormatError` naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(path.stem, str(path), "Give the path of a .npy or .npz feature file")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                k = key or (z.files[0] if len(z.files) == 1 else None)
+                if k is None or k not in z.files:
+                    raise DataFormatError(f"{path}: pass key= one of {z.files}")
+                a = z[k]
+        else:
+            a = np.load(path, allow_pickle=False)
+    except DataFormatError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataFormatError(f"{path}: not a readable feature file ({type(exc).__name__})") from None
+    if a.ndim != 2 or a.shape[0] == 0:
+        raise DataFormatError(f"{path}: features must be a non-empty 2-D array (N, D), got shape {a.shape}")
+    if dim is not None and a.shape[1] != dim:
+        raise DataFormatError(f"{path}: features have dimension {a.shape[1]}, expected {dim}")
+    if not np.isfinite(a).all():
+        raise DataFormatError(f"{path}: features contain NaN or inf")
+    return a.astype(np.float32)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+
+
+def as_layers(layers, name: str = "layers") -> list[np.ndarray]:
+    """Validate a list of per-layer embedding arrays: non-empty, each 2-D, finite, same N."""
+    if isinstance(layers, np.ndarray):
+        layers = [layers]
+    layers = list(layers)
+    if not layers:
+        raise ParameterError(f"{name}: empty layer list; pass at least one (N, D) embedding array")
+    out = []
+    for i, a in enumerate(layers):
+        a = np.asarray(a)
+        if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+            raise ValueError(f"{name}[{i}]: embeddings must be a non-empty 2-D array (N, D), got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}[{i}]: embeddings contain NaN or inf")
+        out.append(np.ascontiguousarray(a, dtype=np.float32))
+    if len({a.shape[0] for a in out}) != 1:
+        raise ValueError(f"{name}: layers disagree on the number of samples: {[a.shape[0] for a in out]}")
+    return out
+
+
+def check_dims(train: list[np.ndarray], test: list[np.ndarray]) -> None:
+    if len(train) != len(test):
+        raise ValueError(f"fitted on {len(train)} layer(s) but given {len(test)}")
+    for i, (a, b) in enumerate(zip(train, test)):
+        if a.shape[1] != b.shape[1]:
+            raise ValueError(f"layer {i}: fitted on dimension {a.shape[1]}, given dimension {b.shape[1]}")
+
+
+def check_k(k, n_train: int, loo: bool = True) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ParameterError(f"parameter 'k' = {k!r} is not accepted; use an integer >= 1")
+    limit = n_train - 1 if loo else n_train
+    if n_train and k > limit:
+        raise ParameterError(f"parameter 'k' = {k} is larger than the training set allows "
+                             f"({n_train} points: k <= {limit}{' with the leave-one-out normaliser' if loo else ''})")
+    return int(k)

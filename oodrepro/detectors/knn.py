@@ -1,0 +1,101 @@
+r"""The k-NN radius score of knn-ls (Bahri et al., ICML 2021, §2).
+
+k-NN radius (Definition 1): :math:`r_k(x; X) = \inf\{r > 0 : |X \cap B(x, r)| \ge k\}`, Euclidean,
+i.e. the distance from x to its k-th nearest point of X.
+
+Per layer i with embedding map :math:`g_i` and the leave-one-out normaliser
+
+.. math::
+    \hat T_i(x) = \frac{r_k(g_i(x); g_i(X_{in}))}{\hat Q_i}, \qquad
+    \hat Q_i = \frac{1}{|X_{in}|}\sum_{x \in X_{in}} r_{k+1}(g_i(x); g_i(X_{in}))
+
+(the point itself is its own first neighbour, so :math:`r_{k+1}` on the full set equals
+:math:`r_k` on the set without it), and the score averages over the M layers:
+:math:`\hat T(x) = \frac1M \sum_i \hat T_i(x)`. Higher = more OOD. Defaults: k = 1.
+
+Neighbours come from faiss's exact ``IndexFlatL2`` (squared distances; we take the square root).
+"""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from ._validate import as_layers, check_dims, check_k
+
+
+def _index(bank: np.ndarray) -> faiss.Index:
+    idx = faiss.IndexFlatL2(bank.shape[1])
+    idx.add(np.ascontiguousarray(bank, dtype=np.float32))
+    return idx
+
+
+def _kth(index: faiss.Index, queries: np.ndarray, k: int) -> np.ndarray:
+    d2, _ = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return np.sqrt(np.maximum(d2[:, k - 1], 0.0)).astype(np.float64)
+
+
+def knn_radius(queries: np.ndarray, bank: np.ndarray, k: int = 1) -> np.ndarray:
+    """:math:`r_k(q; X)` for every row q of ``queries`` with X = ``bank`` (exact, Euclidean)."""
+    (bank,) = as_layers([bank], "bank")
+    (queries,) = as_layers([queries], "queries")
+    check_dims([bank], [queries])
+    k = check_k(k, len(bank), loo=False)
+    return _kth(_index(bank), queries, k)
+
+
+def loo_normaliser(bank: np.ndarray, k: int = 1) -> float:
+    r""":math:`\hat Q = \mathrm{mean}_{x \in X}\, r_{k+1}(x; X)`, the leave-one-out mean k-NN radius."""
+    (bank,) = as_layers([bank], "bank")
+    k = check_k(k, len(bank), loo=True)
+    return float(_kth(_index(bank), bank, k + 1).mean())
+
+
+class KNNRadius:
+    r"""knn-ls's OOD score :math:`\hat T(x) = \frac1M\sum_i r_k(g_i(x); g_i(X_{in})) / \hat Q_i`.
+
+    Parameters
+    ----------
+    k : int, default 1
+        Which neighbour's distance to use (1 ≤ k < training-set size).
+
+    Attributes
+    ----------
+    q_ : ndarray (M,)
+        The leave-one-out normalisers :math:`\hat Q_i`, one per layer.
+
+    References
+    ----------
+    Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution
+    Detection. ICML 2021, Section 2.
+    """
+
+    def __init__(self, k: int = 1):
+        self.k = k
+
+    def fit(self, train_layers) -> "KNNRadius":
+        train_layers = as_layers(train_layers, "train_layers")
+        self.k_ = check_k(self.k, len(train_layers[0]), loo=True)
+        self.dims_ = [a.shape[1] for a in train_layers]
+        self.indexes_ = [_index(a) for a in train_layers]
+        self.q_ = np.array([_kth(ix, a, self.k_ + 1).mean() for ix, a in zip(self.indexes_, train_layers)])
+        if np.any(self.q_ <= 0):
+            bad = int(np.argmax(self.q_ <= 0))
+            raise ValueError(f"layer {bad}: leave-one-out normaliser is 0 (more than k duplicate training points)")
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "q_"):
+            raise NotFittedError("KNNRadius is not fitted yet: call fit(train_layers) first")
+
+    def score_layers(self, layers) -> np.ndarray:
+        """:math:`\\hat T_i(x)` for each layer: array (M, N)."""
+        self._check_fitted()
+        layers = as_layers(layers, "layers")
+        if len(layers) != len(self.dims_) or any(a.shape[1] != d for a, d in zip(layers, self.dims_)):
+            check_dims([np.empty((1, d)) for d in self.dims_], layers)
+        return np.stack([_kth(ix, a, self.k_) / q for ix, a, q in zip(self.indexes_, layers, self.q_)])
+
+    def score(self, layers) -> np.ndarray:
+        """:math:`\\hat T(x)`, the mean over layers (higher = more OOD)."""
+        return self.score_layers(layers).mean(axis=0)

@@ -1,0 +1,73 @@
+"""The papers' own numbers, transcribed into CSV files beside this module.
+
+Each value is tagged with paper, table, in-distribution set, OOD set, method and (where the table
+has them) label-smoothing α and layer depth. Paper values reach the book only through here.
+
+Files: ``knn_ls.csv`` — knn-ls Table 1 (31 rows × 7 methods; the text of the paper has 31 dataset
+rows, not 33) and Table 2 (single-layer AUROC, 50 cells).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+
+PAPERS = {"knn_ls": "knn_ls.csv"}
+
+#: Method labels as the papers print them.
+METHOD_LABELS = {"control": "Control", "knn_ls": "k-NN (0.1 LS)", "knn": "k-NN (no LS)", "deconf": "DeConf",
+                 "robust_knn": "Robust k-NN", "svm": "SVM", "iforest": "Isolation Forest"}
+
+
+@lru_cache(maxsize=None)
+def _load(paper: str) -> pd.DataFrame:
+    if paper not in PAPERS:
+        raise ParameterError(f"no reference table for paper {paper!r}; known: {', '.join(PAPERS)}")
+    with resources.files(__name__).joinpath(PAPERS[paper]).open() as f:
+        df = pd.read_csv(f, comment="#", dtype={"alpha": str})
+    df["depth"] = pd.to_numeric(df["depth"], errors="coerce").astype("Int64")
+    return df
+
+
+def table(paper: str, table: str | None = None) -> pd.DataFrame:
+    """All transcribed values of ``paper`` (optionally one table) as a long DataFrame (a copy)."""
+    df = _load(paper)
+    if table is not None:
+        df = df[df["table"] == table]
+        if df.empty:
+            raise ParameterError(f"paper {paper!r} has no transcribed {table!r}; have {sorted(_load(paper)['table'].unique())}")
+    return df.copy()
+
+
+def lookup(paper: str, table_name: str, **keys) -> float | None:
+    """The one value matching ``keys`` (e.g. ``in_dist="mnist", ood="hflip", method="knn_ls"``), or None."""
+    df = table(paper, table_name)
+    for k, v in keys.items():
+        if k not in df.columns:
+            raise ParameterError(f"reference tables have no column {k!r}; columns: {list(df.columns)}")
+        df = df[df[k].astype(str) == str(v)]
+    if len(df) > 1:
+        raise ParameterError(f"{len(df)} reference values match {keys}; add keys to pick one")
+    return float(df["value"].iloc[0]) if len(df) else None
+
+
+def beside(ours: pd.DataFrame, paper: str, table_name: str, on: list[str], value: str = "mean",
+           fixed: dict | None = None) -> pd.DataFrame:
+    """Put the paper's value beside ours: adds columns ``paper`` and ``delta`` (= ours − paper).
+
+    ``on`` lists the columns of ``ours`` that identify a reference value (their names must be columns
+    of the reference table); ``fixed`` adds keys that hold for every row (e.g. ``{"in_dist": "mnist"}``).
+    Rows without a paper value get NaN.
+    """
+    out = ours.copy()
+    vals = []
+    for _, row in out.iterrows():
+        keys = {**(fixed or {}), **{c: row[c] for c in on}}
+        vals.append(lookup(paper, table_name, **keys))
+    out["paper"] = np.array([np.nan if v is None else v for v in vals], dtype=float)
+    out["delta"] = out[value] - out["paper"]
+    return out

@@ -1,0 +1,95 @@
+"""The notebooks: committed clean, parameters consistent with their schema, and executable."""
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oodrepro import config
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+
+
+def _nb(p):
+    return json.loads(p.read_text())
+
+
+def _param_names(nb) -> set:
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    tree = ast.parse("".join(cells[0]["source"]))
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
+
+
+def test_there_are_notebooks():
+    assert any(p.name == "table1.ipynb" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_without_outputs_and_params_match_schema(path):
+    nb = _nb(path)
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            assert not c.get("outputs") and not c.get("execution_count"), f"{path} has outputs"
+    names = _param_names(nb)
+    schema = nb["metadata"].get("oodrepro", {}).get("schema")
+    if schema:
+        expected = {p.name for p in config.schema(schema).params} | {"profile"}
+        assert names == expected, f"parameters cell vs schema: {sorted(names ^ expected)}"
+
+
+@pytest.mark.slow
+def test_table1_runs_under_papermill_with_overrides(tmp_path):
+    import papermill as pm
+
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks/knn_ls/table1.ipynb"), str(out), kernel_name="python3",
+                        parameters={"profile": "smoke", "k": 3, "results_dir": str(tmp_path / "res")},
+                        cwd=str(ROOT), progress_bar=False)
+    doc = json.loads((tmp_path / "res/knn_ls/table1.json").read_text())
+    assert doc["meta"]["params"]["k"] == 3 and doc["meta"]["params"]["profile"] == "smoke"
+    assert doc["meta"]["wall_time_s"] > 0 and doc["meta"]["version"]
+    assert {r["method"] for r in doc["rows"]} == {"knn_ls", "knn", "control"}
+    assert len(doc["claims"]) >= 4
+    # the prose's numbers are glued from the result file
+    nb = json.loads(out.read_text())
+    keys = {o["metadata"]["scrapbook"]["name"] for c in nb["cells"] if c["cell_type"] == "code"
+            for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
+    assert {"knn_ls_hflip", "knn_ls_hflip_paper", "tbl_auroc", "fig_auroc", "k_used"} <= keys
+
+
+@pytest.mark.slow
+def test_cli_runs_the_scorecard_from_result_files(tmp_path):
+    from oodrepro import results
+
+    results.write(tmp_path / "res/x/y.json", "x/y", {"seeds": [0]}, [{"a": 1}],
+                  [results.claim("c", "A beats B", "1 vs 0", "1 vs 0", "reproduced", page="x/y")], 1.0)
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "scorecard", "-p", "results_dir",
+                        str(tmp_path / "res"), "--out", str(tmp_path / "book")], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    nb = (tmp_path / "book/scorecard.ipynb").read_text()
+    assert "A beats B" in nb
+
+
+@pytest.mark.parametrize("args,match", [
+    (["-p", "k", "0"], "parameter 'k' = 0 is out of range"),
+    (["-p", "alpha", "1.2"], "parameter 'alpha' = 1.2"),
+    (["--profile", "paper", "-p", "ood", "hflip,moon"], "parameter 'ood' = 'moon'"),
+    (["-p", "profile", "fast"], "parameter 'profile' = 'fast'"),
+])
+def test_cli_rejects_bad_parameters_in_one_line_before_running(tmp_path, args, match):
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "knn_ls/table1", *args, "--out", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and match in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_cli_unknown_notebook():
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "knn_ls/nope"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "no notebook 'knn_ls/nope'" in r.stderr and "knn_ls/table1" in r.stderr
