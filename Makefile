@@ -11,7 +11,6 @@ STAMP  := $(VENV)/.oodrepro-installed
 PROFILE ?= quick
 # the book's cache (trained models, embeddings, decoded data) lives inside the project
 export OODREPRO_CACHE_DIR ?= $(CURDIR)/.cache/oodrepro
-export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED = 1
 
 .PHONY: help env test book book-only notebooks bench clean clean-cache

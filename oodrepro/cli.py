@@ -8,6 +8,7 @@ starting a kernel (a bad value ends in one line naming the parameter and what is
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -57,6 +58,19 @@ def _find(name: str) -> Path:
     raise OodreproError(f"no notebook {name!r} (run from the project root); known: {known}")
 
 
+def notebook_params(nb: Path) -> set:
+    """Names assigned in the notebook's cell tagged ``parameters``."""
+    import ast
+
+    cells = json.loads(nb.read_text())["cells"]
+    for c in cells:
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(c["source"]))
+            return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                    if isinstance(t, ast.Name)}
+    return set()
+
+
 def validate(nb: Path, params: dict) -> dict:
     meta = notebook_meta(nb)
     schema = meta.get("schema")
@@ -67,17 +81,52 @@ def validate(nb: Path, params: dict) -> dict:
     return params
 
 
-def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False) -> Path:
+def package_digest() -> str:
+    """SHA-1 over the package's source and data files: a change to any of them invalidates run keys."""
+    h = hashlib.sha1()
+    base = Path(__file__).resolve().parent
+    for f in sorted(base.rglob("*")):
+        if f.suffix in (".py", ".csv", ".json") and "__pycache__" not in f.parts:
+            h.update(str(f.relative_to(base)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def run_key(nb: Path, params: dict) -> str:
+    """Identifies an execution: notebook source, parameters, package source, data root."""
+    h = hashlib.sha1()
+    h.update(nb.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(package_digest().encode())
+    h.update(os.environ.get("OODREPRO_DATA_ROOT", "").encode())
+    return h.hexdigest()
+
+
+def up_to_date(out: Path, key: str) -> bool:
+    try:
+        return json.loads(out.read_text())["metadata"]["oodrepro"]["run_key"] == key
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False, force: bool = False) -> Path | None:
+    """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     rel = nb.relative_to(NOTEBOOKS) if nb.is_relative_to(NOTEBOOKS) else Path(nb.name)
     out = out_dir / rel
+    key = run_key(nb, params)
+    if not force and not notebook_meta(nb).get("always_run") and up_to_date(out, key):
+        return None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.running.ipynb")
     try:
         pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", progress_bar=progress,
                             cwd=os.getcwd(), log_output=False)
+        done = json.loads(tmp.read_text())
+        done.setdefault("metadata", {}).setdefault("oodrepro", {})["run_key"] = key
+        tmp.write_text(json.dumps(done, indent=1, ensure_ascii=False))
     except PapermillExecutionError as exc:
         failed = out.with_name(f"{out.stem}.failed.ipynb")
         os.replace(tmp, failed)
@@ -97,13 +146,23 @@ def cmd_run(args) -> int:
     targets = discover() if args.all else [_find(n) for n in args.notebooks]
     if not targets:
         raise OodreproError("name a notebook (e.g. knn_ls/table1) or pass --all")
+    per_nb = {}
     for nb in targets:  # validate everything first: fail in a second, not after an hour
-        validate(nb, params)
-    for nb in targets:
+        declared = notebook_params(nb)
+        mine = {k: v for k, v in params.items() if k in declared}
+        validate(nb, mine)
+        per_nb[nb] = mine
+    unused = [k for k in params if not any(k in p for p in per_nb.values())]
+    if unused:
+        raise OodreproError(f"parameter(s) {', '.join(map(repr, unused))} not declared by "
+                            f"{', '.join(str(t) for t in targets)}; see 'oodrepro params NOTEBOOK'")
+    for nb, mine in per_nb.items():
         t0 = time.perf_counter()
-        print(f"running {nb} {params or ''}", flush=True)
-        out = execute(nb, params, Path(args.out), progress=args.progress)
-        print(f"  -> {out} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        out = execute(nb, mine, Path(args.out), progress=args.progress, force=args.force)
+        if out is None:
+            print(f"{nb}: up to date (same notebook, parameters and package; --force re-executes)", flush=True)
+        else:
+            print(f"{nb} {mine or ''} -> {out} ({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
 
 
@@ -147,6 +206,7 @@ def main(argv=None) -> int:
     r.add_argument("--profile", choices=config.PROFILES)
     r.add_argument("--out", default=str(OUT), help="folder for executed notebooks (default book/generated)")
     r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
+    r.add_argument("--force", action="store_true", help="execute even if the executed copy is up to date")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("cache", help="inspect or empty the cache")
     c.add_argument("action", choices=("info", "clear"))

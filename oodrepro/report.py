@@ -4,6 +4,8 @@ Every page builds its displays here so that two pages never format the same tabl
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -51,9 +53,23 @@ def ours_vs_paper(summary: pd.DataFrame, methods, row_labels: dict | None = None
     return df
 
 
-def styled(df: pd.DataFrame):
-    """A pandas Styler that renders the HTML bold marks and hides nothing else."""
-    return df.style.set_table_attributes('class="dataframe oodrepro-table"')
+VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "inconclusive": "#fff3cd",
+                   "needs data": "#e2e3e5"}
+
+
+def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bool = False):
+    """A pandas Styler with the caption inside the table (``<caption>``), the HTML bold marks kept,
+    and — with ``verdicts`` — the verdict column coloured."""
+    st = df.style.set_table_attributes('class="dataframe oodrepro-table"')
+    if caption:
+        st = st.set_caption(caption).set_table_styles(
+            [{"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.9em; "
+                                               "color: #444; padding-bottom: 0.4em;"}])
+    if not index:
+        st = st.hide(axis="index")
+    if verdicts and "verdict" in df.columns:
+        st = st.map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, '')}", subset=["verdict"])
+    return st
 
 
 def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, row_labels: dict | None = None, order=None,
@@ -63,9 +79,12 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, row_labels:
     import seaborn as sns
 
     ok = rows[(rows["status"] == "ok") & rows["method"].isin(methods)].copy()
-    ok["OOD set"] = ok["ood"].map(lambda o: (row_labels or {}).get(o, o))
+    def lab(o):
+        return textwrap.fill((row_labels or {}).get(o, o), 14)
+
+    ok["OOD set"] = ok["ood"].map(lab)
     ok["method"] = ok["method"].map(lambda m: METHOD_LABELS.get(m, m))
-    order_l = [(row_labels or {}).get(o, o) for o in (order or list(dict.fromkeys(ok["ood"].map(str))))]
+    order_l = [lab(o) for o in (order or list(dict.fromkeys(ok["ood"].map(str))))]
     order_l = [o for o in order_l if o in set(ok["OOD set"])]
     hue_order = [METHOD_LABELS.get(m, m) for m in methods]
     if ax is None:
@@ -79,7 +98,7 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, row_labels:
     first = True
     n = len(hue_order)
     for _, r in ref.iterrows():
-        lab_o = (row_labels or {}).get(r["ood"], r["ood"])
+        lab_o = lab(r["ood"])
         lab_m = METHOD_LABELS.get(r["method"], r["method"])
         if lab_o not in order_l or lab_m not in hue_order:
             continue

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+from ._progress import tqdm
 
 from . import cache, models
 from .data import Dataset

@@ -93,3 +93,24 @@ def test_cli_unknown_notebook():
     r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "knn_ls/nope"], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 2 and "no notebook 'knn_ls/nope'" in r.stderr and "knn_ls/table1" in r.stderr
+
+
+def test_run_key_tracks_notebook_params_and_package(tmp_path, monkeypatch):
+    from oodrepro import cli
+
+    nb = ROOT / "notebooks/knn_ls/table1.ipynb"
+    k1 = cli.run_key(nb, {"k": 1})
+    assert k1 == cli.run_key(nb, {"k": 1}) and k1 != cli.run_key(nb, {"k": 3})
+    monkeypatch.setattr(cli, "package_digest", lambda: "changed")
+    assert cli.run_key(nb, {"k": 1}) != k1
+    out = tmp_path / "x.ipynb"
+    out.write_text(json.dumps({"metadata": {"oodrepro": {"run_key": "abc"}}}))
+    assert cli.up_to_date(out, "abc") and not cli.up_to_date(out, "abd")
+    out.write_text("{broken")
+    assert not cli.up_to_date(out, "abc")
+
+
+def test_cli_rejects_parameters_no_notebook_declares():
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "scorecard", "-p", "k", "3"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "'k' not declared by" in r.stderr

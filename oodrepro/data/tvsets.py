@@ -179,7 +179,7 @@ def cifar100(split, root, download=False):
 
 
 def _pil_to_arrays(ds, size: int, mode: str, label) -> dict:
-    from tqdm.auto import tqdm
+    from .._progress import tqdm
 
     xs, ys = [], []
     for i in tqdm(range(len(ds)), desc="decoding images", leave=False, mininterval=2):

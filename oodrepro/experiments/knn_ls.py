@@ -180,13 +180,14 @@ def fmt(mean: float, se: float) -> str:
 def table1_claims(rows: pd.DataFrame, summary: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
     """The claims Table 1 of knn-ls makes that this run can test, with a verdict each."""
     block = PAPER_BLOCK[cfg["dataset"]]
+    block_label = OOD_LABELS.get(block, block)
     data_note = "" if cfg["dataset"] != "mnist5k" else " (ours: 4,000 training images, paper: 60,000)"
     claims = []
     for ood in cfg["ood"]:
         s = summary[summary["ood"] == ood].set_index("method")
         label = OOD_LABELS.get(ood, ood)
         if s["status"].eq("needs data").all():
-            claims.append(results.claim(f"ls-helps-{ood}", f"Label smoothing improves k-NN on {block} → {label}",
+            claims.append(results.claim(f"ls-helps-{ood}", f"Label smoothing improves k-NN on {block_label} → {label}",
                                         "", "", "needs data", page=page))
             continue
         for a, b, text in (("knn_ls", "knn", "Label smoothing (α = {alpha}) improves the k-NN score"),
@@ -204,7 +205,7 @@ def table1_claims(rows: pd.DataFrame, summary: pd.DataFrame, cfg: dict, page: st
             ours = (f"{s.loc[a, 'mean']:.3f} vs {s.loc[b, 'mean']:.3f} (Δ {m:+.3f} ± {se:.3f}, "
                     f"{len(diffs)} seed{'s' if len(diffs) != 1 else ''})")
             claims.append(results.claim(f"{a}-vs-{b}-{ood}",
-                                        text.format(alpha=cfg["alpha"]) + f" on {block} → {label}{data_note}",
+                                        text.format(alpha=cfg["alpha"]) + f" on {block_label} → {label}{data_note}",
                                         paper or "not in the paper", ours, verdict,
                                         why="verdict from per-seed paired differences: reproduced if the mean "
                                             "difference is more than 2 s.e. in the paper's direction",
