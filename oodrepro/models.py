@@ -71,7 +71,18 @@ class LeNet5(nn.Module):
         return self.features(x)[-1]
 
 
-ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5}
+def _deconf(name: str):
+    """Constructor of a DeConf model (:mod:`oodrepro.detectors.deconf`), imported on first use because
+    that module builds on this one."""
+    def make(in_shape, n_classes: int) -> nn.Module:
+        from .detectors import deconf
+        return getattr(deconf, name)(in_shape=in_shape, n_classes=n_classes)
+    make.__name__ = name
+    return make
+
+
+ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5,
+                 "mlp_deconf": _deconf("DeConfMLP"), "lenet5_deconf": _deconf("DeConfLeNet5")}
 
 
 def build(arch: str, in_shape, n_classes: int) -> nn.Module:
@@ -81,6 +92,8 @@ def build(arch: str, in_shape, n_classes: int) -> nn.Module:
 
 
 def n_layers(model: nn.Module) -> int:
+    if callable(getattr(model, "n_layers", None)):  # models that report their own count (DeConf)
+        return int(model.n_layers())
     if isinstance(model, MLP):
         return len(model.hidden) + 1
     if isinstance(model, LeNet5):

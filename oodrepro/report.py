@@ -12,43 +12,56 @@ import pandas as pd
 from .reference import METHOD_LABELS
 
 
-def best_within_2se(summary: pd.DataFrame, group: str = "ood") -> pd.Series:
+def best_within_2se(summary: pd.DataFrame, group=("in_dist", "ood")) -> pd.Series:
     """True for entries within two standard errors of the best mean of their row (the paper's bolding)."""
+    group = [g for g in (group if isinstance(group, (list, tuple)) else [group]) if g in summary.columns]
     flags = pd.Series(False, index=summary.index)
-    for _, g in summary[summary["status"] == "ok"].groupby(group):
+    for _, g in summary[summary["status"] == "ok"].groupby(group, sort=False):
         i = g["mean"].idxmax()
         flags.loc[g.index] = g["mean"] >= g.loc[i, "mean"] - 2 * g.loc[i, "se"]
     return flags
 
 
-def ours_vs_paper(summary: pd.DataFrame, methods, row_labels: dict | None = None, order=None) -> pd.DataFrame:
-    """A wide table: one row per OOD set, for each method the columns *ours* (mean ± s.e., bold if
-    within 2 s.e. of the row's best), *paper* and *Δ*. Returns strings ready for display (HTML bold)."""
+def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
+                  row_keys=("in_dist", "ood"), show_paper: bool = True) -> pd.DataFrame:
+    """A wide table like the paper's: one row per (in-distribution set, OOD set), for each method the
+    columns *ours* (mean ± s.e., bold if within 2 s.e. of the row's best), *paper* and *Δ*.
+
+    Cells are strings ready for HTML display; rows without data read "needs data".
+    """
+    labels = labels or {}
+    row_keys = [k for k in row_keys if k in summary.columns]
     s = summary.copy()
-    s["best"] = best_within_2se(s)
+    s["best"] = best_within_2se(s, row_keys)
+    keys = list(dict.fromkeys(map(tuple, s[row_keys].itertuples(index=False))))
+    if order is not None:
+        keys = [k for o in order for k in keys if k[-1] == o] + [k for k in keys if k[-1] not in order]
+        keys = list(dict.fromkeys(keys))
     rows = []
-    order = order or list(dict.fromkeys(s["ood"]))
-    for ood in order:
-        rec = {"OOD set": (row_labels or {}).get(ood, ood)}
+    for key in keys:
+        rec = {rk: labels.get(v, v) for rk, v in zip(row_keys, key)}
+        sel = np.logical_and.reduce([s[rk] == v for rk, v in zip(row_keys, key)])
         for m in methods:
-            hit = s[(s["ood"] == ood) & (s["method"] == m)]
+            hit = s[sel & (s["method"] == m)]
             lab = METHOD_LABELS.get(m, m)
             if hit.empty or hit["status"].iloc[0] != "ok":
-                ours = "needs data"
-                paper = hit["paper"].iloc[0] if len(hit) else np.nan
-                delta = ""
+                ours, delta = "needs data", ""
+                paper = hit["paper"].iloc[0] if len(hit) and "paper" in hit else np.nan
             else:
                 h = hit.iloc[0]
                 ours = f"{h['mean']:.3f} ± {h['se']:.3f}"
                 if h["best"]:
                     ours = f"<b>{ours}</b>"
-                paper = h["paper"]
-                delta = "" if np.isnan(h["delta"]) else f"{h['delta']:+.3f}"
+                paper = h.get("paper", np.nan)
+                delta = "" if pd.isna(h.get("delta", np.nan)) else f"{h['delta']:+.3f}"
             rec[(lab, "ours")] = ours
-            rec[(lab, "paper")] = "—" if pd.isna(paper) else f"{paper:.3f}"
-            rec[(lab, "Δ")] = delta
+            if show_paper:
+                rec[(lab, "paper")] = "—" if pd.isna(paper) else f"{paper:.3f}"
+                rec[(lab, "Δ")] = delta
         rows.append(rec)
-    df = pd.DataFrame(rows).set_index("OOD set")
+    names = {"in_dist": "Train/In", "ood": "OOD set", "depth": "depth", "alpha": "α"}
+    df = pd.DataFrame(rows).set_index(row_keys)
+    df.index.names = [names.get(k, k) for k in row_keys]
     df.columns = pd.MultiIndex.from_tuples(df.columns)
     return df
 
@@ -61,10 +74,13 @@ def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bo
     """A pandas Styler with the caption inside the table (``<caption>``), the HTML bold marks kept,
     and — with ``verdicts`` — the verdict column coloured."""
     st = df.style.set_table_attributes('class="dataframe oodrepro-table"')
+    wrap = "normal" if verdicts else "nowrap"  # claim texts wrap; number tables stay on one line per cell
+    styles = [{"selector": "td, th", "props": f"white-space: {wrap}; font-size: 0.78em; padding: 0.15em 0.45em;"}]
     if caption:
-        st = st.set_caption(caption).set_table_styles(
-            [{"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.9em; "
-                                               "color: #444; padding-bottom: 0.4em;"}])
+        st = st.set_caption(caption)
+        styles.append({"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.9em; "
+                                                      "color: #444; padding-bottom: 0.4em; white-space: normal;"})
+    st = st.set_table_styles(styles)
     if not index:
         st = st.hide(axis="index")
     if verdicts and "verdict" in df.columns:
@@ -72,44 +88,132 @@ def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bo
     return st
 
 
-def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, row_labels: dict | None = None, order=None,
-                 metric: str = "auroc", ax=None):
-    """Point plot of AUROC per OOD set and method (mean ± s.e. over seeds), the paper's values as ×."""
+def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
+                 metric: str = "auroc"):
+    """Point plots of AUROC per OOD set and method (mean ± s.e. over seeds), one panel per
+    in-distribution set; the paper's values are drawn as ×."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    ok = rows[(rows["status"] == "ok") & rows["method"].isin(methods)].copy()
-    def lab(o):
-        return textwrap.fill((row_labels or {}).get(o, o), 14)
+    labels = labels or {}
 
-    ok["OOD set"] = ok["ood"].map(lab)
-    ok["method"] = ok["method"].map(lambda m: METHOD_LABELS.get(m, m))
-    order_l = [lab(o) for o in (order or list(dict.fromkeys(ok["ood"].map(str))))]
-    order_l = [o for o in order_l if o in set(ok["OOD set"])]
+    def lab(o):
+        return textwrap.fill(labels.get(o, o), 14)
+
+    ok = rows[(rows["status"] == "ok") & rows["method"].isin(methods)].copy()
+    blocks = list(dict.fromkeys(ok["in_dist"])) if "in_dist" in ok else [None]
     hue_order = [METHOD_LABELS.get(m, m) for m in methods]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    else:
-        fig = ax.figure
-    sns.pointplot(data=ok, x="OOD set", y=metric, hue="method", order=order_l, hue_order=hue_order,
-                  errorbar="se", dodge=0.45, linestyle="none", markers="o", capsize=0.08, ax=ax)
-    pal = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))
-    ref = summary.dropna(subset=["paper"])
-    first = True
+    pal = dict(zip(hue_order, sns.color_palette("tab10", n_colors=len(hue_order))))
+    widths = [max(2, ok[ok["in_dist"] == b]["ood"].nunique()) if b else 3 for b in blocks]
+    fig, axes = plt.subplots(1, len(blocks), figsize=(min(2.0 + 1.6 * sum(widths), 15), 3.8), squeeze=False,
+                             sharey=True, gridspec_kw={"width_ratios": widths})
     n = len(hue_order)
-    for _, r in ref.iterrows():
-        lab_o = lab(r["ood"])
-        lab_m = METHOD_LABELS.get(r["method"], r["method"])
-        if lab_o not in order_l or lab_m not in hue_order:
-            continue
-        x = order_l.index(lab_o) + (hue_order.index(lab_m) - (n - 1) / 2) * 0.45 / max(n - 1, 1)
-        ax.scatter([x], [r["paper"]], marker="x", s=50, color=pal[lab_m], linewidths=2, zorder=5,
-                   label="paper (×)" if first else None)
-        first = False
-    ax.set_ylabel("AUROC")
-    ax.set_xlabel("")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.legend(fontsize=8, ncol=2, loc="lower left")
+    for ax, b in zip(axes[0], blocks):
+        d = ok if b is None else ok[ok["in_dist"] == b].copy()
+        d["OOD set"] = d["ood"].map(lab)
+        d["method"] = d["method"].map(lambda m: METHOD_LABELS.get(m, m))
+        oo = list(dict.fromkeys(d["ood"]))
+        if order is not None:
+            oo = [o for o in order if o in oo] + [o for o in oo if o not in order]
+        order_l = [lab(o) for o in oo]
+        sns.pointplot(data=d, x="OOD set", y=metric, hue="method", order=order_l, hue_order=hue_order,
+                      palette=pal, errorbar="se", dodge=0.6, linestyle="none", markers="o", capsize=0.08, ax=ax,
+                      legend=ax is axes[0][0])
+        ref = summary.dropna(subset=["paper"]) if "paper" in summary else summary.iloc[:0]
+        if b is not None and "in_dist" in ref:
+            ref = ref[ref["in_dist"] == b]
+        for _, r in ref.iterrows():
+            lab_m = METHOD_LABELS.get(r["method"], r["method"])
+            if lab(r["ood"]) not in order_l or lab_m not in hue_order:
+                continue
+            x = order_l.index(lab(r["ood"])) + (hue_order.index(lab_m) - (n - 1) / 2) * 0.6 / max(n - 1, 1)
+            ax.scatter([x], [r["paper"]], marker="x", s=45, color=pal[lab_m], linewidths=2, zorder=5)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel("")
+        ax.set_ylabel("AUROC" if ax is axes[0][0] else "")
+        if b is not None:
+            ax.set_title(f"Train/In: {labels.get(b, b)}", fontsize=10)
+    leg = axes[0][0].get_legend()
+    if leg is not None:
+        handles, texts = axes[0][0].get_legend_handles_labels()
+        handles.append(plt.Line2D([], [], marker="x", ls="none", color="k", markeredgewidth=2))
+        texts.append("paper (×)")
+        leg.remove()
+        fig.legend(handles, texts, loc="upper center", ncol=min(len(texts), 8), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 1.02))
+    sns.despine(fig)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return fig
+
+
+def _pair_label(labels, i, o):
+    return f"{labels.get(i, i)} → {labels.get(o, o)}"
+
+
+def radius_figure(pts: pd.DataFrame, labels: dict | None = None, alpha: float = 0.1):
+    """knn-ls Figure 1's layout: one row per layer (and T̂), one column per (pairing, α); in = blue,
+    out = red, histograms of the 1-NN radius (log x-axis)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    labels = labels or {}
+    d = pts.copy()
+    d["column"] = [f"{_pair_label(labels, i, o)}\n{'α = ' + format(a, 'g') if a else 'no LS'}"
+                   for i, o, a in zip(d["in_dist"], d["ood"], d["alpha"])]
+    d["set"] = d["set"].map({"in": "in (test split)", "out": "out"})
+    panels = sorted(d["panel"].unique(), key=lambda p: (p.startswith("T̂"), -int(p.split()[-1]) if not p.startswith("T̂") else 0))
+    cols = list(dict.fromkeys(d.sort_values(["in_dist", "ood", "alpha"])["column"]))
+    g = sns.displot(d, x="value", hue="set", row="panel", col="column", row_order=panels, col_order=cols,
+                    kind="hist", stat="density", common_norm=False, element="step", bins=40, log_scale=True,
+                    height=1.6, aspect=1.45, facet_kws={"sharex": "row", "sharey": False, "margin_titles": True},
+                    palette={"in (test split)": "tab:blue", "out": "tab:red"})
+    g.set_titles(row_template="{row_name}", col_template="{col_name}", size=8)
+    g.set_axis_labels("1-NN radius (T̂: normalised score)", "density")
+    for ax in g.axes.flat:
+        ax.tick_params(labelsize=7)
+    sns.move_legend(g, "upper center", ncol=2, bbox_to_anchor=(0.45, 1.02), title=None, frameon=False)
+    g.figure.tight_layout(rect=(0, 0, 1, 0.97))
+    return g.figure
+
+
+def curve_figure(rows: pd.DataFrame, x: str, labels: dict | None = None, hue: str | None = "alpha",
+                 baseline_at_zero: bool = False, xlabel: str | None = None):
+    """AUROC against ``x`` (k or α) on a log axis, one panel per pairing, mean ± s.e. over seeds.
+
+    ``baseline_at_zero``: rows with x = 0 (no label smoothing) cannot sit on a log axis; they are
+    drawn as a dashed horizontal line with its ± s.e. band instead.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    labels = labels or {}
+    ok = rows[rows["status"] == "ok"].copy()
+    ok["pairing"] = [_pair_label(labels, i, o) for i, o in zip(ok["in_dist"], ok["ood"])]
+    pairs = list(dict.fromkeys(ok["pairing"]))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(min(3.4 * len(pairs), 14), 3.2), squeeze=False)
+    for ax, p in zip(axes[0], pairs):
+        d = ok[ok["pairing"] == p]
+        if baseline_at_zero:
+            z = d[d[x] == 0]["auroc"]
+            d = d[d[x] > 0]
+            if len(z):
+                m, se = metrics_mean_se(z)
+                ax.axhline(m, color="grey", ls="--", lw=1, label="no LS (α = 0)")
+                ax.axhspan(m - se, m + se, color="grey", alpha=0.15)
+        if hue:
+            d = d.assign(**{hue: d[hue].map(lambda a: "no LS" if a == 0 else f"α = {a:g}")})
+        sns.lineplot(data=d, x=x, y="auroc", hue=hue, errorbar="se", marker="o", ax=ax, err_style="bars")
+        ax.set_xscale("log")
+        ax.set_title(p, fontsize=9)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel("AUROC" if ax is axes[0][0] else "")
+        ax.legend(fontsize=7)
     sns.despine(fig)
     fig.tight_layout()
     return fig
+
+
+def metrics_mean_se(v):
+    from .metrics import mean_se
+
+    return mean_se(v)

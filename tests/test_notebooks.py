@@ -78,7 +78,7 @@ def test_cli_runs_the_scorecard_from_result_files(tmp_path):
 @pytest.mark.parametrize("args,match", [
     (["-p", "k", "0"], "parameter 'k' = 0 is out of range"),
     (["-p", "alpha", "1.2"], "parameter 'alpha' = 1.2"),
-    (["--profile", "paper", "-p", "ood", "hflip,moon"], "parameter 'ood' = 'moon'"),
+    (["--profile", "paper", "-p", "pairings", "mnist->moon"], "OOD set 'moon' is not accepted"),
     (["-p", "profile", "fast"], "parameter 'profile' = 'fast'"),
 ])
 def test_cli_rejects_bad_parameters_in_one_line_before_running(tmp_path, args, match):
@@ -114,3 +114,32 @@ def test_cli_rejects_parameters_no_notebook_declares():
     r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "scorecard", "-p", "k", "3"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "'k' not declared by" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["table2", "figure1", "figure2", "figure3"])
+def test_ablation_notebooks_run_on_smoke(tmp_path, name):
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", f"knn_ls/{name}", "--profile", "smoke", "-p",
+                        "results_dir", str(tmp_path / "res"), "--out", str(tmp_path / "book")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads((tmp_path / f"res/knn_ls/{name}.json").read_text())
+    assert doc["claims"] and all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive", "needs data")
+                                 for c in doc["claims"])
+    nb = json.loads((tmp_path / f"book/knn_ls/{name}.ipynb").read_text())
+    images = [o for c in nb["cells"] for o in c.get("outputs", [])
+              if any(k.endswith("image/png") for k in o.get("data", {}))]
+    if name != "table2":
+        assert images, "the figure was not rendered as an image"
+
+
+@pytest.mark.slow
+def test_paper_profile_without_data_marks_rows_needs_data(tmp_path):
+    """No data root: every paper pairing is 'needs data', and the page still renders."""
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "knn_ls/table2", "--profile", "paper", "-p",
+                        "results_dir", str(tmp_path / "res"), "--out", str(tmp_path / "book")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads((tmp_path / "res/knn_ls/table2.json").read_text())
+    assert {row["status"] for row in doc["rows"]} == {"needs data"}
+    assert all("OODREPRO_DATA_ROOT" in row["why"] for row in doc["rows"])

@@ -10,7 +10,7 @@ name                   what
 ``digits28``           ``digits`` resized to 28×28 (an OOD set for MNIST models)
 ``mnist`` …            real data through torchvision under ``OODREPRO_DATA_ROOT``: ``mnist``,
                        ``fashion_mnist``, ``kmnist``, ``emnist_digits``, ``svhn``, ``cifar10``,
-                       ``cifar100``, ``celeba``, ``omniglot``, ``gtsrb``
+                       ``cifar100``, ``celeba``, ``omniglot``, ``gtsrb``, ``imagenet32``
 =====================  ==========================================================================
 
 Shifts derived from any of them: ``hflip``, ``vflip``, ``gaussian`` (N(0.5, 1) clipped), ``uniform``,
@@ -51,10 +51,11 @@ TORCHVISION = {
     "celeba": tvsets.celeba,
     "omniglot": tvsets.omniglot,
     "gtsrb": tvsets.gtsrb,
+    "imagenet32": tvsets.imagenet32,
 }
 
 ALIASES = {"fashionmnist": "fashion_mnist", "fmnist": "fashion_mnist", "emnist": "emnist_digits",
-           "cifar-10": "cifar10", "cifar-100": "cifar100"}
+           "cifar-10": "cifar10", "cifar-100": "cifar100", "imagenet": "imagenet32"}
 
 SHIFTS = ("hflip", "vflip", "gaussian", "uniform", "classes=…")
 

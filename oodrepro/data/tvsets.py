@@ -253,3 +253,24 @@ def gtsrb(split, root, download=False):
     except Exception as exc:
         raise DataNotFoundError("gtsrb", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("gtsrb")) from None
     return from_uint8("gtsrb", arr["x"], arr["y"], [str(i) for i in range(43)])
+
+
+def imagenet32(split, root, download=False):
+    """ImageNet at 32×32 (Chrabaszcz et al. 2017), the paper's "ImageNet" OOD set (validation split).
+
+    Not downloadable through torchvision. Accepted layouts: an image folder
+    ``<root>/imagenet32/{train,val}/<class>/<image>`` or an array bundle
+    ``<root>/imagenet32/{train,val}.npz`` holding ``x`` (N×32×32×3 uint8) and ``y``.
+    ``split="test"`` reads the validation split.
+    """
+    from .files import array_bundle
+
+    sub = "train" if split == "train" else "val"
+    folder, bundle = root / "imagenet32" / sub, root / "imagenet32" / f"{sub}.npz"
+    if bundle.is_file():
+        return array_bundle(bundle, name="imagenet32")
+    if folder.is_dir():
+        return image_folder(folder, size=32, channels=3, name="imagenet32")
+    raise DataNotFoundError("imagenet32", f"{folder}/ or {bundle}",
+                            "Download 'Imagenet32' from image-net.org (downsampled ImageNet) and save it as an "
+                            "image folder or an .npz with arrays x and y")
