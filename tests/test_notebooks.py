@@ -52,13 +52,15 @@ def test_table1_runs_under_papermill_with_overrides(tmp_path):
     doc = json.loads((tmp_path / "res/knn_ls/table1.json").read_text())
     assert doc["meta"]["params"]["k"] == 3 and doc["meta"]["params"]["profile"] == "smoke"
     assert doc["meta"]["wall_time_s"] > 0 and doc["meta"]["version"]
-    assert {r["method"] for r in doc["rows"]} == {"knn_ls", "knn", "control"}
+    assert {r["method"] for r in doc["rows"]} == {"knn_ls", "knn", "control", "deconf", "robust_knn", "svm",
+                                                  "iforest"}
+    assert {r["normalise"] for r in doc["normalisation_spread"]} == {"rank", "zscore", "train_mean"}
     assert len(doc["claims"]) >= 4
     # the prose's numbers are glued from the result file
     nb = json.loads(out.read_text())
     keys = {o["metadata"]["scrapbook"]["name"] for c in nb["cells"] if c["cell_type"] == "code"
             for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
-    assert {"knn_ls_hflip", "knn_ls_hflip_paper", "tbl_auroc", "fig_auroc", "k_used"} <= keys
+    assert {"tbl_auroc", "fig_auroc", "k_used", "blocks_md", "tbl_claims", "inversion_md", "tbl_spread"} <= keys
 
 
 @pytest.mark.slow

@@ -33,6 +33,12 @@ FIGURE_CLAIMS = {
 SMALL = 0.02
 
 
+def quote(claim_id: str) -> str:
+    """The paper's words behind a figure claim, e.g. 'Figure 2: "larger k degrades …"'."""
+    where, words = FIGURE_CLAIMS[claim_id]
+    return f'{where}: "{words}"'
+
+
 def _pairings(doc):
     return Param("pairings", "strs", doc, min_len=1, check=_check_pairings)
 
@@ -231,7 +237,7 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
         n_shrink = int((shrink < 1).sum())
         claims.append(results.claim(
             f"f1-shrink-{i}-{o}", f"Label smoothing shrinks the 1-NN radii of in and out points, every layer, on {label}",
-            "shown in Figure 1 (no numbers)", f"median radius ratio LS/no-LS < 1 in {n_shrink} of {len(shrink)} "
+            quote("fig1-shrink"), f"median radius ratio LS/no-LS < 1 in {n_shrink} of {len(shrink)} "
             f"(layer, set) cases; ratios {shrink.min():.2f}–{shrink.max():.2f}",
             "reproduced" if n_shrink == len(shrink) else ("inconclusive" if n_shrink >= len(shrink) / 2 else "not reproduced"),
             why="ratio of median radii (LS / no LS) per layer, mean over seeds", page=page))
@@ -240,7 +246,7 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
         m, se = metrics.mean_se(diffs)
         claims.append(results.claim(
             f"f1-contract-{i}-{o}", f"Smoothing contracts in-distribution radii more than OOD radii on {label}",
-            "shown in Figure 1 (no numbers)",
+            quote("fig1-contract"),
             f"ratio(out) − ratio(in), mean over layers: {m:+.3f} ± {se:.3f} ({len(diffs)} seeds)",
             results.directional_verdict(diffs), why="per-seed difference of the LS/no-LS median-radius ratios", page=page))
     return claims
@@ -281,12 +287,12 @@ def figure2_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
         rho = spearmanr(mean_by_k.index, mean_by_k.values).statistic
         m, se = metrics.mean_se(diffs)
         claims.append(results.claim(
-            f"f2-k-{i}-{o}-{a:g}", f"Larger k lowers AUROC on {label}", "Figure 2: monotone decline (no numbers)",
+            f"f2-k-{i}-{o}-{a:g}", f"Larger k lowers AUROC on {label}", quote("fig2-k"),
             f"AUROC(k={kmin}) − AUROC(k={kmax}) = {m:+.3f} ± {se:.3f}; Spearman ρ(k, AUROC) = {rho:+.2f}",
             results.directional_verdict(diffs), why="paired k_min vs k_max difference over seeds", page=page))
         claims.append(results.claim(
             f"f2-small-{i}-{o}-{a:g}", f"The effect of k is small (≤ {SMALL:g} AUROC from k = {kmin} to {kmax}) on {label}",
-            "Figure 2: 'the effect is rather small' (no numbers)", f"AUROC(k={kmin}) − AUROC(k={kmax}) = {m:+.3f} ± {se:.3f}",
+            quote("fig2-k"), f"AUROC(k={kmin}) − AUROC(k={kmax}) = {m:+.3f} ± {se:.3f}",
             "reproduced" if abs(m) <= SMALL else "not reproduced",
             why=f"{SMALL:g} AUROC is our reading of 'small' (about three of the paper's median s.e.)", page=page))
     return claims
@@ -328,7 +334,7 @@ def figure3_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
             results.directional_verdict(d_hi) == "reproduced" else ("not reproduced" if not interior else "inconclusive")
         claims.append(results.claim(
             f"f3-peak-{i}-{o}", f"AUROC rises with α up to a critical point, then declines, on {label}",
-            "Figure 3: inverted U (no numbers)",
+            quote("fig3-alpha"),
             f"best α = {best:g} ({means[best]:.3f}); α = {lo:g}: {means[lo]:.3f}; α = {hi:g}: {means[hi]:.3f}", v,
             why="reproduced if the best α is interior and beats both ends by more than 2 s.e.", page=page))
         if 0.1 in p.columns:
@@ -336,7 +342,7 @@ def figure3_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
             m, se = metrics.mean_se(gap)
             claims.append(results.claim(
                 f"f3-default-{i}-{o}", f"α = 0.1 is within {SMALL:g} AUROC of the best α on {label}",
-                "Figure 3: 0.1 'reasonable' (no numbers)", f"best − AUROC(0.1) = {m:.3f} ± {se:.3f}",
+                quote("fig3-default"), f"best − AUROC(0.1) = {m:.3f} ± {se:.3f}",
                 "reproduced" if m <= SMALL else "not reproduced",
                 why=f"{SMALL:g} AUROC is our reading of 'reasonable' (about three of the paper's median s.e.)", page=page))
     return claims
