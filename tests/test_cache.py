@@ -70,10 +70,11 @@ def test_killed_writer_leaves_only_ignored_tmp(monkeypatch):
         open(path, "wb").write(b"half")
         raise KeyboardInterrupt  # killed between payload and meta
 
-    monkeypatch.setattr(joblib, "dump", dump_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        cache.cached("t", {"p": 1}, lambda: 5)
-    monkeypatch.undo()
+    with monkeypatch.context() as m:  # scoped: undo() would also revert the fixture's cache dir
+        m.setattr(joblib, "dump", dump_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            cache.cached("t", {"p": 1}, lambda: 5)
+    assert cache.root() != cache.Path.home() / ".cache" / "oodrepro"
     assert cache.info()["kinds"].get("t", {"entries": 0})["entries"] == 0
     assert cache.cached("t", {"p": 1}, lambda: 5) == 5
 
