@@ -217,3 +217,13 @@ def metrics_mean_se(v):
     from .metrics import mean_se
 
     return mean_se(v)
+
+
+def claims_table(claims, what: str = "Claims tested on this page"):
+    """(styled table, number reproduced, number of claims) for a page's claims, ready to glue."""
+    cl = pd.DataFrame(list(claims), columns=["id", "claim", "paper", "ours", "verdict", "why", "page"])
+    n_rep = int((cl["verdict"] == "reproduced").sum())
+    caption = (f"{what}: {n_rep} of {len(cl)} reproduced. paper = what the paper reports; ours = this run's "
+               "numbers (paired differences ± their standard error where two methods are compared); the rule "
+               "behind each verdict is in the result file and on the scorecard.")
+    return styled(cl[["claim", "paper", "ours", "verdict"]], caption, index=False, verdicts=True), n_rep, len(cl)
