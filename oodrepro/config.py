@@ -159,9 +159,25 @@ def register(schema: Schema) -> Schema:
     return schema
 
 
-def schema(name: str) -> Schema:
-    from . import experiments  # noqa: F401  (registers the schemas)
+def load_chapter(name: str) -> None:
+    """Import the chapter that defines ``name`` (``"knn_ls.table1"`` or ``"knn_ls/table1"`` →
+    ``oodrepro.experiments.knn_ls``), which registers its schemas and pages. Unknown chapters are left
+    to the caller's lookup to report."""
+    import importlib
 
+    chapter = name.replace("/", ".").split(".")[0]
+    if chapter.isidentifier():
+        try:
+            importlib.import_module(f"{__package__}.experiments.{chapter}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.experiments.{chapter}":
+                raise
+
+
+def schema(name: str) -> Schema:
+    """The registered schema ``name`` (e.g. ``"knn_ls.table1"``), importing its chapter on demand."""
+    if name not in _SCHEMAS:
+        load_chapter(name)
     try:
         return _SCHEMAS[name]
     except KeyError:

@@ -7,6 +7,7 @@ in that list.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import ParameterError
@@ -71,18 +72,107 @@ class LeNet5(nn.Module):
         return self.features(x)[-1]
 
 
-def _deconf(name: str):
-    """Constructor of a DeConf model (:mod:`oodrepro.detectors.deconf`), imported on first use because
-    that module builds on this one."""
-    def make(in_shape, n_classes: int) -> nn.Module:
-        from .detectors import deconf
-        return getattr(deconf, name)(in_shape=in_shape, n_classes=n_classes)
-    make.__name__ = name
-    return make
+# --- DeConf / Generalized ODIN networks (Hsu et al., CVPR 2020; knn-ls's "DeConf" baseline) ----------
+# The scores and the input perturbation are in :mod:`oodrepro.detectors.deconf`.
+class DeConfHead(nn.Module):
+    r"""The cosine dividend :math:`h(f)` and the divisor :math:`g(f)`; ``forward`` returns :math:`h/g`.
+
+    :math:`h_i(f) = w_i^\top f / (\|w_i\| \|f\|)` (no bias; rows of W Kaiming-normal initialised as
+    in public G-ODIN implementations); :math:`g(f) = \sigma(\mathrm{BN}(w_g^\top f + b_g))`.
+    An all-zero feature vector (possible after ReLU) gives :math:`h = 0`.
+    """
+
+    def __init__(self, in_features: int, n_classes: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_classes, in_features))
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
+        self.g_linear = nn.Linear(in_features, 1)
+        self.g_norm = nn.BatchNorm1d(1)
+
+    def h(self, f: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.normalize(f, dim=1), F.normalize(self.weight, dim=1))
+
+    def g(self, f: torch.Tensor) -> torch.Tensor:
+        z = self.g_linear(f)
+        if self.training and z.shape[0] == 1:  # batch statistics need > 1 sample: use the running ones
+            bn = self.g_norm
+            z = F.batch_norm(z, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+        else:
+            z = self.g_norm(z)
+        return torch.sigmoid(z)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.h(f) / self.g(f)
 
 
-ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5,
-                 "mlp_deconf": _deconf("DeConfMLP"), "lenet5_deconf": _deconf("DeConfLeNet5")}
+class DeConfNet(nn.Module):
+    """A backbone of this module whose linear head is replaced by a :class:`DeConfHead`.
+
+    Parameters
+    ----------
+    backbone : {"mlp", "lenet5"}
+    in_shape, n_classes, **backbone_kw
+        Passed to the backbone's constructor.
+    """
+
+    BACKBONES = {"mlp": MLP, "lenet5": LeNet5}
+
+    def __init__(self, backbone: str = "mlp", in_shape=(1, 28, 28), n_classes: int = 10, **backbone_kw):
+        super().__init__()
+        if backbone not in self.BACKBONES:
+            raise ParameterError(f"parameter 'backbone' = {backbone!r} is not accepted; "
+                                 f"use one of {', '.join(self.BACKBONES)}")
+        net = self.BACKBONES[backbone](in_shape=in_shape, n_classes=n_classes, **backbone_kw)
+        width = net.head.in_features
+        net.head = nn.Identity()  # the backbone's features(x) now ends with the penultimate features
+        self.backbone = net
+        self.deconf = DeConfHead(width, n_classes)
+
+    def _split(self, x):
+        feats = self.backbone.features(x)
+        return feats[:-1], feats[-1]
+
+    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`f(x)`."""
+        return self._split(x)[1]
+
+    def h(self, x: torch.Tensor) -> torch.Tensor:
+        """The cosine similarities :math:`h(x)` (N, C), each in [−1, 1]."""
+        return self.deconf.h(self.penultimate(x))
+
+    def g(self, x: torch.Tensor) -> torch.Tensor:
+        """The divisor :math:`g(x)` (N, 1), in (0, 1)."""
+        return self.deconf.g(self.penultimate(x))
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's layer outputs (as :meth:`oodrepro.models.MLP.features` etc.) with the
+        h-logits in place of the logits."""
+        layers, f = self._split(x)
+        return layers + [self.deconf.h(f)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training logits :math:`h(x)/g(x)`."""
+        return self.deconf(self.penultimate(x))
+
+    def n_layers(self) -> int:
+        return n_layers(self.backbone)
+
+
+class DeConfMLP(DeConfNet):
+    """knn-ls's 3 × 256 MLP with a DeConf cosine head (architecture ``"mlp_deconf"``)."""
+
+    def __init__(self, in_shape=(1, 28, 28), n_classes: int = 10, **kw):
+        super().__init__("mlp", in_shape=in_shape, n_classes=n_classes, **kw)
+
+
+class DeConfLeNet5(DeConfNet):
+    """LeNet5 with a DeConf cosine head (architecture ``"lenet5_deconf"``)."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10):
+        super().__init__("lenet5", in_shape=in_shape, n_classes=n_classes)
+
+
+ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5, "mlp_deconf": DeConfMLP, "lenet5_deconf": DeConfLeNet5}
 
 
 def build(arch: str, in_shape, n_classes: int) -> nn.Module:

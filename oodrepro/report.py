@@ -9,7 +9,6 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from .reference import METHOD_LABELS
 
 
 def best_within_2se(summary: pd.DataFrame, group=("in_dist", "ood")) -> pd.Series:
@@ -23,13 +22,13 @@ def best_within_2se(summary: pd.DataFrame, group=("in_dist", "ood")) -> pd.Serie
 
 
 def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
-                  row_keys=("in_dist", "ood"), show_paper: bool = True) -> pd.DataFrame:
+                  row_keys=("in_dist", "ood"), show_paper: bool = True, method_labels: dict | None = None) -> pd.DataFrame:
     """A wide table like the paper's: one row per (in-distribution set, OOD set), for each method the
     columns *ours* (mean ± s.e., bold if within 2 s.e. of the row's best), *paper* and *Δ*.
 
     Cells are strings ready for HTML display; rows without data read "needs data".
     """
-    labels = labels or {}
+    labels, method_labels = labels or {}, method_labels or {}
     row_keys = [k for k in row_keys if k in summary.columns]
     s = summary.copy()
     s["best"] = best_within_2se(s, row_keys)
@@ -43,7 +42,7 @@ def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, or
         sel = np.logical_and.reduce([s[rk] == v for rk, v in zip(row_keys, key)])
         for m in methods:
             hit = s[sel & (s["method"] == m)]
-            lab = METHOD_LABELS.get(m, m)
+            lab = method_labels.get(m, m)
             if hit.empty or hit["status"].iloc[0] != "ok":
                 ours, delta = "needs data", ""
                 paper = hit["paper"].iloc[0] if len(hit) and "paper" in hit else np.nan
@@ -89,20 +88,20 @@ def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bo
 
 
 def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
-                 metric: str = "auroc"):
+                 metric: str = "auroc", method_labels: dict | None = None):
     """Point plots of AUROC per OOD set and method (mean ± s.e. over seeds), one panel per
     in-distribution set; the paper's values are drawn as ×."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    labels = labels or {}
+    labels, method_labels = labels or {}, method_labels or {}
 
     def lab(o):
         return textwrap.fill(labels.get(o, o), 14)
 
     ok = rows[(rows["status"] == "ok") & rows["method"].isin(methods)].copy()
     blocks = list(dict.fromkeys(ok["in_dist"])) if "in_dist" in ok else [None]
-    hue_order = [METHOD_LABELS.get(m, m) for m in methods]
+    hue_order = [method_labels.get(m, m) for m in methods]
     pal = dict(zip(hue_order, sns.color_palette("tab10", n_colors=len(hue_order))))
     widths = [max(2, ok[ok["in_dist"] == b]["ood"].nunique()) if b else 3 for b in blocks]
     fig, axes = plt.subplots(1, len(blocks), figsize=(min(2.0 + 1.6 * sum(widths), 15), 3.8), squeeze=False,
@@ -111,19 +110,19 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dic
     for ax, b in zip(axes[0], blocks):
         d = ok if b is None else ok[ok["in_dist"] == b].copy()
         d["OOD set"] = d["ood"].map(lab)
-        d["method"] = d["method"].map(lambda m: METHOD_LABELS.get(m, m))
+        d["method"] = d["method"].map(lambda m: method_labels.get(m, m))
         oo = list(dict.fromkeys(d["ood"]))
         if order is not None:
             oo = [o for o in order if o in oo] + [o for o in oo if o not in order]
         order_l = [lab(o) for o in oo]
         sns.pointplot(data=d, x="OOD set", y=metric, hue="method", order=order_l, hue_order=hue_order,
-                      palette=pal, errorbar="se", dodge=0.6, linestyle="none", markers="o", capsize=0.08, ax=ax,
+                      palette=pal, errorbar="se", dodge=0.6 if n > 1 else False, linestyle="none", markers="o", capsize=0.08, ax=ax,
                       legend=ax is axes[0][0])
         ref = summary.dropna(subset=["paper"]) if "paper" in summary else summary.iloc[:0]
         if b is not None and "in_dist" in ref:
             ref = ref[ref["in_dist"] == b]
         for _, r in ref.iterrows():
-            lab_m = METHOD_LABELS.get(r["method"], r["method"])
+            lab_m = method_labels.get(r["method"], r["method"])
             if lab(r["ood"]) not in order_l or lab_m not in hue_order:
                 continue
             x = order_l.index(lab(r["ood"])) + (hue_order.index(lab_m) - (n - 1) / 2) * 0.6 / max(n - 1, 1)

@@ -8,7 +8,7 @@ from scipy import integrate, stats
 
 from oodrepro import config, results, theory
 from oodrepro.errors import ParameterError
-from oodrepro.experiments import knn_ls_theory as K
+from oodrepro.experiments.knn_ls import theory as K
 from oodrepro.detectors.knn import knn_radius
 
 DENS = [(name, d) for name in ("bump", "beta") for d in (1, 2, 5)]

@@ -1,5 +1,16 @@
 """OOD detectors. Every detector returns an **OOD score: higher = more likely out-of-distribution**.
 
+The protocol, the same for every detector (the test-suite runs each one in :data:`REGISTRY` through it):
+
+* ``fit(train_layers, y=None, logits=None) -> self`` — ``train_layers`` is a list of per-layer
+  embeddings of the training set, each (N, D_ℓ); ``y`` their labels (detectors that need them say so);
+  ``logits`` the training logits (N, C) for logit-based detectors;
+* ``score(layers, logits=None) -> ndarray (N,)`` — the OOD score of new points given the same layers;
+  logit-based detectors take ``logits`` or, if it is None, the last entry of ``layers``.
+
+Scoring before fitting raises :class:`sklearn.exceptions.NotFittedError`; malformed inputs raise
+``ValueError`` / :class:`oodrepro.errors.ParameterError` naming the argument.
+
 One file per family; each class follows scikit-learn's conventions (hyper-parameters in
 ``__init__``, which does no work; ``fit`` validates and returns ``self``; learned state ends in ``_``)
 and wraps a pure function that can be tested alone.
@@ -9,4 +20,9 @@ from .logits import MaxSoftmax, max_softmax_score  # noqa: F401
 from .robust_knn import RobustKNN, conformal_p_values, cosine_neighbours, nonconformity  # noqa: F401
 from .classical import (NORMALISATIONS, IsolationForestDetector, OneClassSVMDetector,  # noqa: F401
                         normalise_scores)
-from .deconf import DeConfLeNet5, DeConfMLP, deconf_scores, max_cosine_score, select_epsilon  # noqa: F401
+from .deconf import (DeConf, DeConfLeNet5, DeConfMLP, deconf_scores, max_cosine_score,  # noqa: F401
+                     perturb_dataset, select_epsilon)
+
+#: Every detector class, by name (a detector's name in the book's methods may differ: see the chapters).
+REGISTRY = {"knn_radius": KNNRadius, "max_softmax": MaxSoftmax, "deconf": DeConf, "robust_knn": RobustKNN,
+            "one_class_svm": OneClassSVMDetector, "isolation_forest": IsolationForestDetector}

@@ -41,3 +41,13 @@ def check_k(k, n_train: int, loo: bool = True) -> int:
         raise ParameterError(f"parameter 'k' = {k} is larger than the training set allows "
                              f"({n_train} points: k <= {limit}{' with the leave-one-out normaliser' if loo else ''})")
     return int(k)
+
+
+def logits_of(layers, logits, who: str) -> np.ndarray:
+    """The logits a logit-based detector scores: ``logits`` if given, else the last of ``layers``."""
+    if logits is None:
+        if layers is None:
+            raise ParameterError(f"{who}.score needs logits: pass logits=… or layers whose last entry is the logits")
+        logits = layers[-1] if isinstance(layers, (list, tuple)) else layers
+    (z,) = as_layers([logits], "logits")
+    return z

@@ -151,9 +151,9 @@ class _PerLayer:
     def _validate(self):
         check_normalise(self.normalise)
 
-    def fit(self, train_layers):
+    def fit(self, train_layers, y=None, logits=None):
         """Fit one estimator per layer on ``train_layers`` (list of (n, D_ℓ) arrays) and score the
-        training points for the normalisation. Returns ``self``."""
+        training points for the normalisation (``y``, ``logits``: unused). Returns ``self``."""
         self._validate()
         train_layers = as_layers(train_layers, "train_layers")
         self.dims_ = [a.shape[1] for a in train_layers]
@@ -178,11 +178,11 @@ class _PerLayer:
         raw = self.score_layers(layers)
         return np.stack([normalise_scores(s, t, norm) for s, t in zip(raw, self.train_scores_)])
 
-    def score(self, layers) -> np.ndarray:
+    def score(self, layers, logits=None) -> np.ndarray:
         """The aggregate OOD score: mean over layers of the normalised layer scores (higher = more OOD)."""
         return self.normalised_layers(layers).mean(axis=0)
 
-    def score_all(self, layers) -> dict[str, np.ndarray]:
+    def score_all(self, layers, logits=None) -> dict[str, np.ndarray]:
         """The aggregate score under every normalisation, ``{name: (N,)}``, from one scoring pass
         (to report the spread the choice causes)."""
         self._check_fitted()
@@ -251,7 +251,7 @@ class OneClassSVMDetector(_PerLayer):
             raise ParameterError(f"parameter 'max_fit' = {m!r} is not accepted; use an integer >= 2 or None")
         rbf_gamma(np.ones((1, 1)), self.gamma)  # validates gamma
 
-    def fit(self, train_layers) -> "OneClassSVMDetector":
+    def fit(self, train_layers, y=None, logits=None) -> "OneClassSVMDetector":
         train_layers = as_layers(train_layers, "train_layers")
         n = len(train_layers[0])
         self._validate()
@@ -319,7 +319,7 @@ class IsolationForestDetector(_PerLayer):
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
             raise ParameterError(f"parameter 'n_estimators' = {t!r} is not accepted; use an integer >= 1")
 
-    def fit(self, train_layers) -> "IsolationForestDetector":
+    def fit(self, train_layers, y=None, logits=None) -> "IsolationForestDetector":
         return super().fit(train_layers)
 
     def _fit_layer(self, x):

@@ -31,112 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from .. import models
 from ..errors import ParameterError
+from ._validate import logits_of
+from ..models import DeConfHead, DeConfLeNet5, DeConfMLP, DeConfNet  # noqa: F401  (re-exported)
 
 #: G-ODIN's search grid for ε (Hsu et al. 2020, §4), with 0 (no perturbation) added.
 EPS_GRID = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
-
-
-class DeConfHead(nn.Module):
-    r"""The cosine dividend :math:`h(f)` and the divisor :math:`g(f)`; ``forward`` returns :math:`h/g`.
-
-    :math:`h_i(f) = w_i^\top f / (\|w_i\| \|f\|)` (no bias; rows of W Kaiming-normal initialised as
-    in public G-ODIN implementations); :math:`g(f) = \sigma(\mathrm{BN}(w_g^\top f + b_g))`.
-    An all-zero feature vector (possible after ReLU) gives :math:`h = 0`.
-    """
-
-    def __init__(self, in_features: int, n_classes: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_classes, in_features))
-        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
-        self.g_linear = nn.Linear(in_features, 1)
-        self.g_norm = nn.BatchNorm1d(1)
-
-    def h(self, f: torch.Tensor) -> torch.Tensor:
-        return F.linear(F.normalize(f, dim=1), F.normalize(self.weight, dim=1))
-
-    def g(self, f: torch.Tensor) -> torch.Tensor:
-        z = self.g_linear(f)
-        if self.training and z.shape[0] == 1:  # batch statistics need > 1 sample: use the running ones
-            bn = self.g_norm
-            z = F.batch_norm(z, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
-        else:
-            z = self.g_norm(z)
-        return torch.sigmoid(z)
-
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.h(f) / self.g(f)
-
-
-class DeConfNet(nn.Module):
-    """A backbone of :mod:`oodrepro.models` whose linear head is replaced by a :class:`DeConfHead`.
-
-    Parameters
-    ----------
-    backbone : {"mlp", "lenet5"}
-    in_shape, n_classes, **backbone_kw
-        Passed to the backbone's constructor.
-    """
-
-    BACKBONES = {"mlp": models.MLP, "lenet5": models.LeNet5}
-
-    def __init__(self, backbone: str = "mlp", in_shape=(1, 28, 28), n_classes: int = 10, **backbone_kw):
-        super().__init__()
-        if backbone not in self.BACKBONES:
-            raise ParameterError(f"parameter 'backbone' = {backbone!r} is not accepted; "
-                                 f"use one of {', '.join(self.BACKBONES)}")
-        net = self.BACKBONES[backbone](in_shape=in_shape, n_classes=n_classes, **backbone_kw)
-        width = net.head.in_features
-        net.head = nn.Identity()  # the backbone's features(x) now ends with the penultimate features
-        self.backbone = net
-        self.deconf = DeConfHead(width, n_classes)
-
-    def _split(self, x):
-        feats = self.backbone.features(x)
-        return feats[:-1], feats[-1]
-
-    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`f(x)`."""
-        return self._split(x)[1]
-
-    def h(self, x: torch.Tensor) -> torch.Tensor:
-        """The cosine similarities :math:`h(x)` (N, C), each in [−1, 1]."""
-        return self.deconf.h(self.penultimate(x))
-
-    def g(self, x: torch.Tensor) -> torch.Tensor:
-        """The divisor :math:`g(x)` (N, 1), in (0, 1)."""
-        return self.deconf.g(self.penultimate(x))
-
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The backbone's layer outputs (as :meth:`oodrepro.models.MLP.features` etc.) with the
-        h-logits in place of the logits."""
-        layers, f = self._split(x)
-        return layers + [self.deconf.h(f)]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Training logits :math:`h(x)/g(x)`."""
-        return self.deconf(self.penultimate(x))
-
-    def n_layers(self) -> int:
-        return models.n_layers(self.backbone)
-
-
-class DeConfMLP(DeConfNet):
-    """knn-ls's 3 × 256 MLP with a DeConf cosine head (architecture ``"mlp_deconf"``)."""
-
-    def __init__(self, in_shape=(1, 28, 28), n_classes: int = 10, **kw):
-        super().__init__("mlp", in_shape=in_shape, n_classes=n_classes, **kw)
-
-
-class DeConfLeNet5(DeConfNet):
-    """LeNet5 with a DeConf cosine head (architecture ``"lenet5_deconf"``)."""
-
-    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10):
-        super().__init__("lenet5", in_shape=in_shape, n_classes=n_classes)
 
 
 def max_cosine_score(h_logits: np.ndarray) -> np.ndarray:
@@ -216,3 +117,39 @@ def select_epsilon(model: DeConfNet, x_val, grid=EPS_GRID, batch_size: int = 102
         raise ParameterError("parameter 'grid' is empty; give at least one ε")
     means = {e: float(_max_h(model, x_val, e, batch_size).mean()) for e in grid}
     return max(means, key=means.get), means
+
+
+class DeConf:
+    r"""DeConf's OOD score in the detectors' common protocol: :math:`s(x) = -\max_i h_i(x)`.
+
+    It scores the h-logits, which a DeConf network (:class:`oodrepro.models.DeConfNet`) returns as the
+    last entry of ``features(x)`` — so :func:`oodrepro.embed.embed` at depth 0 gives them, cached like any
+    other embedding. Nothing is learned: ``fit`` returns ``self``. The input perturbation (ε > 0)
+    changes the *inputs*, so it is applied before embedding (:func:`perturb_dataset`).
+    """
+
+    def fit(self, train_layers=None, y=None, logits=None) -> "DeConf":
+        self.fitted_ = True
+        return self
+
+    def score(self, layers=None, logits=None) -> np.ndarray:
+        """:math:`-\\max_i h_i(x)` from ``logits`` (the h-logits), or from the last of ``layers``."""
+        return max_cosine_score(logits_of(layers, logits, "DeConf"))
+
+
+def perturb_dataset(model: DeConfNet, ds, eps: float, batch_size: int = 1024):
+    r"""The data set with every input replaced by :math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x
+    \max_i h_i(x))` (:func:`perturb`); ε = 0 returns ``ds`` itself."""
+    from ..data import Dataset
+
+    eps = check_eps(eps)
+    if eps == 0:
+        return ds
+    x = _as_array(ds)
+    was_training = model.training
+    model.eval()
+    try:
+        out = [perturb(model, torch.from_numpy(x[i:i + batch_size]), eps).numpy() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return Dataset(f"{ds.name}+deconf_eps={eps:g}", np.concatenate(out), ds.y, list(ds.classes), ds.note)

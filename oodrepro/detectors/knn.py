@@ -73,7 +73,9 @@ class KNNRadius:
     def __init__(self, k: int = 1):
         self.k = k
 
-    def fit(self, train_layers) -> "KNNRadius":
+    def fit(self, train_layers, y=None, logits=None) -> "KNNRadius":
+        """Index each layer of the training embeddings and compute the normalisers (``y``, ``logits``:
+        unused, accepted for the common protocol)."""
         train_layers = as_layers(train_layers, "train_layers")
         self.k_ = check_k(self.k, len(train_layers[0]), loo=True)
         self.dims_ = [a.shape[1] for a in train_layers]
@@ -88,14 +90,18 @@ class KNNRadius:
         if not hasattr(self, "q_"):
             raise NotFittedError("KNNRadius is not fitted yet: call fit(train_layers) first")
 
-    def score_layers(self, layers) -> np.ndarray:
-        """:math:`\\hat T_i(x)` for each layer: array (M, N)."""
+    def radii(self, layers) -> np.ndarray:
+        """:math:`r_k(g_i(x); g_i(X_{in}))` for each layer, not normalised: array (M, N)."""
         self._check_fitted()
         layers = as_layers(layers, "layers")
         if len(layers) != len(self.dims_) or any(a.shape[1] != d for a, d in zip(layers, self.dims_)):
             check_dims([np.empty((1, d)) for d in self.dims_], layers)
-        return np.stack([_kth(ix, a, self.k_) / q for ix, a, q in zip(self.indexes_, layers, self.q_)])
+        return np.stack([_kth(ix, a, self.k_) for ix, a in zip(self.indexes_, layers)])
 
-    def score(self, layers) -> np.ndarray:
+    def score_layers(self, layers) -> np.ndarray:
+        """:math:`\\hat T_i(x)` for each layer: array (M, N)."""
+        return self.radii(layers) / self.q_[:, None]
+
+    def score(self, layers, logits=None) -> np.ndarray:
         """:math:`\\hat T(x)`, the mean over layers (higher = more OOD)."""
         return self.score_layers(layers).mean(axis=0)

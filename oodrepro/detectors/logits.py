@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_layers
+from ._validate import as_layers, logits_of
 
 
 def max_softmax_score(logits: np.ndarray) -> np.ndarray:
@@ -30,10 +30,11 @@ class MaxSoftmax:
     Neural Networks. ICLR 2017.
     """
 
-    def fit(self, *_args, **_kw) -> "MaxSoftmax":
+    def fit(self, train_layers=None, y=None, logits=None) -> "MaxSoftmax":
+        """Nothing to learn; returns ``self`` (the common protocol)."""
+        self.fitted_ = True
         return self
 
-    def score(self, logits) -> np.ndarray:
-        if isinstance(logits, (list, tuple)):
-            logits = logits[-1]
-        return max_softmax_score(logits)
+    def score(self, layers=None, logits=None) -> np.ndarray:
+        """``−max softmax`` of ``logits``, or of the last of ``layers`` (the logits layer) if none given."""
+        return max_softmax_score(logits_of(layers, logits, "MaxSoftmax"))

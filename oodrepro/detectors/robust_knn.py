@@ -153,20 +153,24 @@ class RobustKNN:
         self.calibration_fraction = calibration_fraction
         self.seed = seed
 
-    def fit(self, train_layers, labels, calibration_layers=None, calibration_labels=None) -> "RobustKNN":
-        """Build the neighbour bank and the calibration nonconformities.
+    def fit(self, train_layers, y=None, logits=None, calibration_layers=None,
+            calibration_labels=None) -> "RobustKNN":
+        """Build the neighbour bank and the calibration nonconformities from the training embeddings and
+        their labels ``y`` (required; ``logits`` unused).
 
         With ``calibration_layers``/``calibration_labels`` the whole training set is the bank and the
         given set calibrates; otherwise ``calibration_fraction`` of the training set is held out.
         """
         train_layers = as_layers(train_layers, "train_layers")
-        labels = np.asarray(labels)
+        if y is None:
+            raise ParameterError("RobustKNN.fit needs the training labels: fit(train_layers, y)")
+        labels = np.asarray(y)
         if labels.ndim != 1 or len(labels) != len(train_layers[0]):
             raise ValueError(f"labels: need one label per training point ({len(train_layers[0])}), "
                              f"got shape {labels.shape}")
         if (calibration_layers is None) != (calibration_labels is None):
             raise ParameterError("pass both calibration_layers and calibration_labels, or neither")
-        self.classes_, y = np.unique(labels, return_inverse=True)
+        self.classes_, y = np.unique(labels, return_inverse=True)  # y: class indices from here on
         if calibration_layers is None:
             f = self.calibration_fraction
             if isinstance(f, bool) or not isinstance(f, (int, float, np.floating)) or not 0 < f < 1:
@@ -230,6 +234,6 @@ class RobustKNN:
         r""":math:`\max_j p_j(x)` (a confidence: higher = more in-distribution)."""
         return self.p_values(layers).max(axis=1)
 
-    def score(self, layers) -> np.ndarray:
+    def score(self, layers, logits=None) -> np.ndarray:
         r"""OOD score :math:`1 - \max_j p_j(x)` (higher = more OOD)."""
         return credibility_score(self.p_values(layers))

@@ -1,7 +1,6 @@
-"""Experiment runners: the loops a notebook would otherwise write, one module per paper.
+"""The chapters' package parts, one sub-package per paper (``oodrepro.experiments.<paper>``).
 
-Importing this package registers every notebook's parameter schema with :mod:`oodrepro.config`.
+Nothing is imported here: :func:`oodrepro.config.schema` and :func:`oodrepro.engine.page.spec` import a
+chapter when one of its schemas or pages is first asked for. See ``CONTRIBUTING.md`` for the files of a
+new chapter.
 """
-from . import knn_ls  # noqa: F401
-from . import knn_ls_theory  # noqa: F401
-from . import knn_ls_ablations  # noqa: F401

@@ -13,25 +13,24 @@ finite set of evaluation points, fixed per seed and shared by all n:
 
 Checking finitely many points can only miss violations, so a "held" here is an upper estimate of the
 probability the theorem speaks of. Draws are cached one (seed, n) at a time with
-:func:`oodrepro.cache.cached`.
+:func:`oodrepro.cache.cached`, keyed with the fingerprint of the code that computes them.
 """
 from __future__ import annotations
 
 import math
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from .. import config, results, theory
-from ..cache import cached
-from ..config import Param, Schema
-from ..detectors.knn import knn_radius
-from ..errors import ParameterError
+from ... import config, results, theory
+from ...cache import cached
+from ...config import Param, Schema
+from ...detectors.knn import knn_radius
+from ...errors import ParameterError
+from ...fingerprint import fingerprint
 
-#: bump when a simulation's logic changes: they are part of the cache keys
-SIM_VERSION = 2
-PROP1_VERSION = 4
 PAGE = "knn_ls/theory"
 GAP_FRACTIONS = np.round(np.linspace(0.0, 0.95, 20), 3)  # Theorem 2 gaps, as fractions of max f
 OUT_SHELL = 0.25   # width of the shell of outliers outside the support
@@ -170,7 +169,8 @@ def simulate(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
         labels = dict(kl)
         t0 = time.perf_counter()
         for seed in cfg["seeds"]:
-            params = {"v": SIM_VERSION, "density": cfg["density"], "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
+            params = {"code": fingerprint(theory, knn_radius, functions=(_draw, radii, evaluation_points)),
+                      "density": cfg["density"], "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "n_eval": cfg["n_eval"]}
             res = cached("knn_ls_theory", params,
                          lambda: _draw(cfg["density"], cfg["d"], n, seed, ks, cfg["n_eval"]))
@@ -256,7 +256,7 @@ def simulate_proposition1(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFra
     for name in (uni, cfg["density"]):
         f = theory.make_density(name, cfg["d"])
         for i, seed in enumerate(cfg["seeds"]):
-            params = {"v": PROP1_VERSION, "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
+            params = {"code": fingerprint(theory, knn_radius, functions=(_prop1_draw, radii)), "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "margins": list(cfg["margins"]), "m": m, "gamma_in": cfg["gamma_in"],
                       "gamma_out": cfg["gamma_out"]}
             res = cached("knn_ls_theory_prop1", params,
@@ -404,6 +404,116 @@ def _held_verdict(p_held, delta: float, draws: int) -> str:
     return "reproduced" if np.min(p_held) >= lo else "not reproduced"
 
 
+def _where(cfg: dict) -> str:
+    return f"{cfg['density']} density, d = {cfg['d']}, δ = {cfg['delta']:g}, {len(cfg['seeds'])} draws"
+
+
+def _theo(t1: pd.DataFrame) -> pd.DataFrame:
+    """The cells at the theorems' own k = ⌈k_min(n)⌉."""
+    return t1[t1["k_label"] == "k = ⌈k_min⌉"]
+
+
+def _untestable(cfg: dict) -> tuple[str, str]:
+    return "inconclusive", f"k_min > n for every n in the grid ({_where(cfg)})"
+
+
+def claim_t1_recall(t1: pd.DataFrame, cfg: dict) -> dict:
+    """Theorem 1 (i): every outlier has r_k ≥ r, in ≥ 1 − δ of the draws at k = ⌈k_min(n)⌉."""
+    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
+    if theo.empty:
+        v, ours = _untestable(cfg)
+    else:
+        v = _held_verdict(theo["p_all_out"], delta, S)
+        ours = ("P(every outlier has r_k ≥ r) = " + ", ".join(f"{p:.2f} (n = {n:,})" for n, p in
+                                                             zip(theo["n"], theo["p_all_out"])) + f" ({_where(cfg)})")
+    prac = t1[t1["k_label"] != "k = ⌈k_min⌉"]
+    if len(prac):
+        worst = prac.loc[prac["p_all_out"].idxmin()]
+        ours += f"; practical k: lowest {worst['p_all_out']:.2f} at k = {worst['k']}, n = {worst['n']:,}"
+    return results.claim("thm1-recall", "Theorem 1 (i): with k ≥ k_min, every x with f(x) = 0 has r_k(x) ≥ r, "
+                         "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
+                         why="fraction of draws in which every evaluated outlier had r_k ≥ r, at k = ⌈k_min(n)⌉",
+                         page=PAGE)
+
+
+def claim_t1_cut(t1: pd.DataFrame, cfg: dict) -> dict:
+    """Theorem 1 (ii): every point with r_k ≥ r has f ≤ λ; inconclusive where λ ≥ max f everywhere."""
+    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
+    if theo.empty:
+        v, ours = _untestable(cfg)
+    else:
+        v = _held_verdict(theo["p_cut"], delta, S)
+        if v == "reproduced" and theo[theo["lam_over_fmax"] < 1].empty:
+            v = "inconclusive"
+        ours = ("λ / max f = " + ", ".join(f"{x:.2f}" for x in theo["lam_over_fmax"]) +
+                "; largest density above r / λ = " + ", ".join(f"{a / l:.2f}" for a, l in
+                                                               zip(theo["fmax_above_max"], theo["lam"])) +
+                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {_where(cfg)})")
+    return results.claim("thm1-cut", "Theorem 1 (ii): with k ≥ k_min, every x with r_k(x) ≥ r has f(x) ≤ λ, "
+                         "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
+                         why="held in ≥ 1 − δ of the draws at k = ⌈k_min(n)⌉; inconclusive where λ ≥ max f "
+                             "everywhere (the statement is then true of every density)", page=PAGE)
+
+
+def claim_cor1(t1: pd.DataFrame, cfg: dict) -> dict:
+    """Corollary 1: the false-positive rate stays below C_η·λ; inconclusive where the bound is ≥ 1."""
+    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
+    if theo.empty:
+        v, ours = _untestable(cfg)
+    else:
+        v = _held_verdict(theo["p_fpr"], delta, S)
+        if v == "reproduced" and (theo["fpr_bound"] >= 1).all():
+            v = "inconclusive"
+        ours = ("FPR " + ", ".join(f"{a:.4f}" for a in theo["fpr"]) + " vs bound C_η·λ = " +
+                ", ".join(f"{b:.2f}" for b in theo["fpr_bound"]) +
+                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {_where(cfg)})")
+    return results.claim("cor1-fpr", "Corollary 1: the rule r_k(x) ≥ r has recall 1 and false-positive rate "
+                         "≤ 5·C_η·C_β^{d/(β+d)}·(k/(n v_d))^{β/(β+d)}", f"P ≥ {1 - delta:.2f}", ours, v,
+                         why="per draw, the FPR on fresh in-distribution points against the bound (η = 1, C_η "
+                             "computed); inconclusive where the bound is ≥ 1", page=PAGE)
+
+
+def claim_t2(rows: pd.DataFrame, c_fit: float, cfg: dict) -> dict:
+    """Theorem 2: ε̂ shrinks along k(n) → ∞ with k(n)/n → 0 (per-seed paired difference)."""
+    seq = k_sequence(rows)
+    n0, n1 = min(seq), max(seq)
+    e0 = rows[(rows.n == n0) & (rows.k == seq[n0])].set_index("seed")["eps_hat"]
+    e1 = rows[(rows.n == n1) & (rows.k == seq[n1])].set_index("seed")["eps_hat"]
+    diffs = (e0 - e1).dropna().to_numpy()
+    v = results.directional_verdict(diffs) if len(diffs) and n1 > n0 else "inconclusive"
+    ours = (f"ε̂ (median over draws) {e0.median():.3f} at n = {n0:,}, k = {seq[n0]} → {e1.median():.3f} at "
+            f"n = {n1:,}, k = {seq[n1]}; smallest C consistent with every cell at level 1 − δ: {c_fit:.4f} ({_where(cfg)})")
+    return results.claim("thm2-rank", "Theorem 2: pairs with f(x1) > f(x2) + ε_{k,n} are ordered by their k-NN "
+                         "radii, and ε_{k,n} → 0 as n, k → ∞ with k/n → 0", "C unknown (depends on f)", ours, v,
+                         why="per-seed paired difference of ε̂ (the smallest gap above which every pair was "
+                             "ordered correctly) between the smallest and the largest n, k(n) = the largest "
+                             "grid k ≤ n/100: reproduced if it shrinks by more than 2 s.e.", page=PAGE)
+
+
+def claim_prop1(p1: pd.DataFrame, cfg: dict) -> dict:
+    """Proposition 1: every pair's ratio grows, over the (k, r_min) cells the proposition allows."""
+    uni = p1[p1["density"].str.startswith("uniform")]
+    allowed, below = uni[uni["in_range"]], uni[uni["below_k_max"]]
+    if allowed.empty:
+        v = "inconclusive"
+        ours = (f"no k satisfies k_min ≤ k ≤ k_max at n = {cfg['prop1_n']:,} "
+                f"(k_min = {uni['k_min'].iloc[0]:.0f}, k_max = "
+                + ", ".join(f"{km:.0f}" for km in uni.groupby('margin')['k_max'].first()) + ")")
+    else:
+        v = _held_verdict(allowed["p_all"], cfg["delta"], len(cfg["seeds"]))
+        ours = (f"in the allowed range ({len(allowed)} (k, r_min) cells): P(every pair improved) ≥ "
+                f"{allowed['p_all'].min():.2f}, smallest factor {allowed['min_improvement'].min():.2f}")
+    if len(below):
+        ours += f"; for k ≤ k_max ignoring k_min: P ≥ {below['p_all'].min():.2f}"
+    ours += (f"; all k tried: smallest factor {uni['min_improvement'].min():.2f} "
+             f"(uniform on the support, d = {cfg['d']})")
+    return results.claim("prop1-contraction", "Proposition 1: a contraction with γ_in < γ_out raises "
+                         "r_k(φ(x_out))/r_k(φ(x_in)) above r_k(x_out)/r_k(x_in) for k_min ≤ k ≤ k_max",
+                         f"γ_in = {cfg['gamma_in']}, γ_out = {cfg['gamma_out']}", ours, v,
+                         why="fraction of draws in which every (x_in, x_out) pair's ratio grew, over the (k, "
+                             "r_min) cells the proposition allows", page=PAGE)
+
+
 def claims(t1: pd.DataFrame, t2: pd.DataFrame, c_fit: float, p1: pd.DataFrame, rows: pd.DataFrame,
            cfg: dict) -> list[dict]:
     """The scorecard rows of this page: one claim per statement, with a verdict from the draws.
@@ -413,92 +523,8 @@ def claims(t1: pd.DataFrame, t2: pd.DataFrame, c_fit: float, p1: pd.DataFrame, r
     cell is non-vacuous; *not reproduced* when some cell falls below that; *inconclusive* when no
     cell satisfies its conditions, or every one is vacuous (it held trivially).
     """
-    delta, S = cfg["delta"], len(cfg["seeds"])
-    where = f"{cfg['density']} density, d = {cfg['d']}, δ = {delta:g}, {S} draws"
-    theo = t1[t1["k_label"] == "k = ⌈k_min⌉"]
-    out = []
-    # Theorem 1 (i)
-    if theo.empty:
-        v, ours = "inconclusive", f"k_min > n for every n in the grid ({where})"
-    else:
-        v = _held_verdict(theo["p_all_out"], delta, S)
-        ours = ("P(every outlier has r_k ≥ r) = " + ", ".join(f"{p:.2f} (n = {n:,})" for n, p in
-                                                             zip(theo["n"], theo["p_all_out"])) + f" ({where})")
-    prac = t1[t1["k_label"] != "k = ⌈k_min⌉"]
-    worst = prac.loc[prac["p_all_out"].idxmin()] if len(prac) else None
-    if worst is not None:
-        ours += f"; practical k: lowest {worst['p_all_out']:.2f} at k = {worst['k']}, n = {worst['n']:,}"
-    out.append(results.claim("thm1-recall", "Theorem 1 (i): with k ≥ k_min, every x with f(x) = 0 has r_k(x) ≥ r, "
-                             "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
-                             why="fraction of draws in which every evaluated outlier had r_k ≥ r, at k = ⌈k_min(n)⌉",
-                             page=PAGE))
-    # Theorem 1 (ii)
-    if theo.empty:
-        v, ours = "inconclusive", f"k_min > n for every n in the grid ({where})"
-    else:
-        v = _held_verdict(theo["p_cut"], delta, S)
-        nonvac = theo[theo["lam_over_fmax"] < 1]
-        if v == "reproduced" and nonvac.empty:
-            v = "inconclusive"
-        ours = ("λ / max f = " + ", ".join(f"{x:.2f}" for x in theo["lam_over_fmax"]) +
-                "; largest density above r / λ = " + ", ".join(f"{a / l:.2f}" for a, l in
-                                                               zip(theo["fmax_above_max"], theo["lam"])) +
-                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {where})")
-    out.append(results.claim("thm1-cut", "Theorem 1 (ii): with k ≥ k_min, every x with r_k(x) ≥ r has f(x) ≤ λ, "
-                             "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
-                             why="held in ≥ 1 − δ of the draws at k = ⌈k_min(n)⌉; inconclusive where λ ≥ max f "
-                                 "everywhere (the statement is then true of every density)", page=PAGE))
-    # Corollary 1
-    if theo.empty:
-        v, ours = "inconclusive", f"k_min > n for every n in the grid ({where})"
-    else:
-        v = _held_verdict(theo["p_fpr"], delta, S)
-        if v == "reproduced" and (theo["fpr_bound"] >= 1).all():
-            v = "inconclusive"
-        ours = ("FPR " + ", ".join(f"{a:.4f}" for a in theo["fpr"]) + " vs bound C_η·λ = " +
-                ", ".join(f"{b:.2f}" for b in theo["fpr_bound"]) +
-                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {where})")
-    out.append(results.claim("cor1-fpr", "Corollary 1: the rule r_k(x) ≥ r has recall 1 and false-positive rate "
-                             "≤ 5·C_η·C_β^{d/(β+d)}·(k/(n v_d))^{β/(β+d)}", f"P ≥ {1 - delta:.2f}", ours, v,
-                             why="per draw, the FPR on fresh in-distribution points against the bound (η = 1, C_η "
-                                 "computed); inconclusive where the bound is ≥ 1", page=PAGE))
-    # Theorem 2: ε shrinks along k(n) -> inf with k(n)/n -> 0
-    seq = k_sequence(rows)
-    n0, n1 = min(seq), max(seq)
-    e0 = rows[(rows.n == n0) & (rows.k == seq[n0])].set_index("seed")["eps_hat"]
-    e1 = rows[(rows.n == n1) & (rows.k == seq[n1])].set_index("seed")["eps_hat"]
-    diffs = (e0 - e1).dropna().to_numpy()
-    v = results.directional_verdict(diffs) if len(diffs) and n1 > n0 else "inconclusive"
-    ours = (f"ε̂ (median over draws) {e0.median():.3f} at n = {n0:,}, k = {seq[n0]} → {e1.median():.3f} at "
-            f"n = {n1:,}, k = {seq[n1]}; smallest C consistent with every cell at level 1 − δ: {c_fit:.4f} ({where})")
-    out.append(results.claim("thm2-rank", "Theorem 2: pairs with f(x1) > f(x2) + ε_{k,n} are ordered by their k-NN "
-                             "radii, and ε_{k,n} → 0 as n, k → ∞ with k/n → 0", "C unknown (depends on f)", ours, v,
-                             why="per-seed paired difference of ε̂ (the smallest gap above which every pair was "
-                                 "ordered correctly) between the smallest and the largest n, k(n) = the largest "
-                                 "grid k ≤ n/100: reproduced if it shrinks by more than 2 s.e.", page=PAGE))
-    # Proposition 1
-    uni = p1[p1["density"].str.startswith("uniform")]
-    allowed = uni[uni["in_range"]]
-    below = uni[uni["below_k_max"]]
-    if allowed.empty:
-        v = "inconclusive"
-        ours = (f"no k satisfies k_min ≤ k ≤ k_max at n = {cfg['prop1_n']:,} "
-                f"(k_min = {uni['k_min'].iloc[0]:.0f}, k_max = "
-                + ", ".join(f"{km:.0f}" for km in uni.groupby('margin')['k_max'].first()) + ")")
-    else:
-        v = _held_verdict(allowed["p_all"], delta, S)
-        ours = (f"in the allowed range ({len(allowed)} (k, r_min) cells): P(every pair improved) ≥ "
-                f"{allowed['p_all'].min():.2f}, smallest factor {allowed['min_improvement'].min():.2f}")
-    if len(below):
-        ours += f"; for k ≤ k_max ignoring k_min: P ≥ {below['p_all'].min():.2f}"
-    ours += (f"; all k tried: smallest factor {uni['min_improvement'].min():.2f} "
-             f"(uniform on the support, d = {cfg['d']})")
-    out.append(results.claim("prop1-contraction", "Proposition 1: a contraction with γ_in < γ_out raises "
-                             "r_k(φ(x_out))/r_k(φ(x_in)) above r_k(x_out)/r_k(x_in) for k_min ≤ k ≤ k_max",
-                             f"γ_in = {cfg['gamma_in']}, γ_out = {cfg['gamma_out']}", ours, v,
-                             why="fraction of draws in which every (x_in, x_out) pair's ratio grew, over the (k, "
-                                 "r_min) cells the proposition allows", page=PAGE))
-    return out
+    return [claim_t1_recall(t1, cfg), claim_t1_cut(t1, cfg), claim_cor1(t1, cfg), claim_t2(rows, c_fit, cfg),
+            claim_prop1(p1, cfg)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -792,18 +818,24 @@ def table_proposition1(p1: pd.DataFrame) -> pd.DataFrame:
         "median factor": p1["median_improvement"].map("{:.2f}".format)})
 
 
-def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
-    """The page's numbers (plain text, for ``{glue:text}``) and sentences (Markdown, for ``{glue:md}``),
-    built from the result file's frames ``P`` (:func:`from_result`). Every key exists for every
-    parameter set, so the page renders whatever the run found."""
-    t1, t2, p1, cons, req = P["t1"], P["t2"], P["p1"], P["constants"], P["requirements"]
+def _setting(P: dict, cfg: dict) -> SimpleNamespace:
+    """The frames and constants every sentence of the page reads."""
+    t1, cons = P["t1"], P["constants"]
     delta, d, S = cfg["delta"], cfg["d"], len(cfg["seeds"])
-    f = theory.make_density(cfg["density"], d)
-    me = cons[(cons["density"] == cfg["density"]) & (cons["d"] == d)].iloc[0]
-    theo = t1[t1["k_label"] == "k = ⌈k_min⌉"].sort_values("n")
-    prac = t1[t1["k_label"] != "k = ⌈k_min⌉"]
-    tol = _tol(delta, S)
-    T, M = {}, {}
+    return SimpleNamespace(
+        P=P, cfg=cfg, t1=t1, t2=P["t2"], p1=P["p1"], cons=cons, delta=delta, d=d, S=S,
+        f=theory.make_density(cfg["density"], d), me=cons[(cons["density"] == cfg["density"]) & (cons["d"] == d)].iloc[0],
+        theo=t1[t1["k_label"] == "k = ⌈k_min⌉"].sort_values("n"), prac=t1[t1["k_label"] != "k = ⌈k_min⌉"],
+        tol=_tol(delta, S))
+
+
+_UNPACK = ("P", "cfg", "t1", "t2", "p1", "cons", "delta", "d", "S", "f", "me", "theo", "prac", "tol")
+
+
+def _numbers(c: SimpleNamespace) -> dict:
+    """The page's plain-text numbers (``{glue:text}``)."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    T = {}
     T["density_label"] = LABELS[cfg["density"]]
     T["d"] = str(d)
     T["delta"] = f"{delta:g}"
@@ -829,7 +861,12 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
     T["prop1_n"] = f"{cfg['prop1_n']:,}"
     T["tol"] = f"{tol:.2f}"
 
-    # --- the opening summary and the closing factors
+    return T
+
+
+def _text_summary(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """The opening summary and the closing factors (how loose the bounds are)."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     fits = "; ".join(f"{_fmt_n(theory.n_k_min_fits(delta, int(dd)))} (d = {dd})" for dd in sorted(cons["d"].unique()))
     stars = cons.groupby("d")["n_star"].min()
     M["md_short"] = (
@@ -846,7 +883,10 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
     T["fpr_factor"] = f"{fac.min():.0f} to {fac.max():.0f}" if len(fac) else "n/a"
     T["factor_cells"] = "at k = ⌈k_min⌉" if len(theo) else "at the practical k (k_min > n everywhere)"
 
-    # --- what the statements need, all densities and dimensions
+
+def _text_requirements(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """What the statements need, for every density and dimension of the constants table."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     dims = sorted(cons["d"].unique())
     dlist = ", ".join(map(str, dims))
     parts = ", ".join(_fmt_n(theory.n_k_min_fits(delta, int(dd))) for dd in dims)
@@ -861,7 +901,10 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
         + " and ".join(lam_parts) + ". With the k the appendix proof actually needs (see the errata), "
         f"1024/28 ≈ {1024 / 28:.1f} times larger, every one of these sample sizes grows by that factor or more.")
 
-    # --- Theorem 1 (i)
+
+def _text_t1a(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """Theorem 1 (i): outliers above r."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     if theo.empty:
         M["md_t1a"] = (f"k_min exceeds every n of this grid (it needs n ≳ {T['n_fits']} in d = {d}), so the "
                        "theorem cannot be run as stated here.")
@@ -886,7 +929,11 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
                             f"every outlier above r (closest outlier over all cells: r_k = {mr:.2f}·r)" +
                             (", below the theorem's 1 − δ." if w["p_all_out"] < 1 - delta
                              else "."))
-    # --- Theorem 1 (ii)
+
+
+def _text_t1b(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """Theorem 1 (ii): nothing denser than λ above r."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     if theo.empty:
         M["md_t1b"] = "Not testable at these n either: k_min > n."
         T["oc_t1b"] = "not testable at these n (k_min > n)"
@@ -925,7 +972,11 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
                             ("." if w["p_cut"] >= 1 else f" (the lowest at k = {int(w['k'])}, n = {int(w['n']):,}; "
                              f"within the tolerance of {_pct(1 - delta)})." if w["p_cut"] < 1 - delta else
                              f" (the lowest at k = {int(w['k'])}, n = {int(w['n']):,})."))
-    # --- Corollary 1
+
+
+def _text_cor1(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """Corollary 1: the false-positive rate against its bound."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     if theo.empty:
         M["md_cor1"] = "Not testable at these n: k_min > n."
         T["oc_cor1"] = "not testable at these n (k_min > n)"
@@ -953,7 +1004,11 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
         M["md_cor1"] += (" With practical k, at n = " + f"{int(big['n'].iloc[0]):,}: " +
                          ", ".join(f"k = {int(r['k'])}: FPR {r['fpr']:.4f} (bound {r['fpr_bound']:.3f})"
                                    for _, r in big.iterrows()) + ".")
-    # --- Theorem 2
+
+
+def _text_t2(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """Theorem 2: the fitted constant and ε̂ along k(n)."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     nmax = int(t2["n"].max())
     kk = np.arange(1, nmax // 2)
     shape = np.array([theory.epsilon_kn(int(k), nmax, d, delta) for k in kk[:: max(1, len(kk) // 4000)]])
@@ -995,7 +1050,11 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
     T["oc_t2"] = (f"held with a fitted C = {P['c_fit']:.3f} (the paper gives none); ε̂ shrinks as k grows" +
                   ("" if shrink_n else ", not with n at fixed k")
                   if v2 == "reproduced" else f"fitted C = {P['c_fit']:.3f}; ε̂ did not clearly shrink ({v2})")
-    # --- Proposition 1
+
+
+def _text_p1(c: SimpleNamespace, T: dict, M: dict) -> None:
+    """Proposition 1: the contraction raises the outliers' ratio."""
+    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
     uni = p1[p1["density"].str.startswith("uniform")]
     other = p1[~p1["density"].str.startswith("uniform")]
     km = uni["k_min"].iloc[0]
@@ -1031,4 +1090,96 @@ def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
                    "boundary, so every outlier ends up farther from it, relative to the sample's own spacing.")
     if allimp < 1 - delta - tol:
         T["oc_p1"] = "failed in some cells"
+
+
+def page_text(P: dict, cfg: dict) -> tuple[dict, dict]:
+    """The page's numbers (plain text, for ``{glue:text}``) and sentences (Markdown, for ``{glue:md}``),
+    built from the result file's frames ``P`` (:func:`from_result`), one function per statement. Every
+    key exists for every parameter set, so the page renders whatever the run found."""
+    c = _setting(P, cfg)
+    T, M = _numbers(c), {}
+    for part in (_text_summary, _text_requirements, _text_t1a, _text_t1b, _text_cor1, _text_t2, _text_p1):
+        part(c, T, M)
     return T, M
+
+
+# ----------------------------------------------------------------------------------------------
+# the page: what its result file holds and what it glues
+# ----------------------------------------------------------------------------------------------
+
+def run_page(cfg: dict) -> dict:
+    """Simulations (cached), summaries, claims and the constants tables: the page's result file."""
+    res = run(cfg)
+    dims = sorted({1, 2, 5, cfg["d"]})
+    cons = constants(cfg["delta"], dims=dims, gamma_in=cfg["gamma_in"], gamma_out=cfg["gamma_out"],
+                     margin=max(cfg["margins"]))
+    req = requirements(cfg["delta"], dims=dims)
+    return {"rows": res["rows"], "claims": res["claims"], "extra": result_extra(res, cons, req)}
+
+
+def table_theorem2(t2: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "n": t2["n"].map("{:,}".format), "k": t2["k"].map("{:,}".format),
+        "ε̂ (quantile 1 − δ)": t2["eps_q"].map("{:.3f}".format), "ε̂ (median)": t2["eps_med"].map("{:.3f}".format),
+        "C_δ,n/√k + (k/n)^(1/d)": t2["shape"].map("{:.2f}".format), "ratio": t2["ratio"].map("{:.4f}".format)})
+
+
+def _tables(P: dict, cfg: dict) -> dict:
+    """The page's captioned tables, glued by name."""
+    from ... import report
+
+    delta, S = cfg["delta"], len(cfg["seeds"])
+    captions = {
+        "tbl_constants": (table_constants(P["constants"]),
+                          "The test densities' constants (β = η = 1) and the sample size from which each statement says "
+                          f"something, δ = {delta:g}. Theorem 1: λ < max f at k = ⌈k_min(n)⌉, with the stated k_min and "
+                          "with the k the appendix proof needs (1024·log(2/δ)²·d·log n). Proposition 1: k_min ≤ k_max for "
+                          f"the uniform density on the same support, r_min = {max(cfg['margins']):g}, γ_in = "
+                          f"{cfg['gamma_in']:g}, γ_out = {cfg['gamma_out']:g}."),
+        "tbl_requirements": (table_requirements(P["requirements"]),
+                             f"Theorem 1's quantities at k = ⌈k_min(n)⌉ (δ = {delta:g}): k_min / n, the radius r (the "
+                             "unit ball has diameter 2, the unit cube √d) and λ / max f (≥ 1: the density cut excludes "
+                             "no point); — : k_min > n, the theorem cannot be applied."),
+        "tbl_t1": (table_theorem1(P["t1"]),
+                   f"Theorem 1 over {S} draws per n. P(i), P(ii) = fraction of draws in which part (i), (ii) held at "
+                   "every evaluation point; min r_k(out)/r = the closest any outlier came to the threshold (over all "
+                   "draws); max f above r = the largest density among points with r_k ≥ r (over all draws), to compare "
+                   "with λ."),
+        "tbl_cor1": (table_corollary1(P["t1"]),
+                     f"Corollary 1: the false-positive rate of the rule r_k(x) ≥ r on {cfg['n_eval']} fresh "
+                     "in-distribution points per draw (mean ± s.e. over draws), the bound C_η·λ (η = 1), the sharper "
+                     "P(f(X) ≤ λ) the proof passes through, and the fraction of draws in which the rate stayed below "
+                     "the bound."),
+        "tbl_t2": (table_theorem2(P["t2"]),
+                   "Theorem 2: the smallest gap above which every pair of evaluation points was ordered correctly, over "
+                   "draws, against the shape of ε_{k,n}. The largest ratio is the smallest constant C consistent with "
+                   "every row."),
+        "tbl_p1": (table_proposition1(P["p1"]),
+                   f"Proposition 1 over {S} draws (n = {cfg['prop1_n']:,}). Factor = [r_k(φ(x_out))/r_k(φ(x_in))] / "
+                   "[r_k(x_out)/r_k(x_in)] per (x_in, x_out) pair; > 1 is what the proposition promises. k_max = 0 "
+                   "for the page's density: λ₀ = 0, the proposition does not apply."),
+    }
+    return {name: report.styled(df, caption, index=False) for name, (df, caption) in captions.items()}
+
+
+def _claims_table(claims_: list) -> object:
+    from ... import report
+
+    cl = pd.DataFrame(claims_)[["claim", "paper", "ours", "verdict"]]
+    return report.styled(cl, "Claims of knn-ls §3 tested on this page. A statement is reproduced when it held in at "
+                             "least 1 − δ of the draws (less two binomial standard errors) wherever its conditions "
+                             "hold and is not vacuous there; inconclusive when it cannot be run at these n or held "
+                             "only vacuously. Theorem 2: whether ε̂ shrinks along k(n) = the largest grid k ≤ n/100.",
+                         index=False, verdicts=True)
+
+
+def page_texts(doc: dict, cfg: dict) -> dict:
+    """Everything the theory page glues besides its figures: numbers, sentences, tables."""
+    from IPython.display import Markdown
+
+    P = from_result(doc)
+    T, M = page_text(P, cfg)
+    pp = config.resolve("knn_ls.theory", profile="paper")
+    return {**T, **{k: Markdown(v) for k, v in M.items()}, **_tables(P, cfg),
+            "tbl_claims": _claims_table(P["claims"]), "out_shell": f"{OUT_SHELL:g}",
+            "paper_profile": f"{len(pp['seeds'])} draws, n up to {max(pp['n_grid']):,}"}

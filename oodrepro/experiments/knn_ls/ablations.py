@@ -1,7 +1,8 @@
 """knn-ls ablations (Bahri et al., ICML 2021, §4.4): single layers (Table 2), the radius distributions
 (Figure 1), the number of neighbours k (Figure 2) and the amount of label smoothing α (Figure 3).
 
-All runners reuse :mod:`oodrepro.experiments.knn_ls`'s engine (pairings, cached models, cached scores).
+All runners use the paper-neutral engine (:mod:`oodrepro.engine`: pairings, cached models, cached
+scores) with the chapter's methods (:mod:`.methods`).
 The figures' claims, which the paper states only in words, are written down in
 :data:`FIGURE_CLAIMS` with the sentence they come from, and tested with explicit rules.
 """
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
-from .. import config, metrics, models, reference, results
-from ..config import Param, Schema
-from .knn_ls import (LABELS, PAPER_BLOCK, PAPER, QUICK, SMOKE, Context, _common, _check_pairings, _knn, contexts,
-                     data_note, method_scores, summarise)
+from ... import config, metrics, models, reference, report, results
+from ...config import Param, Schema
+from ...engine import contexts, method_scores, needs_rows, summarise
+from ...engine.page import NO_DATA
+from .methods import KNN, RADIUS
+from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, data_sentence, ls_model, pairings_param,
+                    test_accuracy)
 
 #: The paper's words behind each claim we test on the ablation pages.
 FIGURE_CLAIMS = {
@@ -39,23 +44,19 @@ def quote(claim_id: str) -> str:
     return f'{where}: "{words}"'
 
 
-def _pairings(doc):
-    return Param("pairings", "strs", doc, min_len=1, check=_check_pairings)
-
-
 def _depths_check(v):
     return None if v is None or len(set(v)) == len(v) else f"depths {v} repeat a value"
 
 
 TABLE2 = config.register(Schema(
     name="knn_ls.table2",
-    params=[_pairings("pairings 'IN->OOD' (paper: Fashion MNIST and CelebA blocks)"), *_common(),
+    params=[pairings_param("pairings 'IN->OOD' (paper: Fashion MNIST and CelebA blocks)"), *common_params(),
             Param("depths", "ints", "single layers to evaluate; None = every layer of the model", high=0,
                   min_len=1, allow_none=True, check=_depths_check)],
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], depths=None),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28"], depths=None),
-        "paper": dict(PAPER, pairings=["fashion_mnist->emnist_digits", "fashion_mnist->kmnist", "fashion_mnist->mnist",
+        "paper": dict(PAPER_PROFILE, pairings=["fashion_mnist->emnist_digits", "fashion_mnist->kmnist", "fashion_mnist->mnist",
                                        "celeba->cifar100", "celeba->cifar10", "celeba->imagenet32",
                                        "celeba->omniglot"], depths=None),
     },
@@ -63,71 +64,65 @@ TABLE2 = config.register(Schema(
 
 FIGURE1 = config.register(Schema(
     name="knn_ls.figure1",
-    params=[_pairings("pairings to plot (paper: Fashion MNIST → KMNIST and SVHN → CelebA)"), *_common(),
+    params=[pairings_param("pairings to plot (paper: Fashion MNIST → KMNIST and SVHN → CelebA)"), *common_params(),
             Param("n_plot", "int", "points per distribution kept for plotting", low=50)],
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], n_plot=200),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->digits28"], n_plot=1000),
-        "paper": dict(PAPER, pairings=["fashion_mnist->kmnist", "svhn->celeba"], n_plot=1000),
+        "paper": dict(PAPER_PROFILE, pairings=["fashion_mnist->kmnist", "svhn->celeba"], n_plot=1000),
     },
 ))
 
 FIGURE2 = config.register(Schema(
     name="knn_ls.figure2",
-    params=[_pairings("pairings (paper: MNIST → Fashion MNIST and SVHN → CIFAR10)"), *_common(),
+    params=[pairings_param("pairings (paper: MNIST → Fashion MNIST and SVHN → CIFAR10)"), *common_params(),
             Param("k_grid", "ints", "numbers of neighbours to evaluate", low=1, min_len=2)],
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], k_grid=[1, 5, 20]),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->digits28"], k_grid=[1, 2, 5, 10, 20, 50, 100]),
-        "paper": dict(PAPER, pairings=["mnist->fashion_mnist", "svhn->cifar10"], k_grid=[1, 2, 5, 10, 20, 50, 100]),
+        "paper": dict(PAPER_PROFILE, pairings=["mnist->fashion_mnist", "svhn->cifar10"], k_grid=[1, 2, 5, 10, 20, 50, 100]),
     },
 ))
 
 FIGURE3 = config.register(Schema(
     name="knn_ls.figure3",
-    params=[_pairings("pairings (the paper plots four, unnamed in the text)"), *_common(),
+    params=[pairings_param("pairings (the paper plots four, unnamed in the text)"), *common_params(),
             Param("alpha_grid", "floats", "label-smoothing amounts to train with (0 = none)", low=0, high=1,
                   high_open=True, min_len=3)],
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], alpha_grid=[0.0, 0.1, 0.4]),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28", "mnist5k->gaussian"],
                       alpha_grid=[0.0, 0.01, 0.03, 0.1, 0.2, 0.4, 0.6]),
-        "paper": dict(PAPER, pairings=["mnist->fashion_mnist", "mnist->hflip", "fashion_mnist->mnist",
+        "paper": dict(PAPER_PROFILE, pairings=["mnist->fashion_mnist", "mnist->hflip", "fashion_mnist->mnist",
                                        "fashion_mnist->vflip"],
                       alpha_grid=[0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7]),
     },
 ))
 
 
-def _needs_rows(in_name, o, why, **cols):
-    return {"in_dist": in_name, "ood": o, "status": "needs data", "why": why, "seed": None, **cols}
-
-
 # --- Table 2 ---------------------------------------------------------------------------------
 def run_table2(cfg: dict, progress: bool = True) -> pd.DataFrame:
     """AUROC of the k-NN radius on one layer at a time, with and without label smoothing."""
     recs = []
-    for in_name, oods, ctx, sets, missing in contexts(cfg, progress):
+    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress):
         for o, why in missing.items():
-            recs.append(_needs_rows(in_name, o, why, method="knn", alpha=None, depth=None))
+            recs += needs_rows(in_name, [o], why, ["knn"], alpha=None, depth=None)
         if ctx is None:
             continue
-        depths = cfg["depths"] or list(range(0, -models.n_layers(ctx.model(0.0)), -1))
+        depths = cfg["depths"] or list(range(0, -models.n_layers(ls_model(ctx, 0.0)), -1))
         for alpha, method in ((0.0, "knn"), (cfg["alpha"], "knn_ls")):
             for d in depths:
-                def fn(c, ds, a=alpha, dd=d):
-                    return _knn(c, ds, a, layers=[dd])
-                extra = {"alpha": alpha, "depth": d, "k": cfg["k"]}
-                s_in = method_scores(ctx, "knn_layer", ctx.in_test, extra, fn)
+                hyper = {"alpha": alpha, "k": cfg["k"], "layers": [d]}
+                s_in = method_scores(ctx, KNN, ctx.in_test, hyper)
                 for o, ds in sets.items():
                     recs.append({"in_dist": in_name, "ood": o, "method": method, "alpha": alpha, "depth": d,
                                  "seed": ctx.seed, "status": "ok",
-                                 "auroc": metrics.auroc(s_in, method_scores(ctx, "knn_layer", ds, extra, fn))})
+                                 "auroc": metrics.auroc(s_in, method_scores(ctx, KNN, ds, hyper))})
     return pd.DataFrame(recs)
 
 
 def summarise_table2(rows: pd.DataFrame) -> pd.DataFrame:
-    s = summarise(rows, by=("in_dist", "ood", "method", "depth"), paper_table="Table 2")
+    s = summarise(rows, PAPER, by=("in_dist", "ood", "method", "depth"), paper_table="Table 2")
     s["alpha"] = np.where(s["method"] == "knn", 0.0, np.nan)
     return s
 
@@ -136,7 +131,7 @@ def table2_wide(summary: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Rows (Train/In, OOD, LS α), columns depth 0, −1, …: "ours (paper)" strings like the paper's Table 2."""
     out = []
     for (i, o, m), g in summary[summary.status == "ok"].groupby(["in_dist", "ood", "method"], sort=False):
-        rec = {"Train/In": LABELS.get(i, i), "OOD set": LABELS.get(o, o), "LS": 0.0 if m == "knn" else alpha}
+        rec = {"Train/In": PAPER.label(i), "OOD set": PAPER.label(o), "LS": 0.0 if m == "knn" else alpha}
         for _, r in g.sort_values("depth", ascending=False).iterrows():
             paper = "" if pd.isna(r["paper"]) else f" ({r['paper']:.3f})"
             rec[f"depth {int(r['depth'])}"] = f"{r['mean']:.3f} ± {r['se']:.3f}{paper}"
@@ -148,8 +143,8 @@ def table2_claims(rows: pd.DataFrame, summary: pd.DataFrame, cfg: dict, page: st
     claims = []
     ok = rows[rows.status == "ok"]
     for (i, o), g in ok.groupby(["in_dist", "ood"], sort=False):
-        block = PAPER_BLOCK[i]
-        label = f"{LABELS.get(block, block)} → {LABELS.get(o, o)}{data_note(i, cfg)}"
+        block = PAPER.block(i)
+        label = PAPER.pair_label(i, o, cfg)
         # (a) LS helps each single layer
         helped, total, lines = 0, 0, []
         for d, gd in g.groupby("depth"):
@@ -198,23 +193,18 @@ def run_figure1(cfg: dict, progress: bool = True) -> tuple[pd.DataFrame, pd.Data
     """
     pts, med = [], []
     rng = np.random.default_rng(0)
-    for in_name, oods, ctx, sets, missing in contexts(cfg, progress):
+    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress):
         for o, why in missing.items():
-            med.append(_needs_rows(in_name, o, why))
+            med += needs_rows(in_name, [o], why)
         if ctx is None:
             continue
         for alpha in (0.0, cfg["alpha"]):
             for o, ds in sets.items():
                 for which, d in (("in", ctx.in_test), ("out", ds)):
-                    panels = {}
-                    for depth in ctx.layers:
-                        def fn(c, x, a=alpha, dd=depth):
-                            from ..detectors import knn_radius
-                            return knn_radius(c.emb(a, x, [dd])[0], c.emb(a, c.train_set, [dd])[0], 1)
-                        panels[f"depth {depth}"] = method_scores(ctx, "radius1", d, {"alpha": alpha, "depth": depth}, fn)
-                    panels["T̂ (aggregate)"] = method_scores(
-                        ctx, "knn_any", d, {"alpha": alpha, "k": cfg["k"], "layers": ctx.layers},
-                        lambda c, x, a=alpha: _knn(c, x, a))
+                    panels = {f"depth {depth}": method_scores(ctx, RADIUS, d, {"alpha": alpha, "depth": depth})
+                              for depth in ctx.layers}
+                    panels["T̂ (aggregate)"] = method_scores(ctx, KNN, d, {"alpha": alpha, "k": cfg["k"],
+                                                                          "layers": cfg["layers"]})
                     for panel, v in panels.items():
                         med.append({"in_dist": in_name, "ood": o, "alpha": alpha, "panel": panel, "set": which,
                                     "seed": ctx.seed, "status": "ok", "median": float(np.median(v))})
@@ -232,7 +222,7 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
         p = g.pivot_table(index=["panel", "set", "seed"], columns="alpha", values="median")
         ratio = (p[cfg["alpha"]] / p[0.0]).rename("ratio").reset_index()
         layers = ratio[~ratio.panel.str.startswith("T̂")]
-        label = f"{LABELS.get(PAPER_BLOCK[i], i)} → {LABELS.get(o, o)}{data_note(i, cfg)}"
+        label = PAPER.pair_label(i, o, cfg)
         shrink = layers.groupby(["panel", "set"])["ratio"].mean()
         n_shrink = int((shrink < 1).sum())
         claims.append(results.claim(
@@ -256,20 +246,18 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
 def run_figure2(cfg: dict, progress: bool = True) -> pd.DataFrame:
     """AUROC of T̂ for every k in ``k_grid``, with and without label smoothing."""
     recs = []
-    for in_name, oods, ctx, sets, missing in contexts(cfg, progress):
+    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress):
         for o, why in missing.items():
-            recs.append(_needs_rows(in_name, o, why, alpha=None, k=None))
+            recs += needs_rows(in_name, [o], why, alpha=None, k=None)
         if ctx is None:
             continue
         for alpha in (0.0, cfg["alpha"]):
             for kk in cfg["k_grid"]:
-                def fn(c, ds, a=alpha, k_=kk):
-                    return _knn(c, ds, a, k=k_)
-                extra = {"alpha": alpha, "k": kk, "layers": ctx.layers}
-                s_in = method_scores(ctx, "knn_any", ctx.in_test, extra, fn)
+                hyper = {"alpha": alpha, "k": kk, "layers": cfg["layers"]}
+                s_in = method_scores(ctx, KNN, ctx.in_test, hyper)
                 for o, ds in sets.items():
                     recs.append({"in_dist": in_name, "ood": o, "alpha": alpha, "k": kk, "seed": ctx.seed,
-                                 "status": "ok", "auroc": metrics.auroc(s_in, method_scores(ctx, "knn_any", ds, extra, fn))})
+                                 "status": "ok", "auroc": metrics.auroc(s_in, method_scores(ctx, KNN, ds, hyper))})
     return pd.DataFrame(recs)
 
 
@@ -279,7 +267,7 @@ def figure2_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
     claims = []
     ok = rows[rows.status == "ok"]
     for (i, o, a), g in ok.groupby(["in_dist", "ood", "alpha"], sort=False):
-        label = f"{LABELS.get(PAPER_BLOCK[i], i)} → {LABELS.get(o, o)}, α = {a:g}{data_note(i, cfg)}"
+        label = f"{PAPER.label(PAPER.block(i))} → {PAPER.label(o)}, α = {a:g}{PAPER.data_note(i, cfg)}"
         p = g.pivot_table(index="seed", columns="k", values="auroc")
         kmin, kmax = min(p.columns), max(p.columns)
         diffs = (p[kmin] - p[kmax]).to_numpy()
@@ -302,20 +290,18 @@ def figure2_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
 def run_figure3(cfg: dict, progress: bool = True) -> pd.DataFrame:
     """AUROC of T̂ for models trained with each α in ``alpha_grid``."""
     recs = []
-    for in_name, oods, ctx, sets, missing in contexts(cfg, progress):
+    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress):
         for o, why in missing.items():
-            recs.append(_needs_rows(in_name, o, why, alpha=None))
+            recs += needs_rows(in_name, [o], why, alpha=None)
         if ctx is None:
             continue
         for alpha in cfg["alpha_grid"]:
-            def fn(c, ds, a=alpha):
-                return _knn(c, ds, a)
-            extra = {"alpha": alpha, "k": cfg["k"], "layers": ctx.layers}
-            s_in = method_scores(ctx, "knn_any", ctx.in_test, extra, fn)
+            hyper = {"alpha": alpha, "k": cfg["k"], "layers": cfg["layers"]}
+            s_in = method_scores(ctx, KNN, ctx.in_test, hyper)
             for o, ds in sets.items():
                 recs.append({"in_dist": in_name, "ood": o, "alpha": alpha, "seed": ctx.seed, "status": "ok",
-                             "auroc": metrics.auroc(s_in, method_scores(ctx, "knn_any", ds, extra, fn)),
-                             "test_acc": float((ctx.emb(alpha, ctx.in_test, [0])[0].argmax(1) == ctx.in_test.y).mean())})
+                             "auroc": metrics.auroc(s_in, method_scores(ctx, KNN, ds, hyper)),
+                             "test_acc": test_accuracy(ctx, alpha)})
     return pd.DataFrame(recs)
 
 
@@ -323,7 +309,7 @@ def figure3_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
     claims = []
     ok = rows[rows.status == "ok"]
     for (i, o), g in ok.groupby(["in_dist", "ood"], sort=False):
-        label = f"{LABELS.get(PAPER_BLOCK[i], i)} → {LABELS.get(o, o)}{data_note(i, cfg)}"
+        label = PAPER.pair_label(i, o, cfg)
         p = g.pivot_table(index="seed", columns="alpha", values="auroc")
         means = p.mean()
         best = means.idxmax()
@@ -346,3 +332,76 @@ def figure3_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
                 "reproduced" if m <= SMALL else "not reproduced",
                 why=f"{SMALL:g} AUROC is our reading of 'reasonable' (about three of the paper's median s.e.)", page=page))
     return claims
+
+
+# --- the pages: result files and glued text -----------------------------------------------------
+def _data_md(doc: dict, cfg: dict) -> Markdown:
+    return Markdown(data_sentence(cfg, pd.DataFrame(doc["rows"])))
+
+
+def _data_texts(doc: dict, cfg: dict) -> dict:
+    return {"data_md": _data_md(doc, cfg)}
+
+
+def table2_page(cfg: dict) -> dict:
+    rows = run_table2(cfg)
+    summary = summarise_table2(rows)
+    return {"rows": rows, "claims": table2_claims(rows, summary, cfg, page="knn_ls/table2"),
+            "extra": {"summary": summary.to_dict(orient="records")}}
+
+
+def table2_texts(doc: dict, cfg: dict) -> dict:
+    wide = table2_wide(pd.DataFrame(doc["summary"]), cfg["alpha"])
+    caption = (f"Table 2, ours (paper in brackets). AUROC of the k-NN radius (k = {cfg['k']}) on a single layer, "
+               f"mean ± s.e. over {len(doc['meta']['seeds'])} seed(s); LS = label smoothing α. Depth 0 = logits. The "
+               "paper's MLP rows have no depth −3; ours has three hidden layers, so depth −3 is its first hidden layer.")
+    return {"data_md": _data_md(doc, cfg), "tbl_t2": report.styled(wide, caption)}
+
+
+def figure1_page(cfg: dict) -> dict:
+    pts, med = run_figure1(cfg)
+    return {"rows": med, "claims": figure1_claims(med, cfg, page="knn_ls/figure1"),
+            "extra": {"points": pts.to_dict(orient="records")}}
+
+
+def radius_ratio_table(med: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Median radius (and median T̂) with label smoothing α over the same without, per (pairing, panel,
+    set): the ratio of the seed-averaged medians."""
+    ok = med[med.status == "ok"]
+    ratio = ok.pivot_table(index=["in_dist", "ood", "panel", "set"], columns="alpha", values="median")
+    ratio = (ratio[alpha] / ratio[0.0]).unstack("set").rename(index=PAPER.labels).round(3)
+    ratio.columns = [f"{c}: median LS / median no-LS" for c in ratio.columns]
+    return ratio
+
+
+def figure1_texts(doc: dict, cfg: dict) -> dict:
+    if not doc.get("points"):
+        return {"data_md": _data_md(doc, cfg), "tbl_ratio": NO_DATA}
+    caption = ("Contraction by label smoothing: ratio of the median 1-NN radius (and of the median T̂) with α = "
+               f"{cfg['alpha']:g} to without, mean over seeds. Below 1 = the radii shrink; a smaller ratio for 'in' "
+               "than for 'out' = in-distribution points contract more.")
+    return {"data_md": _data_md(doc, cfg),
+            "tbl_ratio": report.styled(radius_ratio_table(pd.DataFrame(doc["rows"]), cfg["alpha"]), caption)}
+
+
+def figure2_page(cfg: dict) -> dict:
+    rows = run_figure2(cfg)
+    return {"rows": rows, "claims": figure2_claims(rows, cfg, page="knn_ls/figure2")}
+
+
+def figure3_page(cfg: dict) -> dict:
+    rows = run_figure3(cfg)
+    return {"rows": rows, "claims": figure3_claims(rows, cfg, page="knn_ls/figure3")}
+
+
+def accuracy_sentence(rows: pd.DataFrame) -> str:
+    """Test accuracy of the classifiers by α (mean over seeds and pairings)."""
+    ok = rows[rows.status == "ok"]
+    if ok.empty:
+        return ""
+    acc = ok.groupby("alpha")["test_acc"].mean()
+    return "Test accuracy of the classifiers by α: " + ", ".join(f"{a:g}: {v:.3f}" for a, v in acc.items()) + "."
+
+
+def figure3_texts(doc: dict, cfg: dict) -> dict:
+    return {**_data_texts(doc, cfg), "acc_md": Markdown(accuracy_sentence(pd.DataFrame(doc["rows"])))}

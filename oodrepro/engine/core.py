@@ -1,0 +1,257 @@
+"""Data for a pairing, trained models per (in-distribution set, seed), and cached method scores.
+
+* :func:`load_in` / :func:`load_ood` — a pairing's data: the training and test splits of the
+  in-distribution set (training capped at ``max_train``, stratified) and the OOD set shaped like them;
+* :class:`ModelSpec` — how a chapter trains: the architecture for a training set, default epochs and
+  layers; the loss is chosen per model (:class:`oodrepro.train.Loss`);
+* :class:`Context` — one (in-distribution set, seed): trained models (cached by :func:`oodrepro.train.fit`),
+  embeddings (cached by :func:`oodrepro.embed.embed`) and fitted detectors (kept in memory);
+* :class:`Method` — one column of a results table: which model, which inputs, which detector, which
+  typed hyper-parameters; :func:`method_scores` computes its OOD scores on a data set, cached on disk
+  under the hyper-parameters, the context, the data's fingerprint and the code's fingerprint
+  (:func:`oodrepro.fingerprint.fingerprint`);
+* :func:`contexts` — the loop over in-distribution sets and seeds that every runner shares; missing
+  data never stops a run, it becomes *needs data* rows (:func:`needs_rows`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .. import cache, data, embed, models, train
+from ..errors import DataNotFoundError
+from ..fingerprint import fingerprint
+from .paper import Paper
+
+#: OOD sets derived from the in-distribution test split (spec suffixes of :func:`oodrepro.data.load`).
+DERIVED = ("hflip", "vflip", "gaussian", "uniform")
+
+
+# --- data ------------------------------------------------------------------------------------
+def stratified_subset(ds: data.Dataset, n: int | None, seed: int = 0) -> data.Dataset:
+    """At most ``n`` points of ``ds``, every class in proportion (seeded); ``ds`` itself if it is smaller."""
+    if n is None or n >= len(ds):
+        return ds
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(ds)), train_size=n, stratify=ds.y, random_state=seed)
+    return ds.subset(np.sort(idx), name=f"{ds.name}[:{n}]")
+
+
+def load_in(name: str, cfg: dict) -> tuple[data.Dataset, data.Dataset]:
+    """(training set, test set) of an in-distribution set, the training set capped at ``max_train``."""
+    tr = data.load(name, "train", root=cfg["data_root"])
+    te = data.load(name, "test", root=cfg["data_root"])
+    return stratified_subset(tr, cfg.get("max_train")), te
+
+
+def load_ood(name: str, in_name: str, in_test: data.Dataset, cfg: dict, seed: int = 0) -> data.Dataset:
+    """OOD set ``name`` for in-distribution set ``in_name``, shaped like its test images.
+
+    Derived shifts apply to the in-distribution *test* split (noise is seeded by ``seed``); other sets
+    use their test split, resized/converted with :func:`oodrepro.data.conform`.
+    """
+    if name in DERIVED:
+        return data.load(f"{in_name}:{name}", "test", root=cfg["data_root"], seed=seed)
+    ds = data.load(name, "test", root=cfg["data_root"])
+    c, h, _ = in_test.shape
+    return data.conform(ds, c, h)
+
+
+# --- models ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a chapter trains its models.
+
+    ``arch(train_set) -> str`` names the architecture (:data:`oodrepro.models.ARCHITECTURES`) for a
+    training set; ``epochs`` and ``layers`` give, per architecture, the default number of epochs and
+    the depths that embedding-based detectors aggregate (0 = logits, −1 = the layer before, …).
+    """
+
+    arch: Callable[[data.Dataset], str]
+    epochs: Mapping[str, int]
+    layers: Mapping[str, Sequence[int]]
+
+
+#: The training settings a context reads from a run's parameters (all typed in the chapter's schema).
+TRAINING = ("epochs", "batch_size", "lr", "device", "layers")
+
+
+@dataclass
+class Context:
+    """Everything one (in-distribution set, seed) needs: data, trained models, embeddings, detectors.
+
+    ``training`` holds the run's ``epochs`` (None = the spec's default), ``batch_size``, ``lr``,
+    ``device`` and ``layers`` (None = the spec's default).
+    """
+
+    in_name: str
+    train_set: data.Dataset
+    in_test: data.Dataset
+    seed: int
+    spec: ModelSpec
+    training: dict
+    progress: bool = True
+    _models: dict = field(default_factory=dict)
+    _detectors: dict = field(default_factory=dict)
+
+    @property
+    def arch(self) -> str:
+        return self.spec.arch(self.train_set)
+
+    @property
+    def layers(self) -> list[int]:
+        return list(self.training.get("layers") or self.spec.layers[self.arch])
+
+    @property
+    def epochs(self) -> int:
+        return self.training.get("epochs") or self.spec.epochs[self.arch]
+
+    def model(self, loss: train.Loss, variant: str = ""):
+        """The model trained with ``loss`` (``variant``: an architecture suffix, e.g. ``"deconf"``)."""
+        key = (tuple(sorted(loss.key().items())), variant)
+        if key not in self._models:
+            arch = self.arch + (f"_{variant}" if variant else "")
+            self._models[key] = train.fit(
+                arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
+                lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress)
+        return self._models[key]
+
+    def emb(self, model, ds: data.Dataset, layers=None, batch_size: int = 2048) -> list[np.ndarray]:
+        """Embeddings of ``ds`` at ``layers`` (default: the context's) from ``model`` (cached)."""
+        return embed.embed(model, ds, self.layers if layers is None else layers, batch_size=batch_size)
+
+    def detector(self, key, build: Callable[[], Any]):
+        """A fitted detector kept in memory under ``key`` (built by ``build()`` on first use)."""
+        if key not in self._detectors:
+            self._detectors[key] = build()
+        return self._detectors[key]
+
+    def key_params(self) -> dict:
+        """What identifies this context's models in a score's cache key (training code included)."""
+        return {"in": self.in_name, "seed": self.seed, "train": self.train_set.fingerprint, "arch": self.arch,
+                "epochs": self.epochs, "layers_default": self.layers, "batch_size": self.training["batch_size"],
+                "lr": self.training["lr"], "train_code": fingerprint(train, models)}
+
+
+# --- methods ---------------------------------------------------------------------------------
+def _same(ctx, hyper, model, ds):
+    return ds
+
+
+def _score(det, layers, hyper):
+    return det.score(layers)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One detection method as a table column: model → (inputs) → embeddings → detector → score.
+
+    Parameters
+    ----------
+    name
+        Its name in cache keys.
+    detector
+        The detector class (:mod:`oodrepro.detectors`); its module's code enters the cache key.
+    params
+        Names of its hyper-parameters (typed in the chapter's schema); :func:`method_scores` is given
+        their values explicitly, as ``hyper``.
+    model
+        ``(ctx, hyper) -> trained model``.
+    build
+        ``(ctx, hyper) -> unfitted detector``; it is fitted on the training set's embeddings and labels.
+    layers
+        ``(ctx, hyper) -> depths`` (default: the context's layers).
+    inputs
+        ``(ctx, hyper, model, ds) -> ds``: a transformation of the scored inputs (e.g. DeConf's ε).
+    score
+        ``(fitted detector, embeddings, hyper) -> scores`` (default ``detector.score(embeddings)``).
+    score_only
+        Hyper-parameters that only ``score`` reads: one fitted detector serves every value.
+    batch_size
+        Embedding batch size.
+    """
+
+    name: str
+    detector: type
+    params: tuple[str, ...]
+    model: Callable
+    build: Callable
+    layers: Callable | None = None
+    inputs: Callable = _same
+    score: Callable = _score
+    score_only: tuple[str, ...] = ()
+    batch_size: int = 2048
+
+    def code(self) -> str:
+        """Fingerprint of the code behind this method's scores: the detector's module (and what it
+        imports), the wiring functions and the engine's scoring function."""
+        fns = [f for f in (self.model, self.build, self.layers, self.inputs, self.score) if f is not None]
+        return fingerprint(self.detector, embed, functions=fns + [compute_scores])
+
+    def depths(self, ctx: Context, hyper: dict) -> list[int]:
+        return list(self.layers(ctx, hyper)) if self.layers is not None else ctx.layers
+
+
+def compute_scores(ctx: Context, method: Method, ds: data.Dataset, hyper: dict) -> np.ndarray:
+    """``method``'s OOD scores on ``ds`` (uncached): fit on the training set's embeddings, score ``ds``."""
+    model = method.model(ctx, hyper)
+    layers = method.depths(ctx, hyper)
+    fit_hyper = tuple((k, repr(v)) for k, v in sorted(hyper.items()) if k not in method.score_only)
+    det = ctx.detector(
+        (method.detector.__name__, model.cache_key, tuple(layers), fit_hyper),
+        lambda: method.build(ctx, hyper).fit(ctx.emb(model, ctx.train_set, layers, method.batch_size),
+                                             y=ctx.train_set.y))
+    feats = ctx.emb(model, method.inputs(ctx, hyper, model, ds), layers, method.batch_size)
+    return np.asarray(method.score(det, feats, hyper), dtype=np.float64)
+
+
+def score_key(ctx: Context, method: Method, hyper: dict) -> dict:
+    """The parameters of a score's cache entry (the data set enters as its fingerprint)."""
+    return {"method": method.name, **hyper, **ctx.key_params(), "code": method.code()}
+
+
+def method_scores(ctx: Context, method: Method, ds: data.Dataset, hyper: dict) -> np.ndarray:
+    """OOD scores of ``method`` with hyper-parameters ``hyper`` on ``ds`` for this context; cached on disk.
+
+    The key holds the method, its hyper-parameters, the context (in-distribution set, seed, training
+    data, architecture, epochs, batch size, learning rate, training code), the method's code
+    fingerprint and the data's fingerprint: editing a detector recomputes its scores, not the models.
+    """
+    missing = [p for p in method.params if p not in hyper]
+    if missing:
+        raise TypeError(f"method {method.name!r} needs the hyper-parameter(s) {missing}")
+    hyper = {p: hyper[p] for p in method.params}
+    return cache.cached("scores", score_key(ctx, method, hyper), lambda: compute_scores(ctx, method, ds, hyper),
+                        fingerprint=ds.fingerprint)
+
+
+# --- the loop every runner shares ------------------------------------------------------------
+def needs_rows(in_name: str, oods, why: str, methods=(None,), **cols) -> list[dict]:
+    """*needs data* rows: one per (OOD set, method) with the reason (the loader's one-line message)."""
+    return [{"in_dist": in_name, "ood": o, **({"method": m} if m is not None else {}), "seed": None,
+             "status": "needs data", "why": why, **cols} for o in oods for m in methods]
+
+
+def contexts(paper: Paper, spec: ModelSpec, cfg: dict, progress: bool = True):
+    """Yield ``(in_name, oods, context or None, {ood: data set}, {ood: why missing})`` per in-distribution
+    set of ``cfg["pairings"]`` and seed of ``cfg["seeds"]``; a missing in-distribution set gives one
+    item with context None."""
+    training = {k: cfg.get(k) for k in TRAINING}
+    for in_name, oods in paper.group_pairings(cfg["pairings"]).items():
+        try:
+            train_set, in_test = load_in(in_name, cfg)
+        except DataNotFoundError as exc:
+            yield in_name, oods, None, {}, {o: str(exc) for o in oods}
+            continue
+        for seed in cfg["seeds"]:
+            ctx = Context(in_name, train_set, in_test, seed, spec, training, progress)
+            sets, missing = {}, {}
+            for o in oods:
+                try:
+                    sets[o] = load_ood(o, in_name, in_test, cfg, seed)
+                except DataNotFoundError as exc:
+                    missing[o] = str(exc)
+            yield in_name, oods, ctx, sets, missing

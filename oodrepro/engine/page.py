@@ -1,0 +1,152 @@
+"""The one call a notebook makes: resolve → run → write → read → glue → claims table.
+
+A chapter registers each of its pages as a :class:`PageSpec` (the page's name is its notebook's path
+under ``notebooks/`` without ``.ipynb`` and its result file's path under ``results/``)::
+
+    PageSpec("knn_ls/table1", schema="knn_ls.table1", run=run_page, texts=page_texts)
+
+and the notebook, after its ``parameters`` cell, calls::
+
+    P = page.run("knn_ls/table1", globals())
+
+which resolves the parameters the schema declares from the notebook's namespace (validated, with the
+profile's defaults), runs ``spec.run(cfg)`` (``{"rows": …, "claims": […], "extra": {…}}``), writes the
+result file, reads it back — everything the page shows comes from the file —, glues the standard
+numbers (``wall_time``, ``n_seeds``, ``n_reproduced``, ``n_claims``, ``tbl_claims``) and whatever
+``spec.texts(doc, cfg)`` returns. The notebook's remaining cells draw figures from ``P`` and glue them
+with :meth:`Page.figure`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from .. import config, report, results
+from ..errors import ParameterError
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of a chapter: its name, schema, runner and page text."""
+
+    name: str
+    schema: str
+    run: Callable[[dict], dict]
+    texts: Callable[[dict, dict], Mapping[str, Any]] | None = None
+    claims_title: str = "Claims tested on this page"
+
+
+_PAGES: dict[str, PageSpec] = {}
+NO_DATA = "No pairing of this run has data on this machine."
+
+
+def register(spec: PageSpec) -> PageSpec:
+    _PAGES[spec.name] = spec
+    return spec
+
+
+def spec(name: str) -> PageSpec:
+    """The registered page ``name`` (``"knn_ls/table1"``), importing its chapter on demand."""
+    if name not in _PAGES:
+        config.load_chapter(name)
+    try:
+        return _PAGES[name]
+    except KeyError:
+        raise ParameterError(f"unknown page {name!r}; known: {', '.join(sorted(_PAGES))}") from None
+
+
+def _glue(name: str, value) -> None:
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
+def _short(v):
+    if isinstance(v, list) and len(v) > 8:
+        return f"{len(v)} items: {v[0]!r} … {v[-1]!r}"
+    return v
+
+
+class Page:
+    """An executed page: its parameters ``cfg``, its result file ``doc`` (read back) and glue helpers."""
+
+    def __init__(self, name: str, cfg: dict, doc: dict, path: Path):
+        self.name, self.cfg, self.doc, self.path = name, cfg, doc, path
+
+    @property
+    def meta(self) -> dict:
+        return self.doc["meta"]
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        return pd.DataFrame(self.doc["rows"])
+
+    def frame(self, key: str) -> pd.DataFrame:
+        """A table the result file holds beside its rows (e.g. ``"summary"``)."""
+        return pd.DataFrame(self.doc.get(key, []))
+
+    def glue(self, name: str, value) -> None:
+        """Glue a value: text, a number, ``IPython.display.Markdown`` or a styled table."""
+        _glue(name, value)
+
+    def table(self, name: str, df, caption: str = "", **kw) -> None:
+        """Glue ``df`` as a captioned table (:func:`oodrepro.report.styled`); a string is glued as is."""
+        _glue(name, df if isinstance(df, str) else report.styled(df, caption, **kw))
+
+    def figure(self, name: str, fig, when: bool = True, otherwise: str = NO_DATA) -> None:
+        """Glue a matplotlib figure and close it (the page shows it where ``{glue:figure}`` asks).
+
+        ``fig`` may be a function that draws it, called only ``when`` is true; otherwise the text
+        ``otherwise`` is glued in its place (e.g. when no pairing of the run had data)."""
+        import matplotlib.pyplot as plt
+
+        if not when:
+            _glue(name, otherwise)
+            return
+        fig = fig() if callable(fig) else fig
+        _glue(name, fig)
+        plt.close(fig)
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any row of the result file was computed (not *needs data*)."""
+        return bool((self.rows.get("status", pd.Series(dtype=str)) == "ok").any())
+
+    def standard(self, claims_title: str) -> dict:
+        """What every page glues: run time, number of seeds, the claims table and its counts."""
+        tbl, n_rep, n_claims = report.claims_table(self.doc.get("claims", []), claims_title)
+        return {"wall_time": f"{self.meta['wall_time_s']:.0f} s", "n_seeds": len(self.meta.get("seeds") or []),
+                "n_reproduced": n_rep, "n_claims": n_claims, "tbl_claims": tbl}
+
+    def __repr__(self) -> str:
+        shown = {k: _short(v) for k, v in self.cfg.items()}
+        return f"{self.name}: {shown}"
+
+
+def execute(name: str, namespace: Mapping[str, Any]) -> tuple[dict, dict, float]:
+    """Resolve ``name``'s parameters from ``namespace`` and run it: ``(cfg, run output, seconds)``."""
+    sp = spec(name)
+    sch = config.schema(sp.schema)
+    overrides = {p.name: namespace.get(p.name) for p in sch.params}
+    cfg = config.resolve(sp.schema, profile=namespace.get("profile") or "quick", **overrides)
+    t0 = time.perf_counter()
+    out = sp.run(cfg)
+    return cfg, out, time.perf_counter() - t0
+
+
+def run(name: str, namespace: Mapping[str, Any]) -> Page:
+    """Execute page ``name`` with the parameters found in ``namespace`` (a notebook's ``globals()``),
+    write and read back its result file, glue its numbers; returns the :class:`Page`."""
+    sp = spec(name)
+    cfg, out, wall = execute(name, namespace)
+    path = results.write(Path(cfg["results_dir"]) / f"{name}.json", name, cfg, out["rows"],
+                         claims=out.get("claims", []), wall_time_s=wall, extra=out.get("extra"))
+    page = Page(name, cfg, results.read(path), path)
+    glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
+    for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
+        page.glue(key, value)
+    return page
