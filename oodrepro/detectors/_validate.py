@@ -51,3 +51,23 @@ def logits_of(layers, logits, who: str) -> np.ndarray:
         logits = layers[-1] if isinstance(layers, (list, tuple)) else layers
     (z,) = as_layers([logits], "logits")
     return z
+
+
+def check_int(name: str, value, low: int, allow_none: bool = False):
+    """A hyper-parameter that must be an integer ≥ ``low`` (or None where ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"parameter {name!r} = {value!r} is not accepted; use an integer >= {low}"
+                             + (" or None" if allow_none else ""))
+    return int(value)
+
+
+def check_fraction(name: str, value, high_inclusive: bool = False) -> float:
+    """A hyper-parameter that must be a number in (0, 1) (or (0, 1] with ``high_inclusive``)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.floating)) and 0 < value and (
+        value <= 1 if high_inclusive else value < 1)
+    if not ok:
+        raise ParameterError(f"parameter {name!r} = {value!r} is not accepted; use 0 < {name} "
+                             f"{'<=' if high_inclusive else '<'} 1")
+    return float(value)

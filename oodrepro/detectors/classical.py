@@ -49,7 +49,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.svm import OneClassSVM
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims
+from ._validate import as_layers, check_dims, check_fraction, check_int
 
 NORMALISATIONS = ("train_mean", "zscore", "rank")
 
@@ -141,6 +141,10 @@ def svdd_sq_distance(x: np.ndarray, support_vectors: np.ndarray, dual_coef: np.n
 
 class _PerLayer:
     """Shared machinery: fit one estimator per layer, keep the training scores, normalise, average."""
+
+    def __init__(self, normalise: str = "train_mean", seed: int = 0):
+        self.normalise = normalise
+        self.seed = seed
 
     def _fit_layer(self, x: np.ndarray):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -235,20 +239,13 @@ class OneClassSVMDetector(_PerLayer):
 
     def __init__(self, nu: float = 0.1, gamma="scale", max_fit: int | None = 5000,
                  normalise: str = "train_mean", seed: int = 0):
-        self.nu = nu
-        self.gamma = gamma
-        self.max_fit = max_fit
-        self.normalise = normalise
-        self.seed = seed
+        super().__init__(normalise, seed)
+        self.nu, self.gamma, self.max_fit = nu, gamma, max_fit
 
     def _validate(self):
         super()._validate()
-        nu = self.nu
-        if isinstance(nu, bool) or not isinstance(nu, (int, float, np.floating)) or not 0 < nu <= 1:
-            raise ParameterError(f"parameter 'nu' = {nu!r} is not accepted; use 0 < nu <= 1")
-        m = self.max_fit
-        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2):
-            raise ParameterError(f"parameter 'max_fit' = {m!r} is not accepted; use an integer >= 2 or None")
+        check_fraction("nu", self.nu, high_inclusive=True)
+        check_int("max_fit", self.max_fit, 2, allow_none=True)
         rbf_gamma(np.ones((1, 1)), self.gamma)  # validates gamma
 
     def fit(self, train_layers, y=None, logits=None) -> "OneClassSVMDetector":
@@ -307,17 +304,12 @@ class IsolationForestDetector(_PerLayer):
 
     def __init__(self, n_estimators: int = 100, max_samples="auto", normalise: str = "train_mean",
                  seed: int = 0, n_jobs: int | None = None):
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.normalise = normalise
-        self.seed = seed
-        self.n_jobs = n_jobs
+        super().__init__(normalise, seed)
+        self.n_estimators, self.max_samples, self.n_jobs = n_estimators, max_samples, n_jobs
 
     def _validate(self):
         super()._validate()
-        t = self.n_estimators
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
-            raise ParameterError(f"parameter 'n_estimators' = {t!r} is not accepted; use an integer >= 1")
+        check_int("n_estimators", self.n_estimators, 1)
 
     def fit(self, train_layers, y=None, logits=None) -> "IsolationForestDetector":
         return super().fit(train_layers)

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_k
+from ._validate import as_layers, check_dims, check_fraction, check_k
 
 
 def l2_normalise(a: np.ndarray) -> np.ndarray:
@@ -173,8 +173,7 @@ class RobustKNN:
         self.classes_, y = np.unique(labels, return_inverse=True)  # y: class indices from here on
         if calibration_layers is None:
             f = self.calibration_fraction
-            if isinstance(f, bool) or not isinstance(f, (int, float, np.floating)) or not 0 < f < 1:
-                raise ParameterError(f"parameter 'calibration_fraction' = {f!r} is not accepted; use 0 < fraction < 1")
+            check_fraction("calibration_fraction", f)
             bank_idx, cal_idx = stratified_holdout(y, float(f), self.seed)
             if len(cal_idx) == 0 or len(bank_idx) == 0:
                 raise ParameterError(f"parameter 'calibration_fraction' = {f!r} leaves {len(cal_idx)} calibration "

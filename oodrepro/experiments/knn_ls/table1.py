@@ -9,10 +9,9 @@ import pandas as pd
 from ... import config, metrics
 from ...config import Param, Schema
 from ...engine import contexts, directional_claim, method_scores, needs_rows, summarise
-from ...engine.page import PageSpec, register
 from .methods import table1_column
-from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, METHOD_ORDER, common_params, data_sentence,
-                    pairings_param, paper_pairings, test_accuracy)
+from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, METHOD_ORDER, common_params, pairings_param,
+                    paper_pairings, test_accuracy)
 
 QUICK_PAIRINGS = ["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28", "mnist5k->gaussian", "mnist5k->uniform"]
 _T1 = dict(methods=list(METHOD_ORDER), baseline_alpha=0.0, calibration=0.1, deconf_eps=0.0, normalise="rank")

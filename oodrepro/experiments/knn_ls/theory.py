@@ -413,62 +413,58 @@ def _theo(t1: pd.DataFrame) -> pd.DataFrame:
     return t1[t1["k_label"] == "k = ⌈k_min⌉"]
 
 
-def _untestable(cfg: dict) -> tuple[str, str]:
-    return "inconclusive", f"k_min > n for every n in the grid ({_where(cfg)})"
+def _ns_where(theo: pd.DataFrame, cfg: dict) -> str:
+    return f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {_where(cfg)})"
+
+
+def _at_k_min_verdict(t1: pd.DataFrame, cfg: dict, p_col: str, ours, nonvacuous=None) -> tuple[str, str]:
+    """(verdict, ours) of a statement checked at k = ⌈k_min(n)⌉: held in ≥ 1 − δ of the draws (less the
+    tolerance) in every cell; inconclusive where k_min > n everywhere or, with ``nonvacuous(theo)``, where
+    no cell says anything."""
+    theo = _theo(t1)
+    if theo.empty:
+        return "inconclusive", f"k_min > n for every n in the grid ({_where(cfg)})"
+    v = _held_verdict(theo[p_col], cfg["delta"], len(cfg["seeds"]))
+    if nonvacuous is not None and v == "reproduced" and not nonvacuous(theo).any():
+        v = "inconclusive"
+    return v, ours(theo)
 
 
 def claim_t1_recall(t1: pd.DataFrame, cfg: dict) -> dict:
     """Theorem 1 (i): every outlier has r_k ≥ r, in ≥ 1 − δ of the draws at k = ⌈k_min(n)⌉."""
-    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
-    if theo.empty:
-        v, ours = _untestable(cfg)
-    else:
-        v = _held_verdict(theo["p_all_out"], delta, S)
-        ours = ("P(every outlier has r_k ≥ r) = " + ", ".join(f"{p:.2f} (n = {n:,})" for n, p in
-                                                             zip(theo["n"], theo["p_all_out"])) + f" ({_where(cfg)})")
+    v, ours = _at_k_min_verdict(t1, cfg, "p_all_out", lambda theo: "P(every outlier has r_k ≥ r) = " + ", ".join(
+        f"{p:.2f} (n = {n:,})" for n, p in zip(theo["n"], theo["p_all_out"])) + f" ({_where(cfg)})")
     prac = t1[t1["k_label"] != "k = ⌈k_min⌉"]
     if len(prac):
         worst = prac.loc[prac["p_all_out"].idxmin()]
         ours += f"; practical k: lowest {worst['p_all_out']:.2f} at k = {worst['k']}, n = {worst['n']:,}"
     return results.claim("thm1-recall", "Theorem 1 (i): with k ≥ k_min, every x with f(x) = 0 has r_k(x) ≥ r, "
-                         "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
+                         "with probability ≥ 1 − δ", f"P ≥ {1 - cfg['delta']:.2f}", ours, v,
                          why="fraction of draws in which every evaluated outlier had r_k ≥ r, at k = ⌈k_min(n)⌉",
                          page=PAGE)
 
 
 def claim_t1_cut(t1: pd.DataFrame, cfg: dict) -> dict:
     """Theorem 1 (ii): every point with r_k ≥ r has f ≤ λ; inconclusive where λ ≥ max f everywhere."""
-    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
-    if theo.empty:
-        v, ours = _untestable(cfg)
-    else:
-        v = _held_verdict(theo["p_cut"], delta, S)
-        if v == "reproduced" and theo[theo["lam_over_fmax"] < 1].empty:
-            v = "inconclusive"
-        ours = ("λ / max f = " + ", ".join(f"{x:.2f}" for x in theo["lam_over_fmax"]) +
-                "; largest density above r / λ = " + ", ".join(f"{a / l:.2f}" for a, l in
-                                                               zip(theo["fmax_above_max"], theo["lam"])) +
-                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {_where(cfg)})")
+    v, ours = _at_k_min_verdict(
+        t1, cfg, "p_cut", lambda theo: "λ / max f = " + ", ".join(f"{x:.2f}" for x in theo["lam_over_fmax"]) +
+        "; largest density above r / λ = " + ", ".join(f"{a / l:.2f}" for a, l in zip(theo["fmax_above_max"],
+                                                                                      theo["lam"])) + _ns_where(theo, cfg),
+        nonvacuous=lambda theo: theo["lam_over_fmax"] < 1)
     return results.claim("thm1-cut", "Theorem 1 (ii): with k ≥ k_min, every x with r_k(x) ≥ r has f(x) ≤ λ, "
-                         "with probability ≥ 1 − δ", f"P ≥ {1 - delta:.2f}", ours, v,
+                         "with probability ≥ 1 − δ", f"P ≥ {1 - cfg['delta']:.2f}", ours, v,
                          why="held in ≥ 1 − δ of the draws at k = ⌈k_min(n)⌉; inconclusive where λ ≥ max f "
                              "everywhere (the statement is then true of every density)", page=PAGE)
 
 
 def claim_cor1(t1: pd.DataFrame, cfg: dict) -> dict:
     """Corollary 1: the false-positive rate stays below C_η·λ; inconclusive where the bound is ≥ 1."""
-    theo, delta, S = _theo(t1), cfg["delta"], len(cfg["seeds"])
-    if theo.empty:
-        v, ours = _untestable(cfg)
-    else:
-        v = _held_verdict(theo["p_fpr"], delta, S)
-        if v == "reproduced" and (theo["fpr_bound"] >= 1).all():
-            v = "inconclusive"
-        ours = ("FPR " + ", ".join(f"{a:.4f}" for a in theo["fpr"]) + " vs bound C_η·λ = " +
-                ", ".join(f"{b:.2f}" for b in theo["fpr_bound"]) +
-                f" (n = {', '.join(f'{n:,}' for n in theo['n'])}; {_where(cfg)})")
+    v, ours = _at_k_min_verdict(
+        t1, cfg, "p_fpr", lambda theo: "FPR " + ", ".join(f"{a:.4f}" for a in theo["fpr"]) + " vs bound C_η·λ = "
+        + ", ".join(f"{b:.2f}" for b in theo["fpr_bound"]) + _ns_where(theo, cfg),
+        nonvacuous=lambda theo: theo["fpr_bound"] < 1)
     return results.claim("cor1-fpr", "Corollary 1: the rule r_k(x) ≥ r has recall 1 and false-positive rate "
-                         "≤ 5·C_η·C_β^{d/(β+d)}·(k/(n v_d))^{β/(β+d)}", f"P ≥ {1 - delta:.2f}", ours, v,
+                         "≤ 5·C_η·C_β^{d/(β+d)}·(k/(n v_d))^{β/(β+d)}", f"P ≥ {1 - cfg['delta']:.2f}", ours, v,
                          why="per draw, the FPR on fresh in-distribution points against the bound (η = 1, C_η "
                              "computed); inconclusive where the bound is ≥ 1", page=PAGE)
 
@@ -829,12 +825,9 @@ def _setting(P: dict, cfg: dict) -> SimpleNamespace:
         tol=_tol(delta, S))
 
 
-_UNPACK = ("P", "cfg", "t1", "t2", "p1", "cons", "delta", "d", "S", "f", "me", "theo", "prac", "tol")
-
-
 def _numbers(c: SimpleNamespace) -> dict:
     """The page's plain-text numbers (``{glue:text}``)."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    P, cfg, delta, d, S, f, me, tol = (c.P, c.cfg, c.delta, c.d, c.S, c.f, c.me, c.tol)
     T = {}
     T["density_label"] = LABELS[cfg["density"]]
     T["d"] = str(d)
@@ -866,7 +859,7 @@ def _numbers(c: SimpleNamespace) -> dict:
 
 def _text_summary(c: SimpleNamespace, T: dict, M: dict) -> None:
     """The opening summary and the closing factors (how loose the bounds are)."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    t1, cons, delta, theo = (c.t1, c.cons, c.delta, c.theo)
     fits = "; ".join(f"{_fmt_n(theory.n_k_min_fits(delta, int(dd)))} (d = {dd})" for dd in sorted(cons["d"].unique()))
     stars = cons.groupby("d")["n_star"].min()
     M["md_short"] = (
@@ -886,7 +879,7 @@ def _text_summary(c: SimpleNamespace, T: dict, M: dict) -> None:
 
 def _text_requirements(c: SimpleNamespace, T: dict, M: dict) -> None:
     """What the statements need, for every density and dimension of the constants table."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    cons, delta = (c.cons, c.delta)
     dims = sorted(cons["d"].unique())
     dlist = ", ".join(map(str, dims))
     parts = ", ".join(_fmt_n(theory.n_k_min_fits(delta, int(dd))) for dd in dims)
@@ -902,13 +895,36 @@ def _text_requirements(c: SimpleNamespace, T: dict, M: dict) -> None:
         f"1024/28 ≈ {1024 / 28:.1f} times larger, every one of these sample sizes grows by that factor or more.")
 
 
+_UNTESTABLE = "not testable at these n (k_min > n)"
+
+
+def _outcome(held: bool, nonvac: pd.DataFrame, theo: pd.DataFrame, partial: str) -> str:
+    """A statement's one-line outcome at k = ⌈k_min⌉: vacuous, held (only for large n) or failed."""
+    if not held:
+        return "failed"
+    if nonvac.empty:
+        return "vacuous at these n"
+    return partial if len(nonvac) < len(theo) else "held"
+
+
+def _at_k_min(c: SimpleNamespace, T: dict, key: str, p_col: str, nonvac: pd.DataFrame, partial: str,
+              untestable: str, intro: str, vacuous: str, detail) -> str:
+    """The part of a statement's text at k = ⌈k_min⌉: untestable (k_min > n), vacuous where ``nonvac`` (its
+    non-vacuous cells) is empty, else ``detail(last non-vacuous cell, nonvac)``; sets ``T["oc_<key>"]``."""
+    if c.theo.empty:
+        T[f"oc_{key}"] = _UNTESTABLE
+        return untestable
+    T[f"oc_{key}"] = _outcome(c.theo[p_col].min() >= 1 - c.delta - c.tol, nonvac, c.theo, partial)
+    return intro + (vacuous if nonvac.empty else detail(nonvac.iloc[-1], nonvac))
+
+
 def _text_t1a(c: SimpleNamespace, T: dict, M: dict) -> None:
     """Theorem 1 (i): outliers above r."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    delta, d, theo, prac, tol = (c.delta, c.d, c.theo, c.prac, c.tol)
     if theo.empty:
         M["md_t1a"] = (f"k_min exceeds every n of this grid (it needs n ≳ {T['n_fits']} in d = {d}), so the "
                        "theorem cannot be run as stated here.")
-        T["oc_t1a"] = "not testable at these n (k_min > n)"
+        T["oc_t1a"] = _UNTESTABLE
     else:
         held = theo["p_all_out"].min() >= 1 - delta - tol
         M["md_t1a"] = (
@@ -933,28 +949,18 @@ def _text_t1a(c: SimpleNamespace, T: dict, M: dict) -> None:
 
 def _text_t1b(c: SimpleNamespace, T: dict, M: dict) -> None:
     """Theorem 1 (ii): nothing denser than λ above r."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
-    if theo.empty:
-        M["md_t1b"] = "Not testable at these n either: k_min > n."
-        T["oc_t1b"] = "not testable at these n (k_min > n)"
-    else:
-        held = theo["p_cut"].min() >= 1 - delta - tol
-        nonvac = theo[theo["lam_over_fmax"] < 1]
-        lst = ", ".join(f"{x:.2f} (n = {int(n):,})" for x, n in zip(theo["lam_over_fmax"], theo["n"]))
-        M["md_t1b"] = (f"At k = ⌈k_min⌉, λ / max f = {lst}. ")
-        if nonvac.empty:
-            M["md_t1b"] += (f"λ ≥ max f throughout: the cut excludes nothing, and part (ii) is true of any density. "
-                            f"It starts to say something at n ≈ {T['n_star']}.")
-            T["oc_t1b"] = "vacuous at these n" if held else "failed"
-        else:
-            a = nonvac.iloc[-1]
-            M["md_t1b"] += (
-                f"The cut is vacuous (λ ≥ max f) below n ≈ {T['n_star']}; where it is not, it held in "
-                f"{_draws(nonvac['p_cut'].min())}, with room to spare: at n = {int(a['n']):,} the "
-                f"largest density among points with r_k ≥ r was {a['fmax_above_max']:.3f} against λ = "
-                f"{a['lam']:.3f}, a factor {a['lam'] / max(a['fmax_above_max'], 1e-12):.1f} below.")
-            T["oc_t1b"] = ("held only for large n (vacuous below n ≈ " + T["n_star"] + ")"
-                           if len(nonvac) < len(theo) else "held") if held else "failed"
+    delta, theo, prac, tol = (c.delta, c.theo, c.prac, c.tol)
+    lst = ", ".join(f"{x:.2f} (n = {int(n):,})" for x, n in zip(theo["lam_over_fmax"], theo["n"]))
+    M["md_t1b"] = _at_k_min(
+        c, T, "t1b", "p_cut", theo[theo["lam_over_fmax"] < 1], f"held only for large n (vacuous below n ≈ {T['n_star']})",
+        "Not testable at these n either: k_min > n.", f"At k = ⌈k_min⌉, λ / max f = {lst}. ",
+        f"λ ≥ max f throughout: the cut excludes nothing, and part (ii) is true of any density. It starts to say "
+        f"something at n ≈ {T['n_star']}.",
+        lambda a, nonvac: (
+            f"The cut is vacuous (λ ≥ max f) below n ≈ {T['n_star']}; where it is not, it held in "
+            f"{_draws(nonvac['p_cut'].min())}, with room to spare: at n = {int(a['n']):,} the "
+            f"largest density among points with r_k ≥ r was {a['fmax_above_max']:.3f} against λ = "
+            f"{a['lam']:.3f}, a factor {a['lam'] / max(a['fmax_above_max'], 1e-12):.1f} below."))
     if len(prac):
         bad = prac[prac["p_cut"] < 1 - delta - tol]
         ratio = (prac["fmax_above_max"] / prac["lam"]).median()
@@ -976,26 +982,17 @@ def _text_t1b(c: SimpleNamespace, T: dict, M: dict) -> None:
 
 def _text_cor1(c: SimpleNamespace, T: dict, M: dict) -> None:
     """Corollary 1: the false-positive rate against its bound."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
-    if theo.empty:
-        M["md_cor1"] = "Not testable at these n: k_min > n."
-        T["oc_cor1"] = "not testable at these n (k_min > n)"
-    else:
-        held = theo["p_fpr"].min() >= 1 - delta - tol
-        nonvac = theo[theo["fpr_bound"] < 1]
-        lst = ", ".join(f"{a:.3f} vs {b:.2f}" for a, b in zip(theo["fpr"], theo["fpr_bound"]))
-        M["md_cor1"] = (f"At k = ⌈k_min⌉ (n = {_ns(theo['n'])}), FPR vs bound: {lst}. ")
-        if nonvac.empty:
-            M["md_cor1"] += "The bound is at least 1 at every n of the grid: it says nothing."
-            T["oc_cor1"] = "vacuous at these n" if held else "failed"
-        else:
-            a = nonvac.iloc[-1]
-            M["md_cor1"] += (f"The bound drops below 1 from n = {int(nonvac['n'].min()):,} in this grid; it held in "
-                             f"{_draws(nonvac['p_fpr'].min())}, {a['fpr_bound'] / max(a['fpr'], 1e-9):.0f} "
-                             f"times above the observed rate at n = {int(a['n']):,} (the sharper P(f(X) ≤ λ) = "
-                             f"{a['fpr_bound_sharp']:.3f}).")
-            T["oc_cor1"] = ("held only for large n (bound ≥ 1 below)" if len(nonvac) < len(theo) else "held") \
-                if held else "failed"
+    theo, prac = c.theo, c.prac
+    lst = ", ".join(f"{a:.3f} vs {b:.2f}" for a, b in zip(theo["fpr"], theo["fpr_bound"]))
+    M["md_cor1"] = _at_k_min(
+        c, T, "cor1", "p_fpr", theo[theo["fpr_bound"] < 1], "held only for large n (bound ≥ 1 below)",
+        "Not testable at these n: k_min > n.", f"At k = ⌈k_min⌉ (n = {_ns(theo['n'])}), FPR vs bound: {lst}. ",
+        "The bound is at least 1 at every n of the grid: it says nothing.",
+        lambda a, nonvac: (
+            f"The bound drops below 1 from n = {int(nonvac['n'].min()):,} in this grid; it held in "
+            f"{_draws(nonvac['p_fpr'].min())}, {a['fpr_bound'] / max(a['fpr'], 1e-9):.0f} times above the observed "
+            f"rate at n = {int(a['n']):,} (the sharper P(f(X) ≤ λ) = {a['fpr_bound_sharp']:.3f})."))
+    if not theo.empty:
         M["md_cor1"] += (f" Perfect recall comes at a price at k = ⌈k_min⌉: r is so large that "
                          f"{_pct(theo['fpr'].iloc[0])} of in-distribution points are flagged at n = "
                          f"{int(theo['n'].iloc[0]):,}.")
@@ -1008,7 +1005,7 @@ def _text_cor1(c: SimpleNamespace, T: dict, M: dict) -> None:
 
 def _text_t2(c: SimpleNamespace, T: dict, M: dict) -> None:
     """Theorem 2: the fitted constant and ε̂ along k(n)."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    P, cfg, t2, delta, d, f, theo = (c.P, c.cfg, c.t2, c.delta, c.d, c.f, c.theo)
     nmax = int(t2["n"].max())
     kk = np.arange(1, nmax // 2)
     shape = np.array([theory.epsilon_kn(int(k), nmax, d, delta) for k in kk[:: max(1, len(kk) // 4000)]])
@@ -1054,7 +1051,7 @@ def _text_t2(c: SimpleNamespace, T: dict, M: dict) -> None:
 
 def _text_p1(c: SimpleNamespace, T: dict, M: dict) -> None:
     """Proposition 1: the contraction raises the outliers' ratio."""
-    P, cfg, t1, t2, p1, cons, delta, d, S, f, me, theo, prac, tol = (getattr(c, k) for k in _UNPACK)
+    cfg, p1, delta, f, me, tol = (c.cfg, c.p1, c.delta, c.f, c.me, c.tol)
     uni = p1[p1["density"].str.startswith("uniform")]
     other = p1[~p1["density"].str.startswith("uniform")]
     km = uni["k_min"].iloc[0]
