@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from . import cache, models
+from .fingerprint import fingerprint
 from .data import Dataset
 
 
@@ -23,8 +24,8 @@ def embed(model: torch.nn.Module, ds: Dataset, layers=(0, -1, -2), batch_size: i
     """The outputs of the layers at the given knn-ls depths (0 = logits, −1 = before, …) for ``ds``.
 
     Returns one float32 array (N, D_layer) per entry of ``layers``, in that order. Cached under the
-    model's ``cache_key`` and the data's fingerprint when the model came from
-    :func:`oodrepro.train.fit_classifier`.
+    model's ``cache_key``, the data's fingerprint and the fingerprint of this module's code (and the
+    models') when the model came from :func:`oodrepro.train.fit`.
     """
     total = models.n_layers(model)
     idx = [models.layer_index(int(d), total) for d in layers]
@@ -32,7 +33,7 @@ def embed(model: torch.nn.Module, ds: Dataset, layers=(0, -1, -2), batch_size: i
     model.eval()
     if key is None:
         return _run(model, ds.x, idx, batch_size)
-    return cache.cached("embedding", {"model": key, "layers": list(map(int, layers))},
+    return cache.cached("embedding", {"model": key, "layers": list(map(int, layers)), "code": fingerprint(__name__)},
                         lambda: _run(model, ds.x, idx, batch_size), fingerprint=ds.fingerprint, enabled=use_cache)
 
 
