@@ -36,11 +36,6 @@ def fact(paper: str, name: str):
         raise ParameterError(f"no recorded fact {name!r} for paper {paper!r}") from None
 
 
-#: Method labels as the papers print them.
-METHOD_LABELS = {"control": "Control", "knn_ls": "k-NN (0.1 LS)", "knn": "k-NN (no LS)", "deconf": "DeConf",
-                 "robust_knn": "Robust k-NN", "svm": "SVM", "iforest": "Isolation Forest"}
-
-
 @lru_cache(maxsize=None)
 def _load(paper: str) -> pd.DataFrame:
     if paper not in PAPERS:
