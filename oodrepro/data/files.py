@@ -43,7 +43,17 @@ def tree_fingerprint(path: Path) -> str:
         st = path.stat()
         h.update(f"{st.st_size}\0{st.st_mtime_ns}".encode())
         return "file:" + h.hexdigest()
+    seen = set()  # (device, inode) of folders walked: a symlink loop is walked once, not forever
     for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames.sort()
         rel = os.path.relpath(dirpath, path)
         for f in sorted(filenames):
