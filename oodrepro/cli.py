@@ -211,8 +211,8 @@ def _promote(stage: Path, root: Path) -> dict:
         if f.is_symlink() or not f.is_file():
             continue
         dest = root / f.relative_to(stage)
+        inside(dest, root, "result file")  # no symlinked sub-folder leading outside, before mkdir
         dest.parent.mkdir(parents=True, exist_ok=True)
-        inside(dest.parent / "x", root, "result file")  # no symlinked sub-folder leading outside
         moved[str(dest.resolve())] = _digest(f)
         os.replace(f, dest)
     return moved
@@ -234,8 +234,8 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     if not force and not notebook_meta(nb).get("always_run") and up_to_date(out, key):
         return None
     res_root = results_root(nb, params)
+    inside(out, out_dir, "executed notebook")  # before anything is created or written
     writable_dir(out.parent, "output folder")
-    inside(out, out_dir, "executed notebook")
     writable_dir(res_root, "results folder")
     cache.ensure_writable()
     tmp = out.with_name(f".{out.stem}.running.ipynb")
