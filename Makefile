@@ -9,8 +9,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.oodrepro-installed
 PROFILE ?= quick
-# the book's cache (trained models, embeddings, decoded data) lives inside the project
-export OODREPRO_CACHE_DIR ?= $(CURDIR)/.cache/oodrepro
+# The cache (trained models, embeddings, decoded data) is the package's own choice, the same for make,
+# oodrepro, papermill and Python: $OODREPRO_CACHE_DIR if set, else .cache/oodrepro inside this project.
+# '.venv/bin/oodrepro cache info' prints it.
 export PYTHONUNBUFFERED = 1
 
 .PHONY: help env test book book-only notebooks bench clean clean-cache
@@ -44,5 +45,5 @@ bench: env
 clean:
 	rm -rf _build book/generated results
 
-clean-cache:
-	rm -rf .cache
+clean-cache: env
+	$(BIN)/oodrepro cache clear

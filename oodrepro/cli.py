@@ -3,19 +3,35 @@
 ``oodrepro run knn_ls/table1 -p k 3`` validates the parameters against the notebook's schema *before*
 starting a kernel (a bad value ends in one line naming the parameter and what is accepted), executes
 ``notebooks/knn_ls/table1.ipynb`` with papermill and writes the executed copy to
-``book/generated/knn_ls/table1.ipynb`` — atomically, so a failed run leaves no half-written page.
+``book/generated/knn_ls/table1.ipynb``.
+
+A run's outputs move together, and only on success: the executed page is written beside its final
+place under a temporary name, and every file the notebook writes through :mod:`oodrepro.results`
+(result JSON/CSV, figures) goes to a staging folder inside the results folder. When the last cell has
+run, the staged files are moved into place and then the page; when a cell fails, the staging folder is
+deleted and the page, result files and figures stay those of the last successful run (the failed page
+is kept as ``*.failed.ipynb`` for reading). The page records a digest of each result file it was built
+with, so a result file changed behind its back makes the page out of date.
+
+Before a kernel starts, the cache folder, the results folder and the output folder are checked to be
+writable, and nothing is written outside them (``..``, absolute paths and symlinks are resolved first).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from . import cache, config
+from . import cache, config, results
 from .errors import OodreproError
 
 NOTEBOOKS = Path("notebooks")
@@ -72,13 +88,40 @@ def notebook_params(nb: Path) -> set:
 
 
 def validate(nb: Path, params: dict) -> dict:
+    """Check ``params`` against the notebook's schema; returns the resolved configuration ({} without schema)."""
     meta = notebook_meta(nb)
     schema = meta.get("schema")
     if schema:
         profile = params.get("profile", "quick")
         others = {k: v for k, v in params.items() if k != "profile"}
-        config.resolve(schema, profile=profile, **others)
-    return params
+        return config.resolve(schema, profile=profile, **others)
+    return {}
+
+
+def results_root(nb: Path, params: dict) -> Path:
+    """The results folder a run of ``nb`` with ``params`` writes to (its ``results_dir``, default ``results``)."""
+    cfg = validate(nb, params)
+    return Path(str(cfg.get("results_dir") or params.get("results_dir") or "results"))
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """Create ``path`` if needed and check that a file can be written in it; else one clear error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OodreproError(f"{what} {path} is not writable ({type(exc).__name__}: {exc.strerror or exc})") from None
+    return path
+
+
+def inside(path: Path, base: Path, what: str) -> Path:
+    """``path`` with symlinks and ``..`` resolved, which must lie inside ``base`` (also resolved)."""
+    rp, rb = Path(path).resolve(), Path(base).resolve()
+    if not rp.is_relative_to(rb) or rp == rb:
+        raise OodreproError(f"{what} {path} resolves to {rp}, outside {rb}; nothing written")
+    return rp
 
 
 def package_digest() -> str:
@@ -92,50 +135,143 @@ def package_digest() -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=8)
+def _data_fingerprint(root: str) -> str:
+    from .data.files import tree_fingerprint
+
+    return tree_fingerprint(Path(root)) if root and Path(root).is_dir() else ""
+
+
 def run_key(nb: Path, params: dict) -> str:
-    """Identifies an execution: notebook source, parameters, package source, data root."""
+    """Identifies an execution: notebook source, parameters, package source, data root and what it holds.
+
+    The data root's files count (paths, sizes, times): data added after a run whose rows said
+    "needs data" makes the page out of date.
+    """
     h = hashlib.sha1()
     h.update(nb.read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     h.update(package_digest().encode())
-    h.update(os.environ.get("OODREPRO_DATA_ROOT", "").encode())
+    root = str(params.get("data_root") or os.environ.get("OODREPRO_DATA_ROOT", ""))
+    h.update(root.encode())
+    h.update(_data_fingerprint(root).encode())
     return h.hexdigest()
 
 
+def _digest(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
 def up_to_date(out: Path, key: str) -> bool:
+    """The page ``out`` came from run ``key`` and every result file it recorded is still the one it read."""
     try:
-        return json.loads(out.read_text())["metadata"]["oodrepro"]["run_key"] == key
-    except (OSError, ValueError, KeyError, TypeError):
+        meta = json.loads(out.read_text())["metadata"]["oodrepro"]
+        if meta["run_key"] != key:
+            return False
+        return all(_digest(Path(f)) == d for f, d in meta.get("outputs", {}).items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
 
+@contextlib.contextmanager
+def _env(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _kernel_config():
+    """Run the kernel over IPC (Unix sockets in a private temporary folder) instead of TCP on localhost:
+    ipykernel then has no reason to print "Kernel is running over TCP without encryption"."""
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return None, None
+    tmp = tempfile.mkdtemp(prefix="oodrepro-kernel-")
+    c = Config()
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = os.path.join(tmp, "k")
+    return c, tmp
+
+
+def _promote(stage: Path, root: Path) -> dict:
+    """Move every staged file to its place under ``root``; returns {final path: sha1}."""
+    moved = {}
+    if not stage.is_dir():
+        return moved
+    for f in sorted(stage.rglob("*")):
+        if f.is_symlink() or not f.is_file():
+            continue
+        dest = root / f.relative_to(stage)
+        inside(dest, root, "result file")  # no symlinked sub-folder leading outside, before mkdir
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        moved[str(dest.resolve())] = _digest(f)
+        os.replace(f, dest)
+    return moved
+
+
 def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False, force: bool = False) -> Path | None:
-    """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date."""
+    """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date.
+
+    All outputs are staged and promoted together on success (see the module docstring).
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    rel = nb.relative_to(NOTEBOOKS) if nb.is_relative_to(NOTEBOOKS) else Path(nb.name)
+    nb_abs, nbs_abs = nb.resolve(), NOTEBOOKS.resolve()
+    rel = nb_abs.relative_to(nbs_abs) if nb_abs.is_relative_to(nbs_abs) else Path(nb.name)
+    out_dir = Path(out_dir)
     out = out_dir / rel
     key = run_key(nb, params)
     if not force and not notebook_meta(nb).get("always_run") and up_to_date(out, key):
         return None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    res_root = results_root(nb, params)
+    inside(out, out_dir, "executed notebook")  # before anything is created or written
+    writable_dir(out.parent, "output folder")
+    writable_dir(res_root, "results folder")
+    cache.ensure_writable()
     tmp = out.with_name(f".{out.stem}.running.ipynb")
+    stage = res_root / f"{results.STAGE_PREFIX}{uuid.uuid4().hex[:8]}"
+    kconf, ktmp = _kernel_config()
+    extra = {"config": kconf} if kconf is not None else {}
     try:
-        pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", progress_bar=progress,
-                            cwd=os.getcwd(), log_output=False)
+        with _env(**{results.STAGE_ENV: stage.resolve(), results.ROOT_ENV: res_root.resolve(),
+                     cache.ENV: cache.root().resolve()}):
+            pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", progress_bar=progress,
+                                cwd=os.getcwd(), log_output=False, **extra)
         done = json.loads(tmp.read_text())
-        done.setdefault("metadata", {}).setdefault("oodrepro", {})["run_key"] = key
+        outputs = {}
+        for f in sorted(stage.rglob("*")) if stage.is_dir() else []:
+            if f.is_file():
+                final = inside(res_root / f.relative_to(stage), res_root, "result file")
+                shown = final.relative_to(Path.cwd().resolve()) if final.is_relative_to(Path.cwd().resolve()) else final
+                outputs[str(shown)] = _digest(f)
+        done.setdefault("metadata", {}).setdefault("oodrepro", {}).update(run_key=key, outputs=outputs)
         tmp.write_text(json.dumps(done, indent=1, ensure_ascii=False))
+        _promote(stage, res_root.resolve())
     except PapermillExecutionError as exc:
         failed = out.with_name(f"{out.stem}.failed.ipynb")
         os.replace(tmp, failed)
         raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-                            f"(executed copy: {failed})") from None
+                            f"(executed copy: {failed}; the page and result files of the last successful run "
+                            "are unchanged)") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if ktmp:
+            shutil.rmtree(ktmp, ignore_errors=True)
     os.replace(tmp, out)
+    out.with_name(f"{out.stem}.failed.ipynb").unlink(missing_ok=True)  # a stale failed copy
     return out
 
 
@@ -169,7 +305,7 @@ def cmd_run(args) -> int:
 def cmd_cache(args) -> int:
     if args.action == "info":
         inf = cache.info()
-        print(f"cache root: {inf['root']}")
+        print(f"cache root: {inf['root']}  (from {cache.root_source()})")
         if not inf["kinds"]:
             print("  (empty)")
         for kind, v in inf["kinds"].items():

@@ -24,6 +24,10 @@ from typing import Any, Callable, Mapping, Sequence
 from .errors import ParameterError
 
 PROFILES = ("smoke", "quick", "paper")
+#: the largest integer any parameter accepts (int32), whatever its own bounds
+INT_LIMIT = 2**31 - 1
+#: ``seeds = n`` expands to ``range(n)``; more than this is a typo, not an experiment
+MAX_SEEDS = 1000
 
 
 def _as_list(name: str, value: Any) -> list:
@@ -46,6 +50,8 @@ def _to_int(name: str, v: Any) -> int:
             raise ParameterError(f"parameter {name!r} must be an integer, got {v!r}") from None
     if not isinstance(v, int):
         raise ParameterError(f"parameter {name!r} must be an integer, got {v!r}")
+    if abs(v) > INT_LIMIT:  # would overflow torch/NumPy/faiss integers further down
+        raise ParameterError(f"parameter {name!r} = {v!r} is out of range; accepted: integers up to {INT_LIMIT}")
     return v
 
 
@@ -67,7 +73,7 @@ class Param:
 
     ``low``/``high`` bound numbers (``high_open`` makes the upper bound exclusive); ``choices``
     restricts strings; ``min_len`` the length of lists; ``check`` is a last custom validator that
-    returns an error message or ``None``.
+    returns an error message or ``None``. A list may not repeat a value unless ``allow_repeats``.
     """
 
     name: str
@@ -80,6 +86,7 @@ class Param:
     min_len: int = 0
     allow_none: bool = False
     check: Callable[[Any], str | None] | None = None
+    allow_repeats: bool = False
 
     def accepted(self) -> str:
         if self.choices is not None:
@@ -130,6 +137,12 @@ class Param:
             msg = self.check(v)
             if msg:
                 raise ParameterError(f"parameter {self.name!r}: {msg}")
+        if isinstance(v, list) and not self.allow_repeats:
+            seen = set()
+            for x in v:
+                if x in seen:
+                    raise ParameterError(f"parameter {self.name!r} lists {x!r} more than once; give each value once")
+                seen.add(x)
         return v
 
 
@@ -194,6 +207,7 @@ def resolve(name: str, profile: str = "quick", **overrides: Any) -> dict:
         raise ParameterError(
             f"parameter 'profile' = {profile!r} is not accepted; use one of {', '.join(map(repr, sch.profiles))}")
     unknown = [k for k in overrides if k not in sch.by_name]
+    unknown += [k for k in _papermill_injected() if k not in sch.by_name and k != "profile" and k not in unknown]
     if unknown:
         raise ParameterError(
             f"unknown parameter(s) {', '.join(map(repr, unknown))} for {name}; known: {', '.join(sch.by_name)}")
@@ -219,9 +233,35 @@ def expand_seeds(v: Any) -> Any:
     if isinstance(v, bool):
         return v
     if isinstance(v, int):
-        if v < 1:
-            raise ParameterError(f"parameter 'seeds' = {v!r}: give a number of seeds >= 1 or a list of seeds")
+        if v < 1 or v > MAX_SEEDS:
+            raise ParameterError(f"parameter 'seeds' = {v!r} is out of range: give a number of seeds from 1 to "
+                                 f"{MAX_SEEDS} or a list of seeds")
         return list(range(v))
     if isinstance(v, str) and v.strip().isdigit() and "," not in v:
         return expand_seeds(int(v))
     return v
+
+
+def _papermill_injected() -> list[str]:
+    """Names papermill injected into this kernel (``papermill -p NAME VALUE``), if running under papermill.
+
+    Papermill only logs "Passed unknown parameter" and runs on; its injected cell starts with the line
+    ``# Parameters``, and IPython keeps every executed cell's source in ``In``. Reading them back lets
+    :func:`resolve` stop a run that was given a parameter the notebook does not declare.
+    """
+    import ast
+    import sys
+
+    ipy = sys.modules.get("IPython")
+    shell = ipy.get_ipython() if ipy is not None and hasattr(ipy, "get_ipython") else None
+    if shell is None:
+        return []
+    names: list[str] = []
+    for src in shell.user_ns.get("In", []) or []:
+        if isinstance(src, str) and src.lstrip().startswith("# Parameters\n"):
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            names = [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
+    return names

@@ -6,7 +6,14 @@ these, with a one-line message naming the parameter or file and what is accepted
 
 
 class OodreproError(Exception):
-    """Base class of every error oodrepro raises on purpose."""
+    """Base class of every error oodrepro raises on purpose.
+
+    In a notebook (IPython, and so under papermill) it is shown as its one line, not under a traceback
+    through the package: IPython renders an exception with ``_render_traceback_`` by calling it.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class ParameterError(OodreproError, ValueError):

@@ -100,6 +100,11 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dic
         return textwrap.fill(labels.get(o, o), 14)
 
     ok = rows[(rows["status"] == "ok") & rows["method"].isin(methods)].copy()
+    if ok.empty:  # every row "needs data": say so instead of plt.subplots(1, 0)
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No pairing of this run has data on this machine (needs data).", ha="center", va="center")
+        return fig
     blocks = list(dict.fromkeys(ok["in_dist"])) if "in_dist" in ok else [None]
     hue_order = [method_labels.get(m, m) for m in methods]
     pal = dict(zip(hue_order, sns.color_palette("tab10", n_colors=len(hue_order))))

@@ -9,6 +9,13 @@ A result file is JSON (plus a CSV of its rows beside it)::
      "claims": [{...}, ...]}        # what the page tests; the scorecard page collects these
 
 Files are written atomically (temporary file + ``os.replace``).
+
+Under ``oodrepro run`` every output of a run is *staged*: the CLI sets ``$OODREPRO_STAGE_DIR`` (a hidden
+folder inside the results folder) and ``$OODREPRO_RESULTS_ROOT`` (the results folder) for the kernel;
+:func:`write` and :func:`output_path` then put files under the staging folder instead, :func:`read`
+reads the staged copy first, and the CLI moves everything into place only when the whole notebook
+succeeded (and discards it when a cell failed). A path outside the results folder is refused.
+Papermill used directly sets neither variable, and files are written straight to their place.
 """
 from __future__ import annotations
 
@@ -25,6 +32,52 @@ import pandas as pd
 
 from . import __version__
 from .cache import CacheStats
+from .errors import OodreproError
+
+STAGE_ENV = "OODREPRO_STAGE_DIR"
+ROOT_ENV = "OODREPRO_RESULTS_ROOT"
+STAGE_PREFIX = ".staging-"
+
+
+def _staging() -> tuple[Path, Path] | None:
+    stage, root = os.environ.get(STAGE_ENV), os.environ.get(ROOT_ENV)
+    if not stage or not root:
+        return None
+    return Path(stage), Path(root).resolve()
+
+
+def output_path(path) -> Path:
+    """Where a file meant for ``path`` (a result file, a figure) is written now.
+
+    Without staging, ``path`` itself. Under ``oodrepro run``, the same relative place inside the run's
+    staging folder; ``path`` must then lie inside the results folder (symlinks resolved), else
+    :class:`~oodrepro.errors.OodreproError`.
+    """
+    path = Path(path)
+    st = _staging()
+    if st is None:
+        return path
+    stage, root = st
+    target = path.resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise OodreproError(f"output file {path} (resolves to {target}) is outside the results folder {root}; "
+                            "set the notebook's results_dir instead")
+    rel = target.relative_to(root)
+    if any(part.startswith(STAGE_PREFIX) for part in rel.parts):
+        raise OodreproError(f"output file {path} lies inside a staging folder")
+    return stage / rel
+
+
+def _staged_or_final(path: Path) -> Path:
+    """For reading: the staged copy of ``path`` if this run wrote one, else ``path``."""
+    st = _staging()
+    if st is None:
+        return path
+    try:
+        staged = output_path(path)
+    except OodreproError:
+        return path
+    return staged if staged.exists() else path
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "needs data")
 
@@ -97,14 +150,15 @@ def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = N
     doc = {"notebook": notebook, "meta": meta, "rows": df.to_dict(orient="records"), "claims": claims or []}
     if extra:
         doc.update(extra)
-    _atomic_write(path, json.dumps(_clean(doc), indent=1))
-    _atomic_write(path.with_suffix(".csv"), df.to_csv(index=False))
+    text = json.dumps(_clean(doc), indent=1)
+    _atomic_write(output_path(path), text)
+    _atomic_write(output_path(path.with_suffix(".csv")), df.to_csv(index=False))
     return path
 
 
 def read(path) -> dict:
     """Read a result file; a broken one raises ValueError naming the file."""
-    path = Path(path)
+    path = _staged_or_final(Path(path))
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -122,7 +176,11 @@ def rows(path) -> pd.DataFrame:
 def collect(results_dir) -> list[dict]:
     """Every result file under ``results_dir`` (sorted by path)."""
     base = Path(results_dir)
-    return [read(p) | {"path": str(p)} for p in sorted(base.rglob("*.json"))] if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    files = [p for p in sorted(base.rglob("*.json"))
+             if not any(part.startswith(".") for part in p.relative_to(base).parts)]  # no staging, no temporaries
+    return [read(p) | {"path": str(p)} for p in files]
 
 
 def scorecard(results_dir) -> pd.DataFrame:

@@ -58,15 +58,71 @@ class Dataset:
         return Dataset(name or self.name, self.x[index], self.y[index], list(self.classes), self.note)
 
 
+def check_pixels(where: str, a: np.ndarray) -> float:
+    """Check that ``a`` holds pixel values and return the divisor that maps them to [0, 1].
+
+    Accepted: integers in 0–255 (any integer dtype; divided by 255) and finite floats in [0, 1].
+    Anything else — ``uint16`` or ``int32`` values above 255, negative values, floats in [−1, 1] or
+    [0, 255], NaN or inf, booleans, complex numbers, strings — raises :class:`DataFormatError` naming
+    ``where`` and what was found, instead of loading as wrong data.
+    """
+    if a.size == 0:
+        raise DataFormatError(f"{where}: no images (x has shape {a.shape})")
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 255:
+            raise DataFormatError(f"{where}: pixel values must be integers in 0..255 or floats in [0, 1]; "
+                                  f"got {a.dtype} in [{lo}, {hi}]")
+        return 255.0
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise DataFormatError(f"{where}: pixel values contain NaN or inf")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0.0 or hi > 1.0:
+            raise DataFormatError(f"{where}: float pixel values must lie in [0, 1]; got {a.dtype} in "
+                                  f"[{lo:g}, {hi:g}] (store 0..255 images as uint8)")
+        return 1.0
+    raise DataFormatError(f"{where}: pixel values must be integers in 0..255 or floats in [0, 1]; got dtype {a.dtype}")
+
+
+def check_labels(where: str, y, n: int, classes) -> np.ndarray:
+    """Labels: one integer per image, ``-1`` (unlabelled) or a class index ``0 .. len(classes)-1``."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise DataFormatError(f"{where}: labels must be a 1-D array with one label per image ({n}), got shape {y.shape}")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.isfinite(y).all() or not np.all(y == np.round(y)):
+            raise DataFormatError(f"{where}: labels must be integers; got non-integer {y.dtype} values")
+        y = y.astype(np.int64)
+    elif not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        raise DataFormatError(f"{where}: labels must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if n and y.min() < -1:
+        raise DataFormatError(f"{where}: labels must be >= 0 (or -1 for unlabelled), got {int(y.min())}")
+    if classes is not None and len(classes) and n and y.max() >= len(classes):
+        raise DataFormatError(f"{where}: label {int(y.max())} has no class name ({len(classes)} classes given); "
+                              f"labels must be 0..{len(classes) - 1}")
+    return y
+
+
 def from_uint8(name: str, images: np.ndarray, labels, classes, layout: str = "NHWC", note: str = "") -> Dataset:
-    """Build a :class:`Dataset` from uint8 images in ``NHW``, ``NHWC`` or ``NCHW`` layout."""
+    """Build a :class:`Dataset` from images in ``NHW``, ``NHWC`` or ``NCHW`` layout.
+
+    Pixels must be integers in 0–255 or floats in [0, 1] and labels integers that index ``classes``
+    (see :func:`check_pixels`, :func:`check_labels`); anything else raises :class:`DataFormatError`.
+    """
     a = np.asarray(images)
+    if a.ndim not in (3, 4):
+        raise DataFormatError(f"{name}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {a.shape}")
+    scale = check_pixels(name, a)
+    y = check_labels(name, labels, len(a), classes)
     if a.ndim == 3:
         a = a[:, None, :, :]
     elif layout == "NHWC":
         a = a.transpose(0, 3, 1, 2)
-    scale = 255.0 if a.dtype == np.uint8 or a.max(initial=0) > 1.0 else 1.0
-    return Dataset(name, a.astype(np.float32) / scale, np.asarray(labels), list(classes), note)
+    if a.shape[1] not in (1, 3):
+        raise DataFormatError(f"{name}: images must have 1 or 3 channels, got shape {a.shape} after layout {layout}")
+    return Dataset(name, a.astype(np.float32) / scale, y, list(classes), note)
 
 
 def conform(ds: Dataset, channels: int, size: int) -> Dataset:

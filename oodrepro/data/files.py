@@ -1,6 +1,7 @@
 """Loaders for files a user brings: image folders (also zipped), array bundles and feature banks."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache
-from ..errors import DataFormatError, DataNotFoundError
-from .core import Dataset, from_uint8
+from ..errors import DataFormatError, DataNotFoundError, ParameterError
+from .core import Dataset, check_labels, check_pixels, from_uint8
 
 
 def staging_dir() -> Path:
@@ -19,10 +20,58 @@ def staging_dir() -> Path:
     return cache.root() / "staged"
 
 
+def tree_fingerprint(path: Path) -> str:
+    """SHA-1 over what a folder (or a zip) holds, for cache keys of data decoded from it.
+
+    A folder: every file below it, at any depth, as (relative path, size, modification time in ns) —
+    adding, removing, renaming or rewriting an image in a class sub-folder changes it (the folder's
+    own size and time do not change when a file two levels down does). A zip: the archive's member
+    list with each member's CRC-32 and size, i.e. its content. Files are stat-ed, not read: a change
+    that keeps a file's size *and* its nanosecond modification time (``touch -r``) is not seen.
+    """
+    h = hashlib.sha1()
+    path = Path(path)
+    if path.is_file():
+        if zipfile.is_zipfile(path):
+            try:
+                with zipfile.ZipFile(path) as z:
+                    for i in sorted(z.infolist(), key=lambda i: i.filename):
+                        h.update(f"{i.filename}\0{i.CRC}\0{i.file_size}\n".encode())
+                return "zip:" + h.hexdigest()
+            except (zipfile.BadZipFile, OSError):
+                pass
+        st = path.stat()
+        h.update(f"{st.st_size}\0{st.st_mtime_ns}".encode())
+        return "file:" + h.hexdigest()
+    seen = set()  # (device, inode) of folders walked: a symlink loop is walked once, not forever
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, path)
+        for f in sorted(filenames):
+            try:
+                st = os.stat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            h.update(f"{rel}/{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "dir:" + h.hexdigest()
+
+
 def _stage_zip(path: Path) -> Path:
-    """Unpack ``path`` once into the staging area (atomically) and return the folder."""
-    st = path.stat()
-    dest = staging_dir() / f"{path.stem}-{st.st_size}-{int(st.st_mtime)}"
+    """Unpack ``path`` once into the staging area (atomically) and return the folder.
+
+    The folder's name carries the archive's content fingerprint (member names and CRCs), so an edited
+    archive is unpacked afresh instead of reusing the old copy.
+    """
+    dest = staging_dir() / f"{path.stem}-{tree_fingerprint(path).split(':')[1][:16]}"
     if dest.is_dir():
         return dest
     tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:6]}"
@@ -57,9 +106,11 @@ def image_folder(path, subdir: str | None = None, size: int | None = None, chann
     if not path.exists():
         raise DataNotFoundError(name or path.name, str(path),
                                 "Give the path of a folder of class sub-folders of images, or of a .zip holding one")
-    st = path.stat()
-    params = {"path": str(path.resolve()), "subdir": subdir, "size": size, "channels": channels,
-              "stamp": (st.st_size, int(st.st_mtime))}
+    if channels not in (None, 1, 3):
+        raise ParameterError(f"channels = {channels!r} is not accepted; use 1, 3 or None")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ParameterError(f"size = {size!r} is not accepted; use a positive integer or None")
+    params = {"path": str(path.resolve()), "subdir": subdir, "size": size, "channels": channels}
 
     def build():
         base = _stage_zip(path) if path.suffix.lower() == ".zip" else path
@@ -83,7 +134,7 @@ def image_folder(path, subdir: str | None = None, size: int | None = None, chann
             raise DataFormatError(f"{folder}: images differ in size; pass size=") from None
         return {"x": x, "y": np.array(ds.targets), "classes": list(ds.classes)}
 
-    arr = cache.cached("images", params, build)
+    arr = cache.cached("images", params, build, fingerprint=tree_fingerprint(path))
     return from_uint8(name or path.stem, arr["x"], arr["y"], arr["classes"], note=note)
 
 
@@ -98,12 +149,20 @@ def array_bundle(path, name: str | None = None, note: str = "") -> Dataset:
             if missing:
                 raise DataFormatError(f"{path}: array bundle lacks {sorted(missing)}; it holds {z.files}")
             x, y = z["x"], z["y"]
-            classes = [str(c) for c in z["classes"]] if "classes" in z.files else [str(c) for c in np.unique(y)]
+            classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         if isinstance(exc, DataFormatError):
             raise
         raise DataFormatError(f"{path}: not a readable .npz array bundle ({type(exc).__name__}: {exc})") from None
+    if x.ndim not in (3, 4):
+        raise DataFormatError(f"{path}: x must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {x.shape}")
+    if classes is not None and len(set(classes)) != len(classes):
+        raise DataFormatError(f"{path}: class names repeat: {classes}")
+    y = check_labels(str(path), y, len(x), classes)
+    if classes is None:  # labels index the classes: name them 0..max
+        classes = [str(c) for c in range(int(y.max()) + 1)] if len(y) and y.max() >= 0 else []
     layout = "NCHW" if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3) else "NHWC"
+    check_pixels(str(path), x)
     return from_uint8(name or path.stem, x, y, classes, layout=layout, note=note)
 
 
@@ -132,6 +191,12 @@ def load_features(path, key: str | None = None, dim: int | None = None) -> np.nd
         raise DataFormatError(f"{path}: features must be a non-empty 2-D array (N, D), got shape {a.shape}")
     if dim is not None and a.shape[1] != dim:
         raise DataFormatError(f"{path}: features have dimension {a.shape[1]}, expected {dim}")
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise DataFormatError(f"{path}: features must be real numbers, got dtype {a.dtype}")
     if not np.isfinite(a).all():
         raise DataFormatError(f"{path}: features contain NaN or inf")
-    return a.astype(np.float32)
+    with np.errstate(over="ignore"):
+        f = a.astype(np.float32)
+    if not np.isfinite(f).all():
+        raise DataFormatError(f"{path}: features overflow float32 (|value| > 3.4e38)")
+    return f

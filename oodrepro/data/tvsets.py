@@ -23,7 +23,7 @@ import numpy as np
 from .. import cache
 from ..errors import DataFormatError, DataNotFoundError
 from .core import Dataset, from_uint8
-from .files import image_folder, staging_dir
+from .files import image_folder, staging_dir, tree_fingerprint
 
 HOW = ("Obtain it on a machine with network with oodrepro.data.load({name!r}, split, download=True) "
        "(torchvision's downloader) and copy the folder over, or point OODREPRO_DATA_ROOT at a copy")
@@ -49,7 +49,9 @@ def _stage_mnist_raw(cls, root: Path) -> Path:
     missing = [n for n in names if not (raw / n).is_file() and not (raw / n[:-3]).is_file()]
     if missing:
         raise FileNotFoundError(raw / missing[0])
-    dest_root = staging_dir() / f"tv-{cls.__name__}-{hashlib.sha1(str(raw.resolve()).encode()).hexdigest()[:10]}"
+    # named by the raw folder's path *and* its files (names, sizes, times): replaced files are staged afresh
+    tag = hashlib.sha1(f"{raw.resolve()}\0{tree_fingerprint(raw)}".encode()).hexdigest()[:10]
+    dest_root = staging_dir() / f"tv-{cls.__name__}-{tag}"
     dest = dest_root / cls.__name__ / "raw"
     if all((dest / n[:-3]).is_file() for n in names):
         return dest_root
@@ -208,7 +210,8 @@ def celeba(split, root, download=False):
         return _pil_to_arrays(ds, 32, "RGB", lambda t: int(t[smiling]))
 
     try:
-        arr = cache.cached("images", {"tv": "celeba", "split": split, "root": str(root.resolve())}, build)
+        arr = cache.cached("images", {"tv": "celeba", "split": split, "root": str(root.resolve())}, build,
+                           fingerprint=tree_fingerprint(root / "celeba"))
     except Exception as exc:
         raise DataNotFoundError("celeba", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("celeba")) from None
     return from_uint8("celeba", arr["x"], arr["y"], ["not smiling", "smiling"])
@@ -229,7 +232,8 @@ def omniglot(split, root, download=False):
         return _pil_to_arrays(ds, 32, "L", int)
 
     try:
-        arr = cache.cached("images", {"tv": "omniglot", "split": split, "root": str(root.resolve())}, build)
+        arr = cache.cached("images", {"tv": "omniglot", "split": split, "root": str(root.resolve())}, build,
+                           fingerprint=tree_fingerprint(d))
     except Exception as exc:
         raise DataNotFoundError("omniglot", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("omniglot")) from None
     return from_uint8("omniglot", arr["x"], arr["y"], [str(c) for c in np.unique(arr["y"])])
@@ -249,7 +253,8 @@ def gtsrb(split, root, download=False):
         return _pil_to_arrays(ds, 32, "RGB", int)
 
     try:
-        arr = cache.cached("images", {"tv": "gtsrb", "split": split, "root": str(root.resolve())}, build)
+        arr = cache.cached("images", {"tv": "gtsrb", "split": split, "root": str(root.resolve())}, build,
+                           fingerprint=tree_fingerprint(root / "gtsrb"))
     except Exception as exc:
         raise DataNotFoundError("gtsrb", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("gtsrb")) from None
     return from_uint8("gtsrb", arr["x"], arr["y"], [str(i) for i in range(43)])

@@ -56,6 +56,8 @@ def paired_difference(rows: pd.DataFrame, a: str, b: str, metric: str = "auroc",
     ok = rows[rows["status"] == "ok"]
     for k, v in where.items():
         ok = ok[ok[k] == v]
+    if ok.empty or metric not in ok:  # every row "needs data": no metric column at all
+        return np.array([])
     p = ok.pivot_table(index="seed", columns="method", values=metric)
     if a not in p or b not in p:
         return np.array([])

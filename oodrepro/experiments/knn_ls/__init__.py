@@ -15,6 +15,7 @@ Importing it registers the chapter's schemas (:mod:`oodrepro.config`) and pages
 from ...engine.page import PageSpec, register
 from . import ablations, table1, table1_text, theory
 from .methods import table1_column  # noqa: F401
+from ...engine import summarise  # noqa: F401
 from .paper import (IN_DISTRIBUTION, LABELS, METHOD_LABELS, METHOD_ORDER, MODELS, OOD_NAMES, PAPER,  # noqa: F401
                     PAPER_BLOCK, data_sentence, paper_pairings)
 from .table1 import methods_run, normalisation_spread, run_table1, spread_max, spread_table, table1_claims  # noqa: F401

@@ -1,0 +1,209 @@
+"""The bad-input matrix: one row per hostile-but-fair input, the exception type it must raise and a
+fragment of its one-line message. Every row raised nothing (or the wrong thing) before issue 12, except
+where the row's comment says it is kept as a guard.
+
+Rows call the package directly (no kernel), so the whole matrix runs in seconds.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oodrepro import cache, config, data, results
+from oodrepro.errors import DataFormatError, OodreproError, ParameterError
+
+
+def _bundle(tmp: Path, x, y, **more) -> Path:
+    p = tmp / "bundle.npz"
+    np.savez(p, x=x, y=y, **more)
+    return p
+
+
+IMG = np.zeros((4, 8, 8), np.uint8)
+LAB = np.array([0, 1, 0, 1])
+
+
+def _uint16(tmp):  # issue 12, item 6: uint16 pixels ended up as large as 125 after scaling
+    return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 32000, np.uint16), LAB))
+
+
+def _float_pm1(tmp):  # item 6: floats in [-1, 1] loaded as if in [0, 1]
+    return data.array_bundle(_bundle(tmp, np.linspace(-1, 1, 256, dtype=np.float32).reshape(4, 8, 8), LAB))
+
+
+def _nan(tmp):  # item 6
+    x = np.full((4, 8, 8), 0.5, np.float32)
+    x[1, 2, 3] = np.nan
+    return data.array_bundle(_bundle(tmp, x, LAB))
+
+
+def _float_labels(tmp):  # item 6: non-integer labels were truncated
+    return data.array_bundle(_bundle(tmp, IMG, np.array([0.0, 1.5, 0.2, 1.0])))
+
+
+def _label_beyond_classes(tmp):
+    return data.array_bundle(_bundle(tmp, IMG, np.array([0, 1, 2, 5]), classes=np.array(["a", "b"])))
+
+
+def _negative_label(tmp):
+    return data.array_bundle(_bundle(tmp, IMG, np.array([0, -3, 1, 1])))
+
+
+def _string_labels(tmp):
+    return data.array_bundle(_bundle(tmp, IMG, np.array(["cat", "dog", "cat", "dog"])))
+
+
+def _bool_pixels(tmp):
+    return data.array_bundle(_bundle(tmp, np.ones((4, 8, 8), bool), LAB))
+
+
+def _float_0_255(tmp):  # floats in 0..255 are not silently divided any more
+    return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 200.0, np.float32), LAB))
+
+
+def _int_over_255(tmp):
+    return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 300, np.int64), LAB))
+
+
+def _two_d_x(tmp):
+    return data.array_bundle(_bundle(tmp, np.zeros((4, 64), np.uint8), LAB))
+
+
+def _two_channels(tmp):
+    return data.array_bundle(_bundle(tmp, np.zeros((4, 8, 8, 2), np.uint8), LAB))
+
+
+def _label_count(tmp):
+    return data.array_bundle(_bundle(tmp, IMG, np.array([0, 1, 0])))
+
+
+def _repeated_class_names(tmp):
+    return data.array_bundle(_bundle(tmp, IMG, LAB, classes=np.array(["a", "a"])))
+
+
+def _complex_features(tmp):
+    np.save(tmp / "f.npy", np.ones((3, 2), complex))
+    return data.load_features(tmp / "f.npy")
+
+
+def _overflow_features(tmp):  # finite in float64, inf in float32
+    np.save(tmp / "f.npy", np.full((3, 2), 1e300))
+    return data.load_features(tmp / "f.npy")
+
+
+def _image_folder_channels(tmp):
+    (tmp / "imgs" / "a").mkdir(parents=True)
+    return data.image_folder(tmp / "imgs", channels=2)
+
+
+def _cache_kind(kind):
+    def f(tmp):
+        return cache.clear(kind=kind, path=tmp / "cache")
+    return f
+
+
+def _cached_kind(tmp):
+    return cache.cached("../escape", {"p": 1}, lambda: 1)
+
+
+def _clear_untagged_folder(tmp):  # OODREPRO_CACHE_DIR=$HOME, then 'cache clear'
+    (tmp / "home" / "Documents").mkdir(parents=True)
+    (tmp / "home" / "Documents" / "thesis.tex").write_text("years of work")
+    return cache.clear(path=tmp / "home")
+
+
+def _unwritable_cache(tmp, monkeypatch):
+    (tmp / "afile").write_text("")
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp / "afile" / "cache"))
+    calls = []
+    try:
+        return cache.cached("t", {"p": 1}, lambda: calls.append(1))
+    finally:
+        assert not calls, "computed before finding out that the cache is unwritable"
+
+
+def _result_outside_results_dir(tmp, monkeypatch):
+    monkeypatch.setenv(results.STAGE_ENV, str(tmp / "res" / ".staging-x"))
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp / "res"))
+    return results.write(tmp / "res" / ".." / "elsewhere.json", "x/y", {}, [{"a": 1}])
+
+
+def _param(**kw):
+    def f(tmp):
+        return config.resolve("knn_ls.table1", "smoke", **kw)
+    return f
+
+
+CASES = [
+    # data: values outside their meaning (issue 12, item 6, and the same class elsewhere)
+    ("npz-uint16", _uint16, DataFormatError, "got uint16 in [32000, 32000]"),
+    ("npz-float-minus1-1", _float_pm1, DataFormatError, "float pixel values must lie in [0, 1]"),
+    ("npz-nan-pixels", _nan, DataFormatError, "NaN or inf"),
+    ("npz-float-labels", _float_labels, DataFormatError, "labels must be integers"),
+    ("npz-label-without-class", _label_beyond_classes, DataFormatError, "label 5 has no class name"),
+    ("npz-negative-label", _negative_label, DataFormatError, "labels must be >= 0"),
+    ("npz-string-labels", _string_labels, DataFormatError, "labels must be integers, got dtype <U3"),
+    ("npz-bool-pixels", _bool_pixels, DataFormatError, "got dtype bool"),
+    ("npz-float-0-255", _float_0_255, DataFormatError, "store 0..255 images as uint8"),
+    ("npz-int64-over-255", _int_over_255, DataFormatError, "got int64 in [300, 300]"),
+    ("npz-2d-x", _two_d_x, DataFormatError, "x must have shape"),
+    ("npz-2-channels", _two_channels, DataFormatError, "1 or 3 channels"),
+    ("npz-label-count", _label_count, DataFormatError, "one label per image (4)"),
+    ("npz-repeated-classes", _repeated_class_names, DataFormatError, "class names repeat"),
+    ("features-complex", _complex_features, DataFormatError, "must be real numbers"),
+    ("features-overflow", _overflow_features, DataFormatError, "overflow float32"),
+    ("image-folder-channels", _image_folder_channels, ParameterError, "channels = 2 is not accepted"),
+    # cache: paths built from user input (item 1 and its class)
+    ("cache-kind-dotdot", _cache_kind(".."), OodreproError, "cache kind '..' is not accepted"),
+    ("cache-kind-absolute", _cache_kind("/etc"), OodreproError, "cache kind '/etc' is not accepted"),
+    ("cache-kind-nested", _cache_kind("model/../../x"), OodreproError, "is not accepted"),
+    ("cache-kind-empty", _cache_kind(""), OodreproError, "cache kind '' is not accepted"),
+    ("cached-kind-dotdot", _cached_kind, OodreproError, "cache kind '../escape'"),
+    ("cache-clear-untagged", _clear_untagged_folder, OodreproError, "is not an oodrepro cache"),
+    ("cache-unwritable", _unwritable_cache, OodreproError, "is not writable"),
+    # results: a result path leaving the results folder under 'oodrepro run'
+    ("result-outside-results-dir", _result_outside_results_dir, OodreproError, "is outside the results folder"),
+    # list parameters: duplicates and overflow
+    ("param-methods-repeat", _param(methods="knn,knn"), ParameterError, "'methods' lists 'knn' more than once"),
+    ("param-seeds-repeat", _param(seeds="0,0"), ParameterError, "'seeds' lists 0 more than once"),
+    ("param-pairings-repeat", _param(pairings="mnist5k->hflip,mnist5k->hflip"), ParameterError,
+     "'pairings' lists 'mnist5k->hflip' more than once"),
+    ("param-k-overflow", _param(k=2**40), ParameterError, "'k' = 1099511627776 is out of range"),
+    ("param-seed-overflow", _param(seeds=[2**63]), ParameterError, "'seeds' = 9223372036854775808 is out of range"),
+    ("param-seeds-count-overflow", _param(seeds=2**40), ParameterError, "out of range"),
+]
+
+
+@pytest.mark.parametrize("case,call,exc,fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(tmp_path, monkeypatch, case, call, exc, fragment):
+    import inspect
+
+    args = (tmp_path, monkeypatch) if len(inspect.signature(call).parameters) == 2 else (tmp_path,)
+    with pytest.raises(exc) as ei:
+        call(*args)
+    msg = str(ei.value)
+    assert fragment in msg, msg
+    assert "\n" not in msg  # one line
+
+
+def test_the_untagged_folder_survived(tmp_path):
+    with pytest.raises(OodreproError):
+        _clear_untagged_folder(tmp_path)
+    assert (tmp_path / "home" / "Documents" / "thesis.tex").read_text() == "years of work"
+
+
+@pytest.mark.parametrize("x", [np.full((4, 8, 8), 255, np.int64), np.full((4, 8, 8), 0.25, np.float64),
+                               np.full((4, 8, 8, 3), 7, np.uint8)], ids=["int64-0-255", "float-0-1", "uint8-rgb"])
+def test_good_bundles_still_load(tmp_path, x):
+    ds = data.array_bundle(_bundle(tmp_path, x, LAB))
+    assert ds.x.dtype == np.float32 and 0 <= ds.x.min() and ds.x.max() <= 1 and ds.classes == ["0", "1"]
+    expect = x.max() / 255 if np.issubdtype(x.dtype, np.integer) else x.max()
+    assert np.isclose(ds.x.max(), expect)
+
+
+def test_integer_valued_float_labels_and_unlabelled_are_accepted(tmp_path):
+    ds = data.array_bundle(_bundle(tmp_path, IMG, np.array([0.0, 1.0, -1.0, 1.0])))
+    assert ds.y.tolist() == [0, 1, -1, 1]
