@@ -1,8 +1,11 @@
 """A small on-disk cache for trained models, embeddings and scores.
 
 Each entry is a directory ``<root>/<kind>/<key>/`` holding ``payload.joblib`` and ``meta.json``.
-The key is a SHA-256 over (kind, parameters, data fingerprint, package version), so changing any
-parameter, the data or the package version gives a new entry.
+The key is a hash over (kind, parameters, data fingerprint, package version), so changing any
+parameter, the data or the package version gives a new entry. The callers put the fingerprint of the
+code that computes an entry into its parameters (``"code"``: :func:`oodrepro.fingerprint.fingerprint` —
+training code for models, the embedding code, a method's detector and wiring for scores, the simulation
+for the theory draws), so editing that code recomputes the entry and nothing upstream of it.
 
 Writes are atomic: an entry is written into a temporary directory beside its final place and moved
 there with one ``os.replace``; a killed run leaves at most a ``.tmp-*`` directory, which is never read
@@ -20,7 +23,7 @@ Every payload's SHA-256 is stored in ``meta.json`` and checked on read: a payloa
 still unpickles is treated like an unreadable one (one warning, deleted, recomputed).
 
 Why not ``joblib.Memory``: it recomputes a corrupt entry too, but prints a full traceback, and it keys
-on the function's source rather than on the package version and a data fingerprint. We keep joblib for
+on one function's source, not on what that function calls in the package, and not on a data fingerprint. We keep joblib for
 what it is good at: hashing parameters (:func:`joblib.hash`) and storing NumPy-heavy payloads.
 """
 from __future__ import annotations
