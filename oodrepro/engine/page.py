@@ -65,10 +65,11 @@ def _glue(name: str, value) -> None:
     glue(name, value, display=False)
 
 
-def _short(v):
+def _shown(v) -> str:
+    """A parameter's value for the page: its repr, long lists shortened to their ends."""
     if isinstance(v, list) and len(v) > 8:
         return f"{len(v)} items: {v[0]!r} … {v[-1]!r}"
-    return v
+    return repr(v)
 
 
 class Page:
@@ -123,8 +124,10 @@ class Page:
                 "n_reproduced": n_rep, "n_claims": n_claims, "tbl_claims": tbl}
 
     def __repr__(self) -> str:
-        shown = {k: _short(v) for k, v in self.cfg.items()}
-        return f"{self.name}: {shown}"
+        """The page's parameters, one per line (long lists shortened): what this run used."""
+        width = max(len(k) for k in self.cfg)
+        lines = [f"{k:<{width}} = {_shown(v)}" for k, v in self.cfg.items()]
+        return f"{self.name}, parameters of this run:\n" + "\n".join(lines)
 
 
 def execute(name: str, namespace: Mapping[str, Any]) -> tuple[dict, dict, float]:
