@@ -106,7 +106,7 @@ def ensure_writable(base: Path | None = None) -> Path:
             if any(base.iterdir()) and not _looks_like_cache(base):
                 raise OodreproError(f"cache folder {base} is not empty and is not an oodrepro cache (no CACHEDIR.TAG); "
                                     f"point {ENV} at an empty or new folder")
-            _write_atomic(base / "CACHEDIR.TAG", TAG.encode())
+            write_atomic(base / "CACHEDIR.TAG", TAG.encode())
         probe = base / f".tmp-probe-{uuid.uuid4().hex[:8]}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -135,10 +135,14 @@ def _looks_like_cache(base: Path) -> bool:
     return True
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file beside it and one ``os.replace``: a
+    reader sees the old file or the new one, never half of one (also used for result files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
     try:
-        tmp.write_bytes(data)
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -24,14 +24,13 @@ import math
 import os
 import platform
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import __version__
-from .cache import CacheStats
+from .cache import CacheStats, write_atomic
 from .errors import OodreproError
 
 STAGE_ENV = "OODREPRO_STAGE_DIR"
@@ -99,17 +98,6 @@ def _clean(obj):
     return obj
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def claim(claim_id: str, statement: str, paper: str, ours: str, verdict: str, why: str = "",
           page: str = "") -> dict:
     """One row of the scorecard: a claim of the paper, the paper's value, ours, and the verdict."""
@@ -151,8 +139,8 @@ def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = N
     if extra:
         doc.update(extra)
     text = json.dumps(_clean(doc), indent=1)
-    _atomic_write(output_path(path), text)
-    _atomic_write(output_path(path.with_suffix(".csv")), df.to_csv(index=False))
+    write_atomic(output_path(path), text)
+    write_atomic(output_path(path.with_suffix(".csv")), df.to_csv(index=False))
     return path
 
 

@@ -135,3 +135,17 @@ def test_theory_claims_are_one_function_per_statement():
     assert kt.claim_cor1(t1, cfg)["verdict"] == "inconclusive"     # bound ≥ 1: vacuous
     assert kt.claim_t1_recall(t1.assign(p_all_out=0.5), cfg)["verdict"] == "not reproduced"
     assert kt.claim_t1_recall(t1.iloc[:0], cfg)["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize("schema,kw,match", [
+    ("knn_ls.table1", {"k": 4000}, "parameter 'k' = 4000 is larger than the training set allows"),
+    ("knn_ls.table1", {"max_train": 100, "k": 100}, "use k <= 99"),
+    ("knn_ls.table1", {"max_train": 100, "robust_k": 95}, "parameter 'robust_k' = 95"),
+    ("knn_ls.figure2", {"max_train": 50, "k_grid": "1,5,60"}, "parameter 'k_grid' = 60"),
+])
+def test_neighbour_counts_are_checked_against_the_training_set_before_training(schema, kw, match):
+    from oodrepro import config
+
+    with pytest.raises(ParameterError, match=match):
+        config.resolve(schema, "quick", **kw)
+    assert config.resolve("knn_ls.table1", "quick", max_train=100, k=99, methods="knn_ls,knn")["k"] == 99

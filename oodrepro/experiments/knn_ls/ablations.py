@@ -17,8 +17,8 @@ from ...config import Param, Schema
 from ...engine import contexts, method_scores, needs_rows, summarise
 from ...engine.page import NO_DATA
 from .methods import KNN, RADIUS
-from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, data_sentence, ls_model, pairings_param,
-                    test_accuracy)
+from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, check_neighbours, common_params, data_sentence, ls_model,
+                    pairings_param, test_accuracy)
 
 #: The paper's words behind each claim we test on the ablation pages.
 FIGURE_CLAIMS = {
@@ -53,6 +53,7 @@ TABLE2 = config.register(Schema(
     params=[pairings_param("pairings 'IN->OOD' (paper: Fashion MNIST and CelebA blocks)"), *common_params(),
             Param("depths", "ints", "single layers to evaluate; None = every layer of the model", high=0,
                   min_len=1, allow_none=True, check=_depths_check)],
+    derived=check_neighbours,
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], depths=None),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28"], depths=None),
@@ -66,6 +67,7 @@ FIGURE1 = config.register(Schema(
     name="knn_ls.figure1",
     params=[pairings_param("pairings to plot (paper: Fashion MNIST → KMNIST and SVHN → CelebA)"), *common_params(),
             Param("n_plot", "int", "points per distribution kept for plotting", low=50)],
+    derived=check_neighbours,
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], n_plot=200),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->digits28"], n_plot=1000),
@@ -77,6 +79,7 @@ FIGURE2 = config.register(Schema(
     name="knn_ls.figure2",
     params=[pairings_param("pairings (paper: MNIST → Fashion MNIST and SVHN → CIFAR10)"), *common_params(),
             Param("k_grid", "ints", "numbers of neighbours to evaluate", low=1, min_len=2)],
+    derived=check_neighbours,
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], k_grid=[1, 5, 20]),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->digits28"], k_grid=[1, 2, 5, 10, 20, 50, 100]),
@@ -89,6 +92,7 @@ FIGURE3 = config.register(Schema(
     params=[pairings_param("pairings (the paper plots four, unnamed in the text)"), *common_params(),
             Param("alpha_grid", "floats", "label-smoothing amounts to train with (0 = none)", low=0, high=1,
                   high_open=True, min_len=3)],
+    derived=check_neighbours,
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], alpha_grid=[0.0, 0.1, 0.4]),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28", "mnist5k->gaussian"],

@@ -10,8 +10,8 @@ from ... import config, metrics
 from ...config import Param, Schema
 from ...engine import contexts, directional_claim, method_scores, needs_rows, summarise
 from .methods import table1_column
-from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, METHOD_ORDER, common_params, pairings_param,
-                    paper_pairings, test_accuracy)
+from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, METHOD_ORDER, check_neighbours, common_params,
+                    pairings_param, paper_pairings, test_accuracy)
 
 QUICK_PAIRINGS = ["mnist5k->hflip", "mnist5k->vflip", "mnist5k->digits28", "mnist5k->gaussian", "mnist5k->uniform"]
 _T1 = dict(methods=list(METHOD_ORDER), baseline_alpha=0.0, calibration=0.1, deconf_eps=0.0, normalise="rank")
@@ -32,6 +32,7 @@ TABLE1 = config.register(Schema(
               choices=("rank", "zscore", "train_mean")),
         Param("svm_max_fit", "int", "one-class SVM fitted on at most this many training points", low=50),
     ],
+    derived=check_neighbours,
     profiles={
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip", "mnist5k->vflip", "mnist5k->gaussian"], robust_k=10,
                       svm_max_fit=500, **_T1),
