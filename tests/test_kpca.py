@@ -36,7 +36,8 @@ def test_rbf_sampler_draws_the_readme_rff_map(rng):
 
 @pytest.mark.parametrize("kernel, metric, kw", [("gaussian", "rbf", {"gamma": 0.3}),
                                                 ("laplacian", "laplacian", {"gamma": 0.3}),
-                                                ("polynomial", "polynomial", {"gamma": 0.3, "degree": 2, "coef0": 1.0})])
+                                                ("polynomial", "polynomial",
+                                                 {"gamma": 0.3, "degree": 2, "coef0": 1.0})])
 def test_random_features_approximate_the_kernel_better_as_m_grows(rng, kernel, metric, kw):
     x, _ = _data(rng)
     errs = [_gram_error(K.KPCA(kernel=kernel, cosine=False, n_components=m, gamma=0.3), x, metric, **kw)
@@ -209,6 +210,7 @@ def test_table5_is_transcribed_whole():
     t5 = reference.table("kpca", "Table 5")
     assert len(t5) == 140 and t5["method"].nunique() == 14 and set(t5["metric"]) == {"fpr95", "auroc"}
     assert set(t5["ood"]) == {"inaturalist", "sun", "places", "textures", "average"}
-    assert reference.lookup("kpca", "Table 5", ood="average", method="cosine_gaussian_nystroem", metric="auroc") == 91.02
+    assert reference.lookup("kpca", "Table 5", ood="average", method="cosine_gaussian_nystroem",
+                            metric="auroc") == 91.02
     assert reference.lookup("kpca", "Table 5", ood="textures", method="cosine", metric="fpr95") == 8.33
     assert reference.lookup("kpca", "Table 5", ood="inaturalist", method="pca", metric="fpr95") == 95.46

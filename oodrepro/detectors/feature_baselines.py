@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
 from ._validate import as_layers, check_dims, check_int, logits_of
-from .kpca import check_positive, cosine_map, top_components
+from .kpca import check_positive, cosine_map, react_energy
 from .knn import _index, _kth
 
 
@@ -53,8 +53,7 @@ def odin_score(logits, temperature: float = 1000.0) -> np.ndarray:
 
 def react_score(features, weight, bias, clip: float) -> np.ndarray:
     """:math:`-\\mathrm{logsumexp}(W\\min(z, c) + b)` per row."""
-    z = np.minimum(np.asarray(features, dtype=np.float64), clip)
-    return energy_score(z @ np.asarray(weight, dtype=np.float64).T + np.asarray(bias, dtype=np.float64))
+    return -react_energy(features, weight, bias, clip)
 
 
 class _LogitScore:
@@ -107,8 +106,6 @@ class ODIN(_LogitScore):
 class _FeatureDetector:
     """Shared: one feature layer (``layer``), checked widths, NotFittedError before ``fit``."""
 
-    _fitted_attr = "dims_"
-
     def _train(self, train_layers):
         layers = as_layers(train_layers, "train_layers")
         check_int("layer", self.layer, 0)
@@ -129,7 +126,8 @@ class _FeatureDetector:
         b = np.asarray(self.bias, dtype=np.float64).ravel() if self.bias is not None else None
         if w is None or b is None or w.ndim != 2 or w.shape[1] != d or b.shape != w.shape[:1]:
             raise ParameterError(f"{type(self).__name__} needs the last linear layer: parameters 'weight' (C, {d}) "
-                                 f"and 'bias' (C,), got {None if w is None else w.shape}, {None if b is None else b.shape}")
+                                 f"and 'bias' (C,), got {None if w is None else w.shape}, "
+                                 f"{None if b is None else b.shape}")
         return w, b
 
 
@@ -145,7 +143,8 @@ class Mahalanobis(_FeatureDetector):
     def fit(self, train_layers, y=None, logits=None) -> "Mahalanobis":
         z = self._train(train_layers)
         if y is None or len(y) != len(z):
-            raise ParameterError("Mahalanobis needs the training labels: pass fit(train_layers, y=…) with one per point")
+            raise ParameterError("Mahalanobis needs the training labels: pass fit(train_layers, y=…), "
+                                 "one per point")
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         self.means_ = np.stack([z[y == c].mean(axis=0) for c in self.classes_])
@@ -189,7 +188,8 @@ class ViM(_FeatureDetector):
         c = z - self.origin_
         lam, vec = np.linalg.eigh(c.T @ c / len(c))
         self.null_space_ = vec[:, :d - self.dim_]  # eigh is ascending: the D − D' smallest
-        self.alpha_ = (z @ self.weight_.T + self.bias_).max(axis=1).mean() / np.linalg.norm(c @ self.null_space_, axis=1).mean()
+        max_logit = (z @ self.weight_.T + self.bias_).max(axis=1).mean()
+        self.alpha_ = max_logit / np.linalg.norm(c @ self.null_space_, axis=1).mean()
         self.fitted_ = True
         return self
 
@@ -247,7 +247,8 @@ class ReAct(_FeatureDetector):
             self.clip_ = check_positive("clip", self.clip)
         else:
             if not (isinstance(self.percentile, (int, float)) and 0 < self.percentile < 100):
-                raise ParameterError(f"parameter 'percentile' = {self.percentile!r} is not accepted; use 0 < percentile < 100")
+                raise ParameterError(f"parameter 'percentile' = {self.percentile!r} is not accepted; "
+                                     "use 0 < percentile < 100")
             self.clip_ = float(np.percentile(z, self.percentile))
         self.fitted_ = True
         return self

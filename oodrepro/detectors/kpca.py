@@ -346,7 +346,8 @@ class KPCA(PCA):
             raise ParameterError("fusion='react' needs the last linear layer: pass weight=(C, D) and bias=(C,)")
         self.weight_ = np.asarray(self.weight, dtype=np.float64)
         self.bias_ = np.asarray(self.bias, dtype=np.float64).ravel()
-        if self.weight_.ndim != 2 or self.weight_.shape[1] != bank.shape[1] or self.bias_.shape != self.weight_.shape[:1]:
+        w, b = self.weight_, self.bias_
+        if w.ndim != 2 or w.shape[1] != bank.shape[1] or b.shape != w.shape[:1]:
             raise ParameterError(f"parameters 'weight', 'bias' have shapes {self.weight_.shape}, {self.bias_.shape}; "
                                  f"use (C, {bank.shape[1]}) and (C,)")
         self.clip_ = float(self.clip) if self.clip is not None else float(np.percentile(np.asarray(bank), 90))
@@ -363,12 +364,14 @@ class KPCA(PCA):
             self.nystroem_ = nystroem_map(self._pre(_chunk_rows(bank[np.sort(self.landmark_index_)], 0, m,
                                                                 "train_layers")), self.kernel, **self._kw())
         elif self.kernel == "gaussian":
-            self.sampler_ = RBFSampler(gamma=float(self.gamma), n_components=m, random_state=self.seed).fit(np.zeros((1, d)))
+            self.sampler_ = RBFSampler(gamma=float(self.gamma), n_components=m, random_state=self.seed)
+            self.sampler_.fit(np.zeros((1, d)))
         elif self.kernel == "laplacian":
             self.rff_ = laplacian_rff(d, m, float(self.gamma), self.seed)
         else:
-            self.sampler_ = PolynomialCountSketch(gamma=float(self.gamma), degree=int(self.degree), coef0=float(self.coef0),
-                                                  n_components=m, random_state=self.seed).fit(np.zeros((1, d)))
+            self.sampler_ = PolynomialCountSketch(gamma=float(self.gamma), degree=int(self.degree),
+                                                  coef0=float(self.coef0), n_components=m, random_state=self.seed)
+            self.sampler_.fit(np.zeros((1, d)))
 
     def _pre(self, z: np.ndarray) -> np.ndarray:
         """Clip (with "+ReAct") and the cosine map, before the kernel map."""
