@@ -41,6 +41,7 @@ book: notebooks
 
 bench: env
 	$(BIN)/python benchmarks/bench_knn.py
+	$(BIN)/python benchmarks/bench_kpca.py
 
 clean:
 	rm -rf _build book/generated results
