@@ -27,12 +27,13 @@ checks them against pytorch-ood 0.4.0 where it is installed.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp, softmax
+from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_int, logits_of
-from .kpca import check_positive, cosine_map, react_energy
+from ._validate import as_layers, check_dims, check_int, check_k, logits_of
+from .logits import max_softmax_score
+from .kpca import check_positive, cosine_map, energy_confidence, react_energy
 from .knn import _index, _kth
 
 
@@ -43,12 +44,12 @@ def max_logit_score(logits) -> np.ndarray:
 
 def energy_score(logits, temperature: float = 1.0) -> np.ndarray:
     """:math:`E = -T\\,\\mathrm{logsumexp}(f / T)` per row."""
-    return -temperature * logsumexp(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+    return -temperature * energy_confidence(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 def odin_score(logits, temperature: float = 1000.0) -> np.ndarray:
     """:math:`-\\max_j \\mathrm{softmax}(f / T)_j` per row (temperature scaling only)."""
-    return -softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1).max(axis=1)
+    return max_softmax_score(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 def react_score(features, weight, bias, clip: float) -> np.ndarray:
@@ -211,9 +212,7 @@ class DeepKNN(_FeatureDetector):
 
     def fit(self, train_layers, y=None, logits=None) -> "DeepKNN":
         z = cosine_map(self._train(train_layers))
-        self.k_ = check_int("k", self.k, 1)
-        if self.k_ > len(z):
-            raise ParameterError(f"parameter 'k' = {self.k_} is larger than the training set ({len(z)} points)")
+        self.k_ = check_k(self.k, len(z), loo=False)
         self.index_ = _index(z.astype(np.float32))
         self.fitted_ = True
         return self
