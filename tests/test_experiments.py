@@ -149,3 +149,12 @@ def test_neighbour_counts_are_checked_against_the_training_set_before_training(s
     with pytest.raises(ParameterError, match=match):
         config.resolve(schema, "quick", **kw)
     assert config.resolve("knn_ls.table1", "quick", max_train=100, k=99, methods="knn_ls,knn")["k"] == 99
+
+
+def test_below_chance_sentence_takes_the_paper_values_from_the_reference():
+    s = summarise(_rows(), PAPER)
+    low = summarise(_rows().assign(method="svm", auroc=0.3), PAPER)
+    text = T1.below_chance_sentence(low[low.ood == "hflip"])
+    paper = PAPER.lookup("Table 1", in_dist="mnist", ood="hflip", method="svm")
+    assert f"({paper:.3f} to {paper:.3f})" in text and "SVM on MNIST → HFlip (0.300)" in text
+    assert T1.below_chance_sentence(s) == ""

@@ -59,18 +59,22 @@ def extension_sentence(summary: pd.DataFrame) -> str:
 
 
 def below_chance_sentence(summary: pd.DataFrame) -> str:
-    """Name the cells where a detector does worse than chance, with our hedged reading of why."""
+    """Name the cells where a detector does worse than chance, with our hedged reading of why; the
+    paper's values for the SVM / Isolation Forest cells among them come from the reference table."""
     ok = summary[(summary.status == "ok") & (summary["mean"] + 2 * summary["se"] < 0.5)]
     if ok.empty:
         return ""
     cells = "; ".join(f"{PAPER.method_label(r.method)} on {PAPER.label(r.in_dist)} → "
                       f"{PAPER.label(r.ood)} ({r['mean']:.3f})" for _, r in ok.iterrows())
+    paper = ok[ok.method.isin(["svm", "iforest"])]["paper"].dropna()
+    paper_part = (f"; the paper's values for these cells ({paper.min():.3f} to {paper.max():.3f}) are close to "
+                  "chance too" if len(paper) else "")
     return (f"Some detectors rank OOD points as *more* typical than test points (AUROC below 0.5 by more than "
             f"2 s.e.): {cells}. For the max-softmax Control on noise this is the known over-confidence of ReLU "
             "networks far from the data. For the one-class SVM and the Isolation Forest our reading is that, "
             "with a wide RBF kernel or random axis-aligned cuts, both score roughly the distance to the bulk of "
             "the training embeddings, and flipped digits produce weaker, more central activations than real "
-            "ones; the paper's values for these cells (around 0.55) are close to chance too.")
+            f"ones{paper_part}.")
 
 
 # --- is a paper column inverted? ---------------------------------------------------------------
