@@ -201,3 +201,82 @@ def test_fit_mixed_adds_seen_ood_on_every_second_batch_and_is_cached():
     assert a.history[-1]["loss"] < a.history[0]["loss"] * 1.5 and a.steps > 0
     with pytest.raises(ParameterError, match="'embedding_dim'"):
         fit_mixed("mlp", ins, ContrastiveLoss(), embedding_dim=0, epochs=1, progress=False)
+
+
+# --- the chapter: architectures, reference, claims, pages ---------------------------------------------
+def test_odm_architectures_expose_embedding_and_features():
+    from oodrepro import models
+
+    for arch, width in (("wrn10_2", 128), ("vgg_odm", 512)):
+        m = models.build(arch, (3, 32, 32), 32)
+        assert [tuple(f.shape) for f in m.features(torch.zeros(2, 3, 32, 32))] == [(2, width), (2, 32)]
+        assert models.n_layers(m) == 2
+    with pytest.raises(ParameterError, match="WRN depth 12"):
+        models.WideResNet(depth=12)
+
+
+def test_reference_tables_transcribed():
+    from oodrepro import reference
+    from oodrepro.experiments.odm.paper import paper_value
+
+    t = reference.table("odm")
+    assert t.groupby("table").size().to_dict() == {"Table 1": 126, "Table 2": 80, "Table 3": 63, "Table 4": 80}
+    assert paper_value("Table 3", "mnist267", "novelty", "odm", "fpr95", "mnist_0348") == pytest.approx(0.0016)
+    assert paper_value("Table 2", "tsinghua", "background", "odm", "auroc", "background") == pytest.approx(0.9999)
+    assert paper_value("Table 1", "cifar10", "gaussian", "odin", "auroc") == pytest.approx(0.102)
+    assert np.isnan(paper_value("Table 3", "mnist267", "digits28", "ce", "auroc"))
+
+
+def _rows(auroc):
+    """Hand-made Table 3 rows: {(method, ood): [AUROC per seed]}."""
+    import pandas as pd
+
+    return pd.DataFrame([{"method": m, "ood": o, "seed": s, "status": "ok", "auroc": v}
+                         for (m, o), vs in auroc.items() for s, v in enumerate(vs)])
+
+
+def test_mnist_claim_rules_on_hand_made_rows():
+    from oodrepro.experiments.odm.mnist import mnist_claims
+
+    rows = _rows({("ce", "novelty"): [0.90, 0.91, 0.92], ("ml", "novelty"): [0.95, 0.96, 0.97],
+                  ("odm", "novelty"): [0.94, 0.97, 0.96], ("ce", "gaussian"): [0.99, 0.99, 0.99],
+                  ("ml", "gaussian"): [0.98, 0.98, 0.98]})
+    c = {x["id"]: x["verdict"] for x in mnist_claims(rows)}
+    assert c["odm-t3-ml-ce-novelty"] == "reproduced"  # +0.05 every seed
+    assert c["odm-t3-ml-ce-gaussian"] == "not reproduced"  # −0.01 every seed
+    assert c["odm-t3-odm-ml-novelty"] == "inconclusive"  # −0.01, +0.01, −0.01
+    assert c["odm-t3-ml-ce-svhn"] == "needs data"
+    assert c["odm-t3-novelty-harder-ce"] == "reproduced"
+
+
+def test_table1_page_reads_needs_data_without_svhn(monkeypatch, tmp_path):
+    from oodrepro import config
+    from oodrepro.experiments.odm import table1
+
+    monkeypatch.delenv("OODREPRO_DATA_ROOT", raising=False)
+    cfg = config.resolve("odm.table1", profile="quick")
+    out = table1.run_page(cfg)
+    assert set(out["rows"].status) == {"needs data"} and len(out["rows"]) == 24
+    assert {c["verdict"] for c in out["claims"]} == {"needs data"}
+    wide = table1.table1_wide(out["rows"])
+    assert wide.shape[0] == 8 and "needs data (47.4)" in wide.iloc[0, 2]
+    with pytest.raises(ParameterError, match="'in_dists'"):
+        config.resolve("odm.table1", profile="quick", in_dists=["mnist"])
+    with pytest.raises(ParameterError, match="'margin'"):
+        config.resolve("odm.mnist", profile="quick", margin=0)
+    with pytest.raises(ParameterError, match="'embedding_dim'"):
+        config.resolve("odm.tsinghua", profile="quick", embedding_dim=0)
+
+
+@pytest.mark.slow
+def test_tsinghua_page_runs_on_the_synthetic_set(tmp_path, monkeypatch):
+    from oodrepro import config
+    from oodrepro.experiments.odm import tsinghua
+
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = config.resolve("odm.tsinghua", profile="smoke")
+    out = tsinghua.run_page(cfg)
+    r = out["rows"]
+    assert set(r.method) == {"odin", "ml", "odm:tsinghua"} and set(r.ood) == {"tsinghua", "background", "noise"}
+    assert r[["auroc", "fpr95", "aupr_in"]].apply(lambda v: v.between(0, 1).all()).all()
+    assert out["extra"]["points"] and len(out["extra"]["split"]) == out["extra"]["n_classes"] - 1  # pr40 dropped
