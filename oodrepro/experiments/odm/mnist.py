@@ -15,7 +15,7 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
 from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
-                    ODIN_T_PAPER, paper_value, training_params)
+                    ODIN_T_PAPER, paper_value, torch_threads, training_params)
 
 IN, SEEN, NOVEL = [2, 6, 7], [0, 3, 4, 8], [5, 9, 1]
 ANOMALIES = ("gaussian", "digits28", "cifar10", "svhn")
@@ -190,7 +190,8 @@ def _paired_oods(rows, method, a, b, metric="auroc") -> np.ndarray:
 
 
 def run_page(cfg: dict) -> dict:
-    rows, pts, info, n_train = run_mnist(cfg)
+    with torch_threads(cfg["threads"]):
+        rows, pts, info, n_train = run_mnist(cfg)
     s = summary(rows, seen={"odm": "mnist_0348"}) if (rows.status == "ok").any() else pd.DataFrame()
     return {"rows": rows, "claims": mnist_claims(rows),
             "extra": {"summary": s.to_dict(orient="records"), "points": pts, "seeds_info": info,
@@ -211,11 +212,12 @@ def data_sentence(doc: dict, cfg: dict) -> str:
     return txt + "."
 
 
-def odin_sentence(doc: dict) -> str:
+def odin_sentence(doc: dict, cfg: dict) -> str:
     picks = ", ".join(f"seed {i['seed']}: T = {i['odin']['T']:g}, ε = {i['odin']['eps']:g}"
                       for i in doc.get("seeds_info", []))
     return (f"ODIN's T and ε were chosen on the validation split (10 % of the 2/6/7 training images against 10 % of "
-            f"the seen-OOD 0/3/4/8 images) by the smallest FPR at 95 % TPR: {picks}.")
+            f"the seen-OOD 0/3/4/8 images) by the smallest FPR at 95 % TPR over T ∈ {cfg['odin_temperatures']}, "
+            f"ε ∈ {cfg['odin_epsilons']}: {picks}.")
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
@@ -225,7 +227,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                "(ODIN's definitions: FPR and detection error at 95 % TPR, in-distribution positive; AUPR = "
                f"average precision). {CCAG_NOTE}; ODIN and CC are not in the paper's Table 3.")
     tbl = report.styled(table3_wide(s), caption) if len(s) else "No row of this run has data on this machine."
-    return {"data_md": Markdown(data_sentence(doc, cfg)), "odin_md": Markdown(odin_sentence(doc)), "tbl_t3": tbl}
+    return {"data_md": Markdown(data_sentence(doc, cfg)), "odin_md": Markdown(odin_sentence(doc, cfg)), "tbl_t3": tbl}
 
 
 def figure1(points: pd.DataFrame, figsize=(13, 4.4)):

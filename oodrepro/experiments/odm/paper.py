@@ -3,7 +3,10 @@ Detection*, BMVC 2018): method and data labels, the reference lookups (the paper
 and the parameters its pages share."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
+import torch
 
 from ... import config, reference
 from ...config import Param
@@ -50,8 +53,22 @@ def training_params() -> list[Param]:
               high=1.0, min_len=1),
         Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
         Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
+        Param("threads", "int", "torch CPU threads while the page runs (1 avoids oversubscribing a shared "
+              "machine: these networks are small); None = torch's default", low=1, allow_none=True),
         Param("results_dir", "str", "where result files are written"),
     ]
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``torch.set_num_threads(n)`` (restored afterwards); None leaves torch's setting."""
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 ODIN_T = [1.0, 10.0, 100.0, 1000.0]
@@ -60,4 +77,4 @@ ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
 ODIN_T_PAPER = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
 ODIN_EPS_PAPER = [round(0.0002 * i, 4) for i in range(21)]
 BASE = dict(margin=10.0, squared=True, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
-            device="auto", results_dir="results")
+            device="auto", threads=1, results_dir="results")

@@ -18,7 +18,8 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .mnist import _claim, _diff
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
-from .paper import BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, paper_value, training_params
+from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, paper_value, torch_threads,
+                    training_params)
 
 BLOCKS = {"svhn": "cifar10", "cifar10": "svhn"}
 TESTS = ("tiny_imagenet", "lsun", "gaussian")
@@ -101,7 +102,8 @@ def _worse(rows: pd.DataFrame, ood: str) -> np.ndarray:
 
 
 def run_page(cfg: dict) -> dict:
-    rows = pd.DataFrame([r for i in cfg["in_dists"] for r in run_block(i, cfg)])
+    with torch_threads(cfg["threads"]):
+        rows = pd.DataFrame([r for i in cfg["in_dists"] for r in run_block(i, cfg)])
     return {"rows": rows, "claims": table1_claims(rows)}
 
 

@@ -26,7 +26,7 @@ from ...losses import ContrastiveLoss
 from ...train_mixed import fit_mixed
 from .methods import Scorer, metric_row, split_validation, tune_odin
 from .mnist import _claim
-from .paper import BASE, METRIC_LABELS, METRICS_ODIN, paper_value, training_params
+from .paper import BASE, METRIC_LABELS, METRICS_ODIN, paper_value, torch_threads, training_params
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
 OODS = ("tsinghua", "background", "noise")
@@ -155,6 +155,11 @@ def run_split(cfg: dict, signs: dict, split: dict, seed: int, split_name: str, p
 
 
 def run_page(cfg: dict) -> dict:
+    with torch_threads(cfg["threads"]):
+        return _run_page(cfg)
+
+
+def _run_page(cfg: dict) -> dict:
     try:
         signs = load_signs(cfg)
     except DataNotFoundError as exc:
@@ -255,7 +260,12 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     split = pd.DataFrame(doc.get("split", []))
     grp = (split.groupby(["part", "group"])["class"].apply(lambda c: ", ".join(sorted(c))).reset_index()
            if len(split) else pd.DataFrame())
-    return {"data_md": Markdown(data_txt), "tbl_t2": t2, "tbl_t4": t4,
+    picks = "; ".join(f"{i['split']} split, seed {i['seed']}: T = {i['odin']['T']:g}, ε = {i['odin']['eps']:g}, "
+                      f"{i['n_train']:,} training images" for i in doc.get("info", []))
+    odin = (f"ODIN's T and ε were chosen on a validation split (10 % of the in-distribution training images against "
+            f"10 % of the seen-OOD classes' images) by the smallest FPR at 95 % TPR over T ∈ {cfg['odin_temperatures']}, "
+            f"ε ∈ {cfg['odin_epsilons']}: {picks or 'no run'}.")
+    return {"data_md": Markdown(data_txt), "odin_md": Markdown(odin), "tbl_t2": t2, "tbl_t4": t4,
             "tbl_split": report.styled(grp, "The grouped split: classes with ≥ 10 images, grouped by the table "
                                        "tt100k_groups.csv, groups split 50/20/30 % with the split seed.", index=False)
             if len(grp) else "No split: no data."}
