@@ -155,8 +155,12 @@ def _diff(rows, a, b, ood, metric="auroc") -> np.ndarray:
     return _paired(rows, "ood", ood, "method", a, b, metric)
 
 
-def _claim(cid, text, paper_txt, diffs, page, why="per-seed paired AUROC differences; reproduced if > 2 s.e.",
-           margin=0.0):
+#: Smallest AUROC difference a claim counts (with one seed the s.e. is 0, so this alone guards against noise).
+MIN_EFFECT = 0.01
+
+
+def _claim(cid, text, paper_txt, diffs, page, margin=MIN_EFFECT,
+           why=f"per-seed paired AUROC differences; reproduced if the mean exceeds {MIN_EFFECT:g} by more than 2 s.e."):
     if diffs.size == 0:
         return results.claim(cid, text, paper_txt, "", "needs data", page=page)
     m, se = metrics.mean_se(diffs)

@@ -51,7 +51,7 @@ SCHEMA = config.register(Schema(
                       n_anomaly=100, seeds=[0], embedding_dim=32, epochs=2, batch_size=64, device="cpu",
                       odin_temperatures=[1.0, 1000.0], odin_epsilons=[0.0, 0.002]),
         "quick": dict(BASE, source="synthetic", arch="lenet5", split_seed=0, random_splits=0, seen_kinds=list(SEEN_KINDS),
-                      n_anomaly=300, seeds=[0], embedding_dim=32, epochs=8, batch_size=64),
+                      n_anomaly=300, seeds=[0], embedding_dim=32, epochs=15, batch_size=64),
         "paper": dict(BASE, source="cropped", arch="wrn10_2", split_seed=0, random_splits=10, seen_kinds=list(SEEN_KINDS),
                       n_anomaly=1200, seeds=[0], embedding_dim=32, epochs=30, batch_size=128, lr=1e-4),
     },
