@@ -15,7 +15,7 @@ from ...config import Param
 METHOD_LABELS = {"ce": "CE (max softmax)", "odin": "ODIN", "ccag": "CC (seen OOD)", "ml": "Ours - ML",
                  "odm": "Ours - ODM"}
 #: Our CC-AG stand-in, said on every page that shows it.
-CCAG_NOTE = ("CC = Lee et al.'s confidence loss trained with *seen OOD samples* in place of CC-AG's GAN "
+CCAG_NOTE = ("CC = Lee et al.'s confidence loss trained with seen OOD samples in place of CC-AG's GAN "
              "generator (no GAN is trained here)")
 #: OOD set labels.
 LABELS = {"novelty": "Novelty (5, 9, 1)", "gaussian": "Gaussian noise", "digits28": "sklearn digits",
