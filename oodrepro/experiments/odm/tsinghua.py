@@ -59,7 +59,7 @@ SCHEMA = config.register(Schema(
 
 
 def _synthetic_root() -> Path:
-    return write_synthetic(cache.root() / "tt100k_synthetic")
+    return write_synthetic(cache.ensure_writable() / "tt100k_synthetic")
 
 
 def load_signs(cfg: dict) -> dict:
