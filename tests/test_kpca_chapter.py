@@ -201,3 +201,31 @@ def test_norm_and_raw_knn_scores():
     assert np.allclose(approx.NormScore().fit([z]).score([z]), [-5.0, -1.0])
     d = approx.RawKNN(1).fit([np.array([[0.0, 0.0], [10.0, 0.0]])]).score([np.array([[1.0, 0.0]])])
     assert d[0] == pytest.approx(1.0)
+
+
+def test_imagenet_tables_transcribed_with_averages():
+    sizes = {"Table 1": 21, "Table 2": 13, "Table 3": 13, "Table 6": 17}
+    for t, n in sizes.items():
+        df = reference.table("kpca", t)
+        assert df["method"].nunique() == n and len(df) == n * 10
+    assert reference.lookup("kpca", "Table 1", method="kpca_nys", ood="average", metric="auroc") == 91.02
+    assert reference.lookup("kpca", "Table 1", method="kpca_nys_supcon", ood="inaturalist", metric="fpr95") == 6.88
+    assert reference.lookup("kpca", "Table 3", method="kpca_nys_react", ood="average", metric="auroc") == 96.79
+    assert reference.lookup("kpca", "Table 2", method="kpca_rff_kpca_nys", ood="inaturalist", metric="fpr95") == 1.06
+    assert reference.lookup("kpca", "Table 6", method="msp", ood="inaturalist", metric="fpr95") == 64.29
+    # Table 4 repeats Table 1's averages for the same checkpoint
+    for m in ("knn", "kpca_rff", "kpca_nys"):
+        assert reference.lookup("kpca", "Table 4", method=m, metric="auroc") == \
+            reference.lookup("kpca", "Table 1", method=m, ood="average", metric="auroc")
+
+
+def test_the_mnist_mlp_is_the_knn_ls_chapters_cached_model():
+    """mnist_arch="mlp" trains exactly knn-ls's no-smoothing model: one cache entry serves both chapters."""
+    from oodrepro.engine import Context
+    from oodrepro.experiments.knn_ls.paper import MODELS, ls_model
+
+    cfg = config.resolve("kpca.main", profile="smoke", epochs=1, max_train=200)
+    ctx, model = features._network("mnist5k", cfg, 0)
+    training = {"epochs": 1, "batch_size": cfg["batch_size"], "lr": cfg["lr"], "device": "cpu"}
+    other = Context("mnist5k", ctx.train_set, ctx.in_test, 0, MODELS, training, progress=False)
+    assert ls_model(other, 0.0).cache_key == model.cache_key

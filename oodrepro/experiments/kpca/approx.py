@@ -21,8 +21,9 @@ from .paper import PAPER
 APPROX = _schema("kpca.approximation", [
     Param("n_exact", "int", "training points of the exact KPCA (O(n²) memory, O(n³) time)", low=50),
     Param("size_grid", "ints", "M random features = m landmarks", low=1, min_len=2)],
-    n_exact={"smoke": 300, "quick": 1500, "paper": 4000},
-    size_grid={"smoke": [16, 64, 256], "quick": [16, 64, 256, 1024, 1500], "paper": [64, 256, 1024, 2048, 4000]})
+    n_exact={"smoke": 300, "quick": 1000, "paper": 4000},
+    size_grid={"smoke": [16, 64, 256], "quick": [16, 64, 256, 1000], "paper": [64, 256, 1024, 2048, 4000]},
+    seeds={"smoke": [0], "quick": [0], "paper": [0, 1, 2]})
 
 
 def _sub(feats: Features, n: int, seed: int) -> Features:
@@ -108,7 +109,7 @@ COST = config.register(config.Schema(name="kpca.cost", params=[
     Param("results_dir", "str", "where result files are written")],
     profiles={"smoke": dict(n_grid=[1000, 4000], dim=128, n_components=128, queries=200, repeat=1,
                             results_dir="results"),
-              "quick": dict(n_grid=[2000, 10000, 50000], dim=512, n_components=1024, queries=500, repeat=2,
+              "quick": dict(n_grid=[1000, 5000, 25000], dim=512, n_components=512, queries=500, repeat=2,
                             results_dir="results"),
               "paper": dict(n_grid=[10000, 100000, 1000000], dim=512, n_components=2048, queries=1000, repeat=3,
                             results_dir="results")}))
@@ -165,7 +166,7 @@ class RawKNN:
 
     def fit(self, train_layers, y=None, logits=None):
         z = train_layers[0]
-        self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(z))).fit(cosine_map(z) if self.cosine else z)
+        self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(z)), algorithm="brute").fit(cosine_map(z) if self.cosine else z)
         return self
 
     def score(self, layers, logits=None):

@@ -2,8 +2,11 @@
 data* rows, the summary with the paper's value beside ours, and threshold claims."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ... import metrics, results
 from ...engine import Paper, directional_claim, needs_rows
@@ -11,6 +14,21 @@ from ...errors import DataNotFoundError
 from . import methods
 from .features import network_features
 from .paper import LABELS, METHOD_LABELS, PAPER, data_note
+
+#: BLAS threads the pages use. Measured on this project's shared 2-core machine (load ~12): with two
+#: OpenBLAS threads a PCA fit on 4,000 × 256 features took 3.97 s, with one 0.11 s (the threads spin
+#: while the other is descheduled); one thread costs at most ~2× on an idle machine.
+BLAS_THREADS = 1
+
+
+def blas_limited(run):
+    """Run a page's runner with :data:`BLAS_THREADS` BLAS threads (threadpoolctl)."""
+    @functools.wraps(run)
+    def wrapped(cfg: dict) -> dict:
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            return run(cfg)
+    return wrapped
+
 
 #: ImageNet tables (1–6) of the paper: every in-distribution set of ours stands for the ImageNet block there.
 PAPER_IMAGENET = Paper("kpca", LABELS, METHOD_LABELS, {"mnist5k": "imagenet", "cifar10": "imagenet"},

@@ -79,5 +79,5 @@ _BASE = dict(mnist_arch="mlp", arch="resnet_small", epochs=None, batch_size=128,
              n_components=1024, evr=0.8, data_root=None, device="auto", results_dir="results")
 SMOKE = dict(_BASE, seeds=[0], epochs=2, max_train=1000, n_components=256, device="cpu",
              pairings=["mnist5k->hflip", "mnist5k->gaussian"])
-QUICK = dict(_BASE, seeds=[0, 1, 2], pairings=QUICK_PAIRINGS)
+QUICK = dict(_BASE, seeds=[0, 1, 2], n_components=512, pairings=QUICK_PAIRINGS)
 PAPER_PROFILE = dict(_BASE, seeds=[0, 1, 2], n_components=2048, pairings=CIFAR_PAIRINGS)
