@@ -5,7 +5,11 @@ has them) label-smoothing α and layer depth. Paper values reach the book only t
 
 Files: ``knn_ls.csv`` — knn-ls Table 1 (31 rows × 7 methods; the text of the paper has 31 dataset
 rows, not 33) and Table 2 (single-layer AUROC, 50 cells). ``kpca.csv`` — kpca Table 5, the kernel
-ablation (14 kernel × approximation rows × 4 OOD sets + average × FPR95 / AUROC = 140 values, in %).
+ablation (14 kernel × approximation rows × 4 OOD sets + average × FPR95 / AUROC = 140 values, in %);
+Table 4, inference cost on ImageNet (3 methods × accuracy, FPR95, AUROC, ms, MiB); Table 7, CIFAR-10
+averages (8 standard-training and 6 supervised-contrastive rows × FPR95 / AUROC); Tables 1 (ResNet50,
+21 rows), 2 (ViT-B/16, 13), 3 (+ReAct fusions, 13) and 6 (MobileNetV2, 17) on ImageNet, per OOD set
+and average × FPR95 / AUROC. Supervised-contrastive rows carry the suffix ``_supcon``.
 """
 from __future__ import annotations
 

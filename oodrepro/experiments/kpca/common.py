@@ -1,0 +1,122 @@
+"""What every kpca page shares: the loop over (in-distribution set, seed) with its features, *needs
+data* rows, the summary with the paper's value beside ours, and threshold claims."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from ... import metrics, results
+from ...engine import Paper, directional_claim, needs_rows
+from ...errors import DataNotFoundError
+from . import methods
+from .features import network_features
+from .paper import LABELS, METHOD_LABELS, PAPER, data_note
+
+#: BLAS threads the pages use. Measured on this project's shared 2-core machine (load ~12): with two
+#: OpenBLAS threads a PCA fit on 4,000 × 256 features took 3.97 s, with one 0.11 s (the threads spin
+#: while the other is descheduled); one thread costs at most ~2× on an idle machine.
+BLAS_THREADS = 1
+
+
+def blas_limited(run):
+    """Run a page's runner with :data:`BLAS_THREADS` BLAS threads (threadpoolctl)."""
+    @functools.wraps(run)
+    def wrapped(cfg: dict) -> dict:
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            return run(cfg)
+    return wrapped
+
+
+#: ImageNet tables (1–6) of the paper: every in-distribution set of ours stands for the ImageNet block there.
+PAPER_IMAGENET = Paper("kpca", LABELS, METHOD_LABELS, {"mnist5k": "imagenet", "cifar10": "imagenet"},
+                       PAPER.in_sets, PAPER.ood_sets, data_note)
+
+
+def feature_runs(cfg: dict):
+    """Yield ``(in_name, seed, Features or None, {ood: why missing})`` per in-distribution set and seed."""
+    for in_name, oods in PAPER.group_pairings(cfg["pairings"]).items():
+        for seed in cfg["seeds"]:
+            try:
+                feats = network_features(in_name, oods, cfg, seed)
+            except DataNotFoundError as exc:
+                yield in_name, seed, None, {o: str(exc) for o in oods}
+                break
+            yield in_name, seed, feats, feats.missing
+
+
+def run_methods(cfg: dict, names, make=None, **cols) -> pd.DataFrame:
+    """Rows of ``names`` (each ``make(name, feats, cfg)`` → detector, default :func:`methods.detector`) over
+    the run's features; missing data → *needs data* rows (once per pairing and method)."""
+    recs, seen = [], set()
+    for in_name, seed, feats, missing in feature_runs(cfg):
+        for o, why in missing.items():
+            if (in_name, o) not in seen:
+                recs += needs_rows(in_name, [o], why, list(names), **cols)
+                seen.add((in_name, o))
+        if feats is None:
+            continue
+        for name in names:
+            c = dict(cfg, _seed=seed)
+            det = (make or methods.detector)(name, feats, c)
+            recs += methods.method_rows(name, feats, c, in_name, seed, det=det, **cols)
+    return pd.DataFrame(recs)
+
+
+def summary(rows: pd.DataFrame, paper: Paper, table: str | None, by=("in_dist", "ood", "method")) -> pd.DataFrame:
+    """Mean ± s.e. over seeds of AUROC and FPR95 (%) per group, the paper's values and Δ = ours − paper
+    (the paper's value is looked up for our ``"average"`` row: its average over *its* OOD sets)."""
+    by = list(by)
+    ok = rows[rows["status"] == "ok"] if len(rows) else rows
+    if not len(ok):
+        return pd.DataFrame(columns=by + ["auroc", "auroc_se", "fpr95", "n_seeds", "status"])
+    g = ok.groupby(by, sort=False)
+    out = pd.DataFrame({"auroc": g["auroc"].mean(), "auroc_se": g["auroc"].apply(lambda v: metrics.mean_se(v)[1]),
+                        "fpr95": g["fpr95"].mean(), "n_seeds": g.size()}).reset_index()
+    if table:
+        for m in ("auroc", "fpr95"):
+            vals = [paper.lookup(table, in_dist=r["in_dist"], ood=r["ood"], method=r["method"], metric=m)
+                    for _, r in out.iterrows()]
+            out[f"paper_{m}"] = np.array([np.nan if v is None else v for v in vals], dtype=float)
+            out[f"delta_{m}"] = out[m] - out[f"paper_{m}"]
+    return out
+
+
+def versus(rows, paper: Paper, cfg, page, a, b, text, table, ood="average") -> list[dict]:
+    """Directional claims "a beats b in AUROC" per in-distribution set (on the average over OOD sets)."""
+    return [directional_claim(rows, paper, in_name, ood, a, b, text, cfg, page, metric="auroc",
+                              paper_table=table, paper_keys={"metric": "auroc"})
+            for in_name in PAPER.group_pairings(cfg["pairings"])]
+
+
+def threshold_claim(claim_id: str, text: str, paper: str, value: float | None, ok, shown: str, rule: str,
+                    page: str) -> dict:
+    """A claim decided by a stated rule on one measured value (``ok(value)`` → bool)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return results.claim(claim_id, text, paper, "", "needs data", why=rule, page=page)
+    return results.claim(claim_id, text, paper, shown, "reproduced" if ok(value) else "not reproduced",
+                         why=rule, page=page)
+
+
+def shown_table(summ: pd.DataFrame, order=None, labels=METHOD_LABELS) -> pd.DataFrame:
+    """The summary as the page shows it: labelled, rounded, ordered like the paper."""
+    t = summ.copy()
+    if order is not None:
+        t["_o"] = t["method"].map({m: i for i, m in enumerate(order)})
+        t = t.sort_values(["in_dist", "ood", "_o"]).drop(columns="_o")
+    t["method"] = t["method"].map(lambda m: labels.get(m, m))
+    t["in_dist"] = t["in_dist"].map(PAPER.label)
+    t["ood"] = t["ood"].map(PAPER.label)
+    return t.round(2).set_index(["in_dist", "ood", "method"])
+
+
+def data_sentence(rows: pd.DataFrame, cfg: dict) -> str:
+    """Which data the run used and which pairings read *needs data*."""
+    parts = [f"{PAPER.label(i)}{data_note(i, cfg)}" for i in PAPER.group_pairings(cfg["pairings"])]
+    if len(rows) and (rows["status"] == "needs data").any():
+        nd = rows[rows["status"] == "needs data"]
+        parts.append("needs data: " + ", ".join(sorted({PAPER.label(o) for o in nd["ood"]}))
+                     + f" ({nd['why'].iloc[0]})")
+    return "; ".join(parts) + "."

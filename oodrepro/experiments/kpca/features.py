@@ -1,0 +1,204 @@
+"""Feature sources of the kpca chapter: penultimate features z and logits of a classifier, for its
+training set, its test set and OOD sets. One function per source, all cached on disk:
+
+* :func:`network_features` — a network this package trains (:func:`oodrepro.train.fit`, cached) and
+  embeds (:func:`oodrepro.embed.embed`, cached): ``mnist5k`` → the knn-ls chapter's 3 × 256 MLP
+  (``mnist_arch="mlp"``, cross-entropy, 20 epochs: the very models that chapter caches, so the book
+  trains them once) or LeNet5 (``mnist_arch="lenet5"``, a small CNN) on the embedded 4,000-image MNIST
+  sample (the quick profile, offline); ``cifar10`` → a CIFAR ResNet (``arch``: ``resnet_small`` for a
+  CPU, ``resnet18`` the paper's) on the CIFAR-10 JPEG copy under the data root;
+* :func:`torchvision_features` — a torchvision backbone (ResNet50, MobileNetV2, ViT-B/16; the paper's
+  ImageNet models) over an ImageNet-style image folder; pretrained weights when they can be had,
+  random weights otherwise (offline tests);
+* :func:`bank_features` — a feature bank the reader brings: ``(N, D)`` ``.npy`` / ``.npz`` or a raw
+  float32 memmap (how the authors store theirs), read without loading it whole.
+
+Missing data never stops a run: an OOD set that is not on this machine is returned in ``missing``
+with the loader's one-line reason (the pages turn it into *needs data* rows).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ... import cache, data, train
+from ...engine import Context, ModelSpec
+from ...engine.core import DERIVED, load_in, stratified_subset
+from ...errors import DataNotFoundError, DataFormatError, ParameterError
+from ...fingerprint import fingerprint
+from . import nets
+from .paper import FOLDER_SETS
+
+#: Default epochs: the MLP (knn-ls §4.1's 20, so its models are shared) or LeNet5 for 28×28 grey images
+#: (``mnist_arch``); the CIFAR ResNets for 32×32 colour ones (``arch`` picks which).
+MODELS = {"mlp": 20, "lenet5": 10, "resnet_small": 15, "resnet18": 15}
+HELDOUT = (8, 9)
+
+
+@dataclass
+class Features:
+    """Penultimate features and logits: ``train``/``test`` (in-distribution) and ``ood[name]``, each a
+    pair ``(z (N, D) float32, logits (N, C) or None)``; ``weight``, ``bias``: the last linear layer
+    (for ReAct, ViM and the "+ReAct" fusions), or None; ``missing``: OOD set → why it is absent."""
+
+    source: str
+    train: tuple
+    test: tuple
+    ood: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    test_acc: float = float("nan")
+    y_train: np.ndarray | None = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.train[0].shape[1])
+
+
+def _ood_set(name: str, in_name: str, in_test: data.Dataset, root, seed: int) -> data.Dataset:
+    """OOD set ``name`` shaped like ``in_test``: derived shifts, embedded/torchvision sets, TT100K's crops and
+    background patches, or an image folder ``<root>/<name>/`` (LSUN, iSUN, Textures, Places365)."""
+    c, h = in_test.shape[0], in_test.shape[1]
+    if name in DERIVED:
+        return data.load(f"{in_name}:{name}", "test", root=root, seed=seed)
+    if name == "heldout":
+        return data.class_subset(in_test, HELDOUT, relabel=False)
+    base = data.data_root(root)
+    if name in ("tt100k", "tt100k_background") + FOLDER_SETS:
+        sub = {"tt100k": "TT100K_Cropped/tt100k_cropped_test_32x32.npz",
+               "tt100k_background": "TT100K_Cropped/tt100k_background_256.zip"}.get(name, name)
+        if base is None:
+            raise DataNotFoundError(name, f"$OODREPRO_DATA_ROOT/{sub}", "Set OODREPRO_DATA_ROOT")
+        if name == "tt100k":
+            return data.conform(data.array_bundle(base / sub, name=name), c, h)
+        return data.image_folder(base / sub, size=h, channels=c, name=name)
+    return data.conform(data.load(name, "test", root=root), c, h)
+
+
+def _network(in_name: str, cfg: dict, seed: int) -> tuple[Context, object]:
+    train_set, in_test = load_in(in_name, cfg)
+    if in_name == "mnist5k" and "heldout" in cfg.get("_oods", ()):
+        keep = ~np.isin(train_set.y, HELDOUT)
+        train_set = train_set.subset(np.flatnonzero(keep), name=f"{train_set.name}[no 8,9]")
+    arch = (cfg.get("mnist_arch") or "mlp") if in_name == "mnist5k" else cfg["arch"]
+    spec = ModelSpec(lambda ds: arch, epochs=MODELS, layers={arch: [-1, 0]})
+    training = {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "device")}
+    ctx = Context(in_name, train_set, in_test, seed, spec, training, progress=False)
+    # plain cross-entropy; the ResNets' loss class lives beside them so their code enters the model's key
+    return ctx, ctx.model(nets.CrossEntropy() if arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
+
+
+def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
+    """Features of the network trained on ``in_name`` (seeded) for its training/test sets and ``oods``.
+
+    With ``"heldout"`` among the OOD sets of ``mnist5k``, the network is trained without classes 8 and 9
+    and those classes of the test split are the OOD set (the in-distribution test set drops them)."""
+    ctx, model = _network(in_name, dict(cfg, _oods=tuple(oods)), seed)
+    in_test = ctx.in_test
+    if "heldout" in oods:
+        in_test = in_test.subset(np.flatnonzero(~np.isin(in_test.y, HELDOUT)), name=f"{in_test.name}[no 8,9]")
+    pair = (lambda ds: tuple(ctx.emb(model, ds, [-1, 0], batch_size=512)))
+    test = pair(in_test)
+    feats = Features(f"{ctx.arch} on {in_name}, seed {seed}", pair(ctx.train_set), test,
+                     weight=model.head.weight.detach().numpy().astype(np.float64),
+                     bias=model.head.bias.detach().numpy().astype(np.float64),
+                     test_acc=float((test[1].argmax(1) == in_test.y).mean()), y_train=ctx.train_set.y)
+    for o in oods:
+        try:
+            ds = ctx.in_test if o == "heldout" else _ood_set(o, in_name, ctx.in_test, cfg["data_root"], seed)
+            if o == "heldout":
+                ds = ds.subset(np.flatnonzero(np.isin(ds.y, HELDOUT)), name="heldout")
+            feats.ood[o] = pair(ds)
+        except DataNotFoundError as exc:
+            feats.missing[o] = str(exc)
+    return feats
+
+
+# --- torchvision backbones over an image folder -------------------------------------------------
+BACKBONES = {"resnet50": ("resnet50", "fc"), "mobilenet_v2": ("mobilenet_v2", "classifier"),
+             "vit_b_16": ("vit_b_16", "heads")}
+
+
+def _backbone(name: str, pretrained: bool):
+    import torchvision.models as tvm
+
+    if name not in BACKBONES:
+        raise ParameterError(f"parameter 'backbone' = {name!r} is not accepted; use one of {', '.join(BACKBONES)}")
+    fn, head = BACKBONES[name]
+    weights = "DEFAULT" if pretrained else None
+    try:
+        model = getattr(tvm, fn)(weights=weights)
+    except Exception as exc:  # no network, no cached weights: say so in one line
+        raise DataNotFoundError(f"{name} weights", "torchvision's weight cache",
+                                f"pretrained weights could not be loaded ({type(exc).__name__}); "
+                                "connect once or pass pretrained=False") from None
+    return model.eval(), head
+
+
+def _embed_backbone(model, head: str, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate features, logits): the input of the classifier head (captured by a forward hook)."""
+    import torch
+
+    lin = getattr(model, head)
+    lin = lin[-1] if isinstance(lin, torch.nn.Sequential) else lin
+    got = []
+    hook = lin.register_forward_hook(lambda mod, inp, out: got.append((inp[0].detach(), out.detach())))
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                model((torch.from_numpy(x[i:i + batch_size]) - mean) / std)
+    finally:
+        hook.remove()
+    return (np.concatenate([g[0].numpy() for g in got]).astype(np.float32),
+            np.concatenate([g[1].numpy() for g in got]).astype(np.float32))
+
+
+def torchvision_features(folder, backbone: str = "resnet50", pretrained: bool = True, size: int = 224,
+                         batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Penultimate features and logits of a torchvision ImageNet backbone (the paper's ResNet50,
+    MobileNetV2, ViT-B/16) over an ImageNet-style folder ``<folder>/<class>/<image>`` (resized to
+    ``size``, ImageNet normalisation); returns ``(z, logits, weight, bias)``. Cached under the folder's
+    fingerprint, the backbone, the weights and this module's code."""
+    ds = data.image_folder(folder, size=size, channels=3)
+    model, head = _backbone(backbone, pretrained)
+    lin = getattr(model, head)
+    lin = lin[-1] if hasattr(lin, "__getitem__") else lin
+    w, b = lin.weight.detach().numpy().astype(np.float64), lin.bias.detach().numpy().astype(np.float64)
+    z, logits = cache.cached("embedding", {"backbone": backbone, "pretrained": pretrained, "size": size,
+                                           "code": fingerprint(__name__)},
+                             lambda: _embed_backbone(model, head, ds.x, batch_size), fingerprint=ds.fingerprint)
+    return z, logits, w, b
+
+
+# --- feature banks -----------------------------------------------------------------------------
+def bank_features(path, dim: int | None = None, key: str | None = None) -> np.ndarray:
+    """A feature bank: ``.npy`` / ``.npz`` (:func:`oodrepro.data.load_features`) or a raw float32 file of
+    ``N × dim`` values (the authors' memmaps; ``dim`` required), opened as a read-only ``np.memmap`` so a
+    10⁶ × 2048 bank is streamed by :meth:`oodrepro.detectors.KPCA.fit`, never loaded whole."""
+    path = Path(path)
+    if path.suffix in (".npy", ".npz"):
+        return data.load_features(path, key=key, dim=dim)
+    if not path.exists():
+        raise DataNotFoundError(path.stem, str(path), "Give the path of a .npy, .npz or raw float32 feature file")
+    if dim is None or dim < 1:
+        raise ParameterError(f"parameter 'dim' = {dim!r}: a raw float32 bank needs its feature width (an integer >= 1)")
+    size = path.stat().st_size
+    if size == 0 or size % (4 * dim):
+        raise DataFormatError(f"{path}: {size} bytes is not a whole number of float32 rows of width {dim}")
+    return np.memmap(path, dtype=np.float32, mode="r", shape=(size // (4 * dim), dim))
+
+
+def subsample(z: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
+    """At most ``n`` rows of ``z`` (seeded, without replacement)."""
+    if n is None or n >= len(z):
+        return z
+    return z[np.sort(np.random.default_rng(seed).choice(len(z), n, replace=False))]
+
+
+__all__ = ["Features", "network_features", "torchvision_features", "bank_features", "subsample",
+           "stratified_subset"]
