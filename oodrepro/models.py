@@ -172,7 +172,96 @@ class DeConfLeNet5(DeConfNet):
         super().__init__("lenet5", in_shape=in_shape, n_classes=n_classes)
 
 
-ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5, "mlp_deconf": DeConfMLP, "lenet5_deconf": DeConfLeNet5}
+# --- Wide ResNet (Zagoruyko & Komodakis 2016; odm §4.2 uses WRN-28-10 with a 32-d embedding) ----------------
+class _WideBlock(nn.Module):
+    """Pre-activation basic block: BN-ReLU-conv3×3-BN-ReLU-conv3×3, 1×1 conv shortcut when the shape changes."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(c_out), nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.short = None if (c_in == c_out and stride == 1) else nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+
+    def forward(self, x):
+        o = torch.relu(self.bn1(x))
+        y = self.conv2(torch.relu(self.bn2(self.conv1(o))))
+        return y + (x if self.short is None else self.short(o))
+
+
+class WideResNet(nn.Module):
+    """WRN-``depth``-``widen`` (depth = 6n + 4): three groups of n blocks with 16k, 32k, 64k channels, global
+    average pooling and a linear head (logits, or the embedding of a metric-learning loss).
+
+    Layers exposed: the pooled 64k-d features, then the head's output."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10, depth: int = 28, widen: int = 10):
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ParameterError(f"WRN depth {depth} is not accepted; use 6n + 4 (10, 16, 22, 28, …)")
+        n, w = (depth - 4) // 6, [16, 16 * widen, 32 * widen, 64 * widen]
+        layers = [nn.Conv2d(int(in_shape[0]), w[0], 3, 1, 1, bias=False)]
+        for g in range(3):
+            layers += [_WideBlock(w[g] if i == 0 else w[g + 1], w[g + 1], (1 if g == 0 else 2) if i == 0 else 1)
+                       for i in range(n)]
+        self.body, self.bn = nn.Sequential(*layers), nn.BatchNorm2d(w[3])
+        self.head = nn.Linear(w[3], n_classes)
+
+    def features(self, x):
+        h = torch.relu(self.bn(self.body(x))).mean((2, 3))
+        return [h, self.head(h)]
+
+    def forward(self, x):
+        return self.features(x)[-1]
+
+    def n_layers(self) -> int:
+        return 2
+
+
+class WRN28x10(WideResNet):
+    """odm's WRN-28-10 (architecture ``"wrn28_10"``; a GPU network)."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10):
+        super().__init__(in_shape, n_classes, depth=28, widen=10)
+
+
+class WRN10x2(WideResNet):
+    """A CPU-sized WRN-10-2 (architecture ``"wrn10_2"``): one block per group, widen 2 (≈ 0.3 M weights)."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10):
+        super().__init__(in_shape, n_classes, depth=10, widen=2)
+
+
+class VGGOdm(nn.Module):
+    """The odm authors' VGG for 32×32 colour images (their code, SVHN ↔ CIFAR-10): ten 3×3 convolutions
+    (64, 64, 128, 128, 256, 256, 512 × 4, each BN-ReLU) with four 2×2 max-pools, global average pooling, a
+    512 → 512 fully connected layer (ReLU, dropout 0.2 = keep 0.8) and a linear output (10-d embedding or
+    logits). Layers exposed: the 512-d FC output, then the output."""
+
+    def __init__(self, in_shape=(3, 32, 32), n_classes: int = 10):
+        super().__init__()
+        plan, c, layers = [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512], int(in_shape[0]), []
+        for v in plan:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
+                c = v
+        self.conv, self.fc, self.drop = nn.Sequential(*layers), nn.Linear(512, 512), nn.Dropout(0.2)
+        self.head = nn.Linear(512, n_classes)
+
+    def features(self, x):
+        h = self.drop(torch.relu(self.fc(self.conv(x).mean((2, 3)))))
+        return [h, self.head(h)]
+
+    def forward(self, x):
+        return self.features(x)[-1]
+
+    def n_layers(self) -> int:
+        return 2
+
+
+ARCHITECTURES = {"mlp": MLP, "lenet5": LeNet5, "mlp_deconf": DeConfMLP, "lenet5_deconf": DeConfLeNet5,
+                 "wrn28_10": WRN28x10, "wrn10_2": WRN10x2, "vgg_odm": VGGOdm}
 
 
 def build(arch: str, in_shape, n_classes: int) -> nn.Module:

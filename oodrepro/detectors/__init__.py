@@ -24,10 +24,11 @@ from .deconf import (DeConf, DeConfLeNet5, DeConfMLP, deconf_scores, max_cosine_
                      perturb_dataset, select_epsilon)
 from .kpca import PCA, KPCA, ExactKPCA, exact_kpca_error, reconstruction_error  # noqa: F401
 from .feature_baselines import DeepKNN, Energy, Mahalanobis, MaxLogit, ODIN, ReAct, ViM  # noqa: F401
+from .ncm import NearestClassMean  # noqa: F401
 
 #: Every detector class, by name (a detector's name in the book's methods may differ: see the chapters).
 REGISTRY = {"knn_radius": KNNRadius, "max_softmax": MaxSoftmax, "deconf": DeConf, "robust_knn": RobustKNN,
             "one_class_svm": OneClassSVMDetector, "isolation_forest": IsolationForestDetector,
             "pca": PCA, "kpca": KPCA, "exact_kpca": ExactKPCA,
             "max_logit": MaxLogit, "energy": Energy, "odin": ODIN, "mahalanobis": Mahalanobis, "vim": ViM,
-            "deep_knn": DeepKNN, "react": ReAct}
+            "deep_knn": DeepKNN, "react": ReAct, "nearest_class_mean": NearestClassMean}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 
-PAPERS = {"knn_ls": "knn_ls.csv", "kpca": "kpca.csv"}
+PAPERS = {"knn_ls": "knn_ls.csv", "kpca": "kpca.csv", "odm": "odm.csv"}
 
 #: Facts the papers state in prose or captions (not in a table), with where they come from.
 FACTS = {

@@ -1,0 +1,63 @@
+"""odm's vocabulary (Masana, Ruiz, Serrat, van de Weijer, López, *Metric Learning for Novelty and Anomaly
+Detection*, BMVC 2018): method and data labels, the reference lookups (the paper prints percentages),
+and the parameters its pages share."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import config, reference
+from ...config import Param
+
+#: Method labels as the paper prints them.
+METHOD_LABELS = {"ce": "CE (max softmax)", "odin": "ODIN", "ccag": "CC (seen OOD)", "ml": "Ours - ML",
+                 "odm": "Ours - ODM"}
+#: Our CC-AG stand-in, said on every page that shows it.
+CCAG_NOTE = ("CC = Lee et al.'s confidence loss trained with *seen OOD samples* in place of CC-AG's GAN "
+             "generator (no GAN is trained here)")
+#: OOD set labels.
+LABELS = {"novelty": "Novelty (5, 9, 1)", "gaussian": "Gaussian noise", "digits28": "sklearn digits",
+          "cifar10": "CIFAR-10", "svhn": "SVHN", "tsinghua": "Tsinghua", "background": "Background",
+          "noise": "Noise", "tiny_imagenet": "TinyImageNet", "lsun": "LSUN", "": "in-dist accuracy"}
+#: The five metrics of Tables 2–4 (ODIN's definitions, in-distribution positive) and of Table 1 (CC-AG's code).
+METRICS_ODIN = ("fpr95", "detection_error", "auroc", "aupr_in", "aupr_out")
+METRICS_CCAG = ("tnr95", "detection_accuracy", "auroc", "aupr_in", "aupr_out")
+METRIC_LABELS = {"fpr95": "FPR at 95% TPR", "detection_error": "Detection error", "auroc": "AUROC",
+                 "aupr_in": "AUPR-in", "aupr_out": "AUPR-out", "tnr95": "TNR at 95% TPR",
+                 "detection_accuracy": "Detection accuracy", "accuracy": "Accuracy"}
+
+
+def paper_value(table: str, in_dist: str, ood: str, method: str, metric: str, seen: str = "") -> float:
+    """The paper's value as a fraction (the paper prints %), NaN where it has none."""
+    df = reference.table("odm", table)
+    df = df[(df.in_dist == in_dist) & (df.ood.fillna("") == ood) & (df.method == method)
+            & (df.metric == metric) & (df.seen.fillna("") == seen)]
+    return float(df["value"].iloc[0]) / 100 if len(df) == 1 else np.nan
+
+
+def training_params() -> list[Param]:
+    """The parameters every odm page shares (seeds, embedding, margin, training, data, device, results)."""
+    return [
+        config.seeds_param(),
+        Param("embedding_dim", "int", "size of the metric-learned embedding", low=1),
+        Param("margin", "float", "contrastive margin m (authors' code: 10)", low=1e-6),
+        Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
+        Param("epochs", "int", "training epochs of every network", low=1),
+        Param("batch_size", "int", "training batch size (images of in-distribution per batch)", low=2),
+        Param("lr", "float", "Adam learning rate", low=1e-8, high=1.0),
+        Param("odin_temperatures", "floats", "ODIN's temperature grid (tuned on the validation split)", low=1.0,
+              min_len=1),
+        Param("odin_epsilons", "floats", "ODIN's perturbation grid (tuned on the validation split)", low=0.0,
+              high=1.0, min_len=1),
+        Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
+        Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
+        Param("results_dir", "str", "where result files are written"),
+    ]
+
+
+ODIN_T = [1.0, 10.0, 100.0, 1000.0]
+ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
+#: ODIN's own grid (Liang et al. 2018, §4): T in {1, 2, 5, …, 1000}, 21 ε from 0 to 0.004.
+ODIN_T_PAPER = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
+ODIN_EPS_PAPER = [round(0.0002 * i, 4) for i in range(21)]
+BASE = dict(margin=10.0, squared=True, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
+            device="auto", results_dir="results")

@@ -1,0 +1,279 @@
+r"""Metric learning for novelty and anomaly detection (odm: Masana et al., BMVC 2018).
+
+The public pieces, stable for other chapters and the classroom assignment:
+
+* :func:`contrastive_loss` — Eq. 1 on given pairs, squared (the paper) or unsquared (the authors' code);
+* :func:`mine_pairs` — ODM's pair mining inside one minibatch (§3, Eq. 2): in–in same class, in–in
+  different class, in–seen-OOD counted as "different"; **never OOD–OOD**;
+* :class:`ContrastiveLoss` — an :class:`oodrepro.train.Loss` that mines the pairs of a batch and applies
+  Eq. 1 (ML without seen OOD, ODM with it);
+* :func:`class_means`, :func:`ncm_predict`, :func:`ncm_score` — nearest-class-mean classification and
+  the OOD score, the squared distance to the nearest class mean of the training embeddings.
+
+Seen out-of-distribution samples carry the label :data:`OOD_LABEL` (−1) in a batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import ParameterError
+from .train import Loss
+
+#: Label of a seen out-of-distribution sample inside a training batch.
+OOD_LABEL = -1
+#: The authors' code: 25 % of the pairs are same-class pairs.
+SAME_FRACTION = 0.25
+#: The authors' code: on every second batch the last half of the pairs are (in, seen-OOD) pairs.
+OOD_PAIR_FRACTION = 0.5
+#: The authors' code: margin 10 (CIFAR-10 ↔ SVHN).
+MARGIN = 10.0
+
+
+def check_margin(margin) -> float:
+    """The contrastive margin m as a float; m must be a finite number > 0."""
+    try:
+        m = float(margin)
+    except (TypeError, ValueError):
+        raise ParameterError(f"parameter 'margin' must be a number > 0, got {margin!r}") from None
+    if not np.isfinite(m) or m <= 0:
+        raise ParameterError(f"parameter 'margin' = {margin!r} is not accepted; use a number > 0")
+    return m
+
+
+def check_embedding_dim(dim) -> int:
+    """The embedding size as an int; it must be an integer >= 1."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ParameterError(f"parameter 'embedding_dim' = {dim!r} is not accepted; use an integer >= 1")
+    return int(dim)
+
+
+def _check_fraction(name: str, v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ParameterError(f"parameter {name!r} must be a number in [0, 1], got {v!r}") from None
+    if not 0.0 <= f <= 1.0:
+        raise ParameterError(f"parameter {name!r} = {v!r} is not accepted; use a number in [0, 1]")
+    return f
+
+
+def pair_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""Euclidean distance :math:`D = \|f(x_1) - f(x_2)\|_2` per row (gradient 0 where D = 0)."""
+    diff = a - b
+    sq = (diff * diff).sum(1)
+    safe = torch.where(sq > 0, sq, torch.ones_like(sq))
+    return torch.where(sq > 0, safe.sqrt(), torch.zeros_like(sq))
+
+
+def contrastive_loss(a: torch.Tensor, b: torch.Tensor, different: torch.Tensor, margin: float = MARGIN,
+                     squared: bool = True) -> torch.Tensor:
+    r"""The contrastive loss of odm Eq. 1, averaged over the pairs ``(a[i], b[i])``.
+
+    With :math:`D = \|f(x_1) - f(x_2)\|_2` and :math:`y = 1` for a "different" pair (different classes,
+    or in-distribution × seen OOD), :math:`y = 0` for a same-class pair:
+
+    * ``squared=True`` (the paper's Eq. 1):
+      :math:`L = \tfrac12 (1-y) D^2 + \tfrac12\, y \max(0, m - D)^2`;
+    * ``squared=False`` (the authors' TensorFlow code):
+      :math:`L = \tfrac12 (1-y) D + \tfrac12\, y \max(0, m - D)`.
+
+    Returns the mean of L over the pairs (0 for no pairs).
+    """
+    m = check_margin(margin)
+    if len(a) == 0:
+        return a.sum() * 0.0
+    d = pair_distance(a, b)
+    y = different.to(d.dtype)
+    hinge = torch.clamp(m - d, min=0.0)
+    if squared:
+        d, hinge = d * d, hinge * hinge
+    return (0.5 * (1.0 - y) * d + 0.5 * y * hinge).mean()
+
+
+def _partners(anchor_labels: torch.Tensor, pool: torch.Tensor, pool_labels: torch.Tensor, same: bool,
+              anchors: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each anchor, a random partner from ``pool`` with the same (or a different) label.
+
+    Same-class partners avoid the anchor itself when its class has another member. Anchors with no
+    possible partner are dropped; returns (kept anchors, their partners)."""
+    keep, chosen = [], []
+    for a, lab in zip(anchors.tolist(), anchor_labels.tolist()):
+        cand = pool[(pool_labels == lab) & (pool != a)] if same else pool[pool_labels != lab]
+        if same and len(cand) == 0:
+            cand = torch.tensor([a])
+        if len(cand) == 0:
+            continue
+        keep.append(a)
+        chosen.append(int(cand[torch.randint(len(cand), (1,), generator=gen)]))
+    return torch.tensor(keep, dtype=torch.long), torch.tensor(chosen, dtype=torch.long)
+
+
+def mine_pairs(y: torch.Tensor, n_pairs: int | None = None, same_fraction: float = SAME_FRACTION,
+               ood_fraction: float = OOD_PAIR_FRACTION, generator: torch.Generator | None = None):
+    r"""ODM pair mining inside one minibatch (odm §3, Eq. 2; proportions from the authors' code).
+
+    ``y`` holds the batch's labels, in-distribution classes ≥ 0 and seen OOD = :data:`OOD_LABEL`.
+    Every pair's first element (the anchor) is an in-distribution sample, so **no OOD–OOD pair is
+    ever formed**. Of ``n_pairs`` (default: half the batch, as the authors pair image i with i + B/2):
+
+    * the first ``round(same_fraction · n_pairs)`` pairs are same-class (``different = 0``);
+    * if the batch holds seen OOD, the last ``round(ood_fraction · n_pairs)`` pairs are
+      (in, seen-OOD) pairs, counted as "different" (``different = 1``);
+    * the rest are in–in pairs of different classes (``different = 1``).
+
+    Anchors are drawn without replacement from the in-distribution samples (cycled if there are
+    fewer than pairs). A pair without a possible partner (a batch with one class, no other class to
+    pair with) is dropped. Returns ``(i, j, different, kind)``: index tensors into the batch, the
+    0/1 pair label of Eq. 1 and ``kind`` (0 same, 1 different class, 2 in–OOD).
+    """
+    y = torch.as_tensor(y).long()
+    same_fraction = _check_fraction("same_fraction", same_fraction)
+    ood_fraction = _check_fraction("ood_fraction", ood_fraction)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    idx = torch.arange(len(y))
+    ins, oods = idx[y != OOD_LABEL], idx[y == OOD_LABEL]
+    n_pairs = len(y) // 2 if n_pairs is None else int(n_pairs)
+    if len(ins) == 0 or n_pairs < 1:
+        empty = torch.zeros(0, dtype=torch.long)
+        return empty, empty, empty, empty
+    reps = -(-n_pairs // len(ins))
+    anchors = torch.cat([ins[torch.randperm(len(ins), generator=gen)] for _ in range(reps)])[:n_pairs]
+    n_same = int(round(same_fraction * n_pairs))
+    n_ood = int(round(ood_fraction * n_pairs)) if len(oods) else 0
+    n_ood = min(n_ood, n_pairs - n_same)
+    a_same, b_same = _partners(y[anchors[:n_same]], ins, y[ins], True, anchors[:n_same], gen)
+    mid = anchors[n_same:n_pairs - n_ood]
+    a_diff, b_diff = _partners(y[mid], ins, y[ins], False, mid, gen)
+    a_ood = anchors[n_pairs - n_ood:]
+    b_ood = oods[torch.randint(len(oods), (len(a_ood),), generator=gen)] if n_ood else a_ood[:0]
+    i = torch.cat([a_same, a_diff, a_ood])
+    j = torch.cat([b_same, b_diff, b_ood])
+    kind = torch.cat([torch.zeros(len(a_same)), torch.ones(len(a_diff)), torch.full((len(a_ood),), 2.0)]).long()
+    return i, j, (kind > 0).long(), kind
+
+
+class ContrastiveLoss(Loss):
+    r"""The contrastive loss of odm Eq. 1 on pairs mined inside each batch by :func:`mine_pairs`.
+
+    ``outputs`` are the embeddings f(x) of a batch; labels ≥ 0 are in-distribution classes and
+    :data:`OOD_LABEL` marks seen OOD samples. **ML** is this loss trained without seen OOD; **ODM**
+    (Eq. 2) is the same loss with seen-OOD samples in the batches: :meth:`ood_share` asks
+    :func:`oodrepro.train.fit` for them on every ``ood_every``-th batch (the authors: every second
+    batch, a quarter of the images, so that half of that batch's pairs are in–OOD).
+
+    Parameters: ``margin`` m (> 0), ``squared`` (True: Eq. 1; False: the authors' unsquared D),
+    ``same_fraction`` (0.25), ``ood_fraction`` (0.5 of the pairs on an OOD batch), ``ood_every`` (2).
+    """
+
+    classifies = False
+
+    def __init__(self, margin: float = MARGIN, squared: bool = True, same_fraction: float = SAME_FRACTION,
+                 ood_fraction: float = OOD_PAIR_FRACTION, ood_every: int = 2):
+        self.margin = check_margin(margin)
+        self.squared = bool(squared)
+        self.same_fraction = _check_fraction("same_fraction", same_fraction)
+        self.ood_fraction = _check_fraction("ood_fraction", ood_fraction)
+        if isinstance(ood_every, bool) or not isinstance(ood_every, (int, np.integer)) or ood_every < 1:
+            raise ParameterError(f"parameter 'ood_every' = {ood_every!r} is not accepted; use an integer >= 1")
+        self.ood_every = int(ood_every)
+        self.start(0)
+
+    def key(self) -> dict:
+        return {"loss": "contrastive", "margin": self.margin, "squared": self.squared,
+                "same_fraction": self.same_fraction, "ood_fraction": self.ood_fraction, "ood_every": self.ood_every}
+
+    def start(self, seed: int) -> None:
+        """Reset the mining's random generator (called by :func:`oodrepro.train.fit` before training)."""
+        self.generator = torch.Generator().manual_seed(int(seed) + 7919)
+
+    def ood_share(self, step: int) -> float:
+        """Fraction of batch ``step`` made of seen-OOD samples: ``ood_fraction / 2`` on every
+        ``ood_every``-th batch (odd-numbered batches for 2), else 0. (Pairs are half the batch, so
+        this makes ``ood_fraction`` of that batch's pairs in–OOD.)"""
+        return self.ood_fraction / 2 if step % self.ood_every == self.ood_every - 1 else 0.0
+
+    def __call__(self, outputs, y, n_classes):
+        i, j, different, _ = mine_pairs(y, None, self.same_fraction, self.ood_fraction, self.generator)
+        i, j, different = i.to(outputs.device), j.to(outputs.device), different.to(outputs.device)
+        return contrastive_loss(outputs[i], outputs[j], different, self.margin, self.squared)
+
+
+def _as2d(name: str, a) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or len(a) == 0:
+        raise ParameterError(f"{name} must be a non-empty 2-d array (N, D), got shape {a.shape}")
+    return a
+
+
+def class_means(embeddings, y) -> np.ndarray:
+    r"""The class means :math:`\mu_c = \frac{1}{|S_c|}\sum_{i \in S_c} f(x_i)` of the training
+    embeddings, one row per class 0 … max(y) (odm §3; the authors use the whole training set)."""
+    e = _as2d("embeddings", embeddings)
+    y = np.asarray(y).astype(int).ravel()
+    if len(y) != len(e) or (y < 0).any():
+        raise ParameterError(f"labels y must be {len(e)} integers >= 0 (one per embedding)")
+    counts = np.bincount(y)
+    if (counts == 0).any():
+        raise ParameterError(f"class(es) {np.flatnonzero(counts == 0).tolist()} have no training embedding")
+    sums = np.zeros((len(counts), e.shape[1]))
+    np.add.at(sums, y, e)
+    return sums / counts[:, None]
+
+
+def squared_distances(embeddings, means) -> np.ndarray:
+    r""":math:`\|f(x) - \mu_c\|^2` for every point and class, shape (N, C)."""
+    e, mu = _as2d("embeddings", embeddings), _as2d("means", means)
+    if e.shape[1] != mu.shape[1]:
+        raise ParameterError(f"embeddings have {e.shape[1]} dimensions but the class means {mu.shape[1]}")
+    d = (e * e).sum(1)[:, None] - 2 * e @ mu.T + (mu * mu).sum(1)[None, :]
+    return np.maximum(d, 0.0)
+
+
+def ncm_predict(embeddings, means) -> np.ndarray:
+    r"""Nearest-class-mean classification :math:`\hat c(x) = \arg\min_c \|f(x) - \mu_c\|^2`."""
+    return squared_distances(embeddings, means).argmin(1)
+
+
+def ncm_score(embeddings, means) -> np.ndarray:
+    r"""odm's OOD score (authors' code): :math:`s(x) = \min_c \|f(x) - \mu_c\|_2^2`, the squared
+    distance to the nearest class mean of the training embeddings (higher = more OOD)."""
+    return squared_distances(embeddings, means).min(1)
+
+
+class ConfidenceLoss(Loss):
+    r"""The confidence loss of Lee et al. (ICLR 2018, Eq. 1) with **seen OOD samples** in place of the
+    GAN's generated ones (our stand-in for odm's CC-AG baseline; the pages say so):
+
+    .. math:: L = \mathbb{E}_{in}\,[-\log P_\theta(y\,|\,x)]
+              + \beta\, \mathbb{E}_{out}\,[\mathrm{KL}(\mathcal U(y) \,\|\, P_\theta(y\,|\,x))],
+       \qquad \mathrm{KL}(\mathcal U \| P) = -\log C - \tfrac1C \textstyle\sum_j \log P_j .
+
+    Samples labelled :data:`OOD_LABEL` form the second term; :meth:`ood_share` asks
+    :func:`oodrepro.train_mixed.fit_mixed` for ``ood_share`` of a batch of them on every batch.
+    """
+
+    def __init__(self, beta: float = 1.0, share: float = 0.5):
+        try:
+            self.beta = float(beta)
+        except (TypeError, ValueError):
+            raise ParameterError(f"parameter 'beta' must be a number >= 0, got {beta!r}") from None
+        if not np.isfinite(self.beta) or self.beta < 0:
+            raise ParameterError(f"parameter 'beta' = {beta!r} is not accepted; use a number >= 0")
+        self.share = _check_fraction("share", share)
+
+    def key(self) -> dict:
+        return {"loss": "confidence_seen_ood", "beta": self.beta, "share": self.share}
+
+    def ood_share(self, step: int) -> float:
+        """The same fraction of seen-OOD samples on every batch."""
+        return self.share
+
+    def __call__(self, outputs, y, n_classes):
+        logp = torch.log_softmax(outputs, dim=1)
+        inn = y != OOD_LABEL
+        ce = torch.nn.functional.nll_loss(logp[inn], y[inn]) if inn.any() else outputs.sum() * 0.0
+        if (~inn).any():
+            kl = (-np.log(n_classes) - logp[~inn].mean(1)).mean()
+            return ce + self.beta * kl
+        return ce
