@@ -42,7 +42,7 @@ def _embeddings(ctx, alpha: float, depths, sets: dict) -> tuple[list, list, dict
 
 def compare_on_pipeline(student: Callable, reference, depths: Sequence[int] | None = None, alpha: float = 0.0,
                         pairings: Sequence[str] | None = None, seed: int | None = None, epochs: int | None = None,
-                        max_train: int | None = None) -> pd.DataFrame:
+                        max_train: int | None = None, labels: bool = False) -> pd.DataFrame:
     """AUROC of ``student(train_layers, test_layers) -> scores`` (higher = more OOD) beside the package's
     ``reference`` detector (fitted with ``reference.fit(train_layers)``) on the embeddings at ``depths`` (None =
     the chapter's layers: 0 = logits, −1 = the layer before, …) of the knn-ls classifier trained with label smoothing ``alpha``.
@@ -50,9 +50,7 @@ def compare_on_pipeline(student: Callable, reference, depths: Sequence[int] | No
     Returns one row per (pairing, implementation): ``in_dist``, ``ood``, ``implementation`` ("yours" /
     "oodrepro"), ``auroc``, and ``max_abs_diff`` — the largest |student − reference| score over the scored
     points (0 = the same scores)."""
-    d = DEFAULTS
-    cfg = pipeline_config(pairings or d["pairings"], d["seed"] if seed is None else seed,
-                          epochs or d["epochs"], max_train or d["max_train"])
+    cfg = _config(pairings, seed, epochs, max_train)
     if not callable(student):
         raise ParameterError(f"student = {student!r} is not accepted; pass a function (train_layers, test_layers) -> scores")
     rows = []
@@ -60,8 +58,8 @@ def compare_on_pipeline(student: Callable, reference, depths: Sequence[int] | No
         if ctx is None or missing:
             raise ParameterError(f"no data for {in_name} -> {sorted(missing)}: {next(iter(missing.values()), '')}")
         train, test_in, test_out = _embeddings(ctx, alpha, depths, sets)
-        ref = reference.fit(train)
-        for name, score in (("yours", lambda t: np.asarray(student(train, t), dtype=np.float64).ravel()),
+        ref, extra = reference.fit(train, y=ctx.train_set.y), ((ctx.train_set.y,) if labels else ())
+        for name, score in (("yours", lambda t: np.asarray(student(train, t, *extra), dtype=np.float64).ravel()),
                             ("oodrepro", lambda t: np.asarray(ref.score(t), dtype=np.float64))):
             s_in = score(test_in)
             for o in oods:
@@ -69,6 +67,25 @@ def compare_on_pipeline(student: Callable, reference, depths: Sequence[int] | No
                 rows.append({"in_dist": in_name, "ood": o, "implementation": name,
                              "auroc": metrics.auroc(s_in, s_out), "_scores": np.concatenate([s_in, s_out])})
     return _with_diff(pd.DataFrame(rows))
+
+
+def _config(pairings, seed, epochs, max_train) -> dict:
+    d = DEFAULTS
+    return pipeline_config(pairings or d["pairings"], d["seed"] if seed is None else seed, epochs or d["epochs"],
+                           max_train or d["max_train"])
+
+
+def pipeline_embeddings(depth: int = -1, alpha: float = 0.0, seed: int | None = None, epochs: int | None = None,
+                        max_train: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training embeddings at ``depth`` of the pipeline's classifier (as :func:`compare_on_pipeline`) and
+    the training labels: ``(embeddings (N, D), labels (N,))``."""
+    cfg = _config(DEFAULTS["pairings"][:1], seed, epochs, max_train)
+    for in_name, _, ctx, _, _ in contexts(_paper(), _models(), cfg, progress=False):
+        if ctx is None:
+            raise ParameterError(f"no data for {in_name}")
+        (train,), _, _ = _embeddings(ctx, alpha, [depth], {})
+        return train, np.asarray(ctx.train_set.y)
+    raise ParameterError("the pipeline configuration names no in-distribution set")
 
 
 def _with_diff(df: pd.DataFrame) -> pd.DataFrame:

@@ -67,13 +67,33 @@ def reconstruction_error(train_features, test_features, evr=0.9):
     c = np.asarray(test_features, dtype=float)
     return np.linalg.norm(c - c @ vec[:, :q] @ vec[:, :q].T, axis=1)
 '''
+ODM_SWAPPED = '''
+def contrastive_loss(a, b, different, margin=10.0):
+    d = torch.sqrt(((a - b) ** 2).sum(1))
+    y = different.to(d.dtype)
+    return (0.5 * y * d ** 2 + 0.5 * (1 - y) * torch.clamp(margin - d, min=0) ** 2).mean()  # y = 1 read as "same"
+'''
+ODM_OOD_PAIRS = '''
+def odm_pair_labels(y):
+    y = np.asarray(y)
+    p = (y[:, None] != y[None, :]).astype(int)  # OOD x OOD pairs formed, as "same"
+    np.fill_diagonal(p, -1)
+    return p
+'''
+ODM_GLOBAL_MEAN = '''
+def ncm_score(train_embeddings, train_labels, test_embeddings):
+    e, t = np.asarray(train_embeddings, dtype=float), np.asarray(test_embeddings, dtype=float)
+    return ((t - e.mean(axis=0)) ** 2).sum(1)  # distance to the global mean, not the nearest class mean
+'''
 WRONG = {
     # q3 calls the student's q1 and q2: wrong radii or normalisers cost q3 too
     "knn_ls": [({"knn_radius": KNN_OFF_BY_ONE, "loo_normaliser": KNN_NO_SKIP}, {"q1", "q2"}, set()),
                ({"knn_ls_score": KNN_NOT_NORMALISED}, {"q3"}, {"q1", "q2"})],
-    # kpca's questions are independent (q2's tests use their own map): four wrong answers in one submission
+    # kpca's and odm's questions are independent (kpca q2's tests use their own map): all wrong in one submission
     "kpca": [({"rff_map": KPCA_NO_SCALE, "rff_weights": KPCA_HALF_VARIANCE, "nystroem_map": KPCA_NO_WHITENING,
                "reconstruction_error": KPCA_NOT_CENTRED}, {"q1", "q2", "q3", "q4"}, set())],
+    "odm": [({"contrastive_loss": ODM_SWAPPED, "odm_pair_labels": ODM_OOD_PAIRS, "ncm_score": ODM_GLOBAL_MEAN},
+             {"q1", "q2", "q3"}, set())],
 }
 
 
