@@ -2,7 +2,8 @@
 #   make test   create the virtual environment (if missing) and run the whole test-suite
 #   make book   create the environment, execute every notebook with papermill (profile quick),
 #               build the HTML book into _build/html
-# Other targets: make notebooks | book-only | env | bench | clean | clean-cache | help
+# Other targets: make notebooks | book-only | assignments | env | bench | clean | clean-cache | help
+#   make assignments   otter assign: dist/<assignment>/student/ and dist/<assignment>/autograder/ (+ zip)
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
@@ -14,10 +15,10 @@ PROFILE ?= quick
 # '.venv/bin/oodrepro cache info' prints it.
 export PYTHONUNBUFFERED = 1
 
-.PHONY: help env test book book-only notebooks bench clean clean-cache
+.PHONY: help env test book book-only notebooks assignments bench clean clean-cache
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,9p' Makefile
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +40,21 @@ book-only: env
 book: notebooks
 	$(MAKE) --no-print-directory book-only
 
+# The classroom assignments (assignments/<name>/<name>.ipynb, otter-grader's format). otter assign runs the
+# instructor's solutions against every test before writing dist/ (a failing test stops the build).
+ASSIGNMENTS ?= $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/*.ipynb))))
+assignments: env
+	@for a in $(ASSIGNMENTS); do \
+	  rm -rf dist/$$a && echo "otter assign assignments/$$a/$$a.ipynb -> dist/$$a" && \
+	  $(BIN)/otter assign assignments/$$a/$$a.ipynb dist/$$a || exit 1; \
+	done
+
 bench: env
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_kpca.py
 
 clean:
-	rm -rf _build book/generated results
+	rm -rf _build book/generated results dist
 
 clean-cache: env
 	$(BIN)/oodrepro cache clear
