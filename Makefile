@@ -2,7 +2,11 @@
 #   make test   create the virtual environment (if missing) and run the whole test-suite
 #   make book   create the environment, execute every notebook with papermill (profile quick),
 #               build the HTML book into _build/html
+#   make check-book  open every page of _build/html in headless Chromium (needs Debian's chromium)
+#               and check it: console errors, images, typeset maths, glue, links, widths; screenshots
+#               in _build/screens/
 # Other targets: make notebooks | book-only | env | bench | clean | clean-cache | help
+# PROFILE=paper (with OODREPRO_DATA_ROOT) builds the book on the paper profile; missing data reads "needs data".
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
@@ -14,10 +18,10 @@ PROFILE ?= quick
 # '.venv/bin/oodrepro cache info' prints it.
 export PYTHONUNBUFFERED = 1
 
-.PHONY: help env test book book-only notebooks bench clean clean-cache
+.PHONY: help env test book book-only notebooks bench clean clean-cache check-book
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,12p' Makefile
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,18 +37,22 @@ notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE)
 
 book-only: env
+	rm -rf book/api/_autosummary  # regenerated from the docstrings on every build
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
 book: notebooks
 	$(MAKE) --no-print-directory book-only
 
+check-book: env
+	$(BIN)/python -m oodrepro.bookcheck _build/html --toc _toc.yml
+
 bench: env
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_kpca.py
 
 clean:
-	rm -rf _build book/generated results
+	rm -rf _build book/generated results book/api/_autosummary
 
 clean-cache: env
 	$(BIN)/oodrepro cache clear
