@@ -133,10 +133,13 @@ def _text_problems(text: str) -> list[str]:
         i = text.find(token)
         if i >= 0:
             out.append(f"raw LaTeX {token!r} in the visible text: …{' '.join(text[max(0, i - 40):i + 40].split())}…")
-    for pat in (r"\{glue[:}a-z]*", r"glue key .{0,40}not found", r"<glue key"):
+    for pat in (r"\{glue[:}a-z]*", r"No key .{1,60}? found in glue data", r"<glue key"):
         m = re.search(pat, text, flags=re.I)
         if m:
             out.append(f"unresolved glue: …{' '.join(text[max(0, m.start() - 40):m.end() + 40].split())}…")
+    m = re.search(r"System Message: \w+/\d", text)
+    if m:  # a build warning kept on the page (keep_warnings: true in _config.yml)
+        out.append(f"build warning on the page: …{' '.join(text[m.start():m.end() + 120].split())}…")
     return out
 
 

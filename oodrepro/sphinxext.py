@@ -78,10 +78,19 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     files[:] = kept
 
 
+def _keep_autosummary_pages(app, config):
+    """``only_build_toc_files`` (sphinx-external-toc) excludes every source file that ``_toc.yml`` does not
+    list — on a rebuild that includes the API pages autosummary generated on the previous build, and
+    the build then fails ("autosummary references excluded document"). They are listed by the
+    autosummary toctrees of ``book/api/``: keep them."""
+    config.exclude_patterns = [p for p in config.exclude_patterns if "_autosummary/" not in str(p)]
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.autodoc")
     app.connect("autodoc-process-docstring", _process, priority=400)  # before napoleon (500): raw text
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("config-inited", _keep_autosummary_pages, priority=950)  # after sphinx-external-toc (900)
     # MathJax on every page: chapter titles with maths ($k$, $\\alpha$) sit in every page's sidebar
     app.set_html_assets_policy("always")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
