@@ -2,8 +2,12 @@
 #   make test   create the virtual environment (if missing) and run the whole test-suite
 #   make book   create the environment, execute every notebook with papermill (profile quick),
 #               build the HTML book into _build/html
-# Other targets: make notebooks | book-only | assignments | env | bench | clean | clean-cache | help
+#   make check-book  open every page of _build/html in headless Chromium (needs Debian's chromium)
+#               and check it: console errors, images, typeset maths, glue, links, widths; screenshots
+#               in _build/screens/
 #   make assignments   otter assign: dist/<assignment>/student/ and dist/<assignment>/autograder/ (+ zip)
+# Other targets: make notebooks | book-only | assignments | check-book | env | bench | clean | clean-cache | help
+# PROFILE=paper (with OODREPRO_DATA_ROOT) builds the book on the paper profile; missing data reads "needs data".
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
@@ -15,10 +19,10 @@ PROFILE ?= quick
 # '.venv/bin/oodrepro cache info' prints it.
 export PYTHONUNBUFFERED = 1
 
-.PHONY: help env test book book-only notebooks assignments bench clean clean-cache
+.PHONY: help env test book book-only notebooks assignments bench clean clean-cache check-book
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +38,7 @@ notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE)
 
 book-only: env
+	rm -rf book/api/_autosummary  # regenerated from the docstrings on every build
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
@@ -49,12 +54,15 @@ assignments: env
 	  $(BIN)/otter assign assignments/$$a/$$a.ipynb dist/$$a || exit 1; \
 	done
 
+check-book: env
+	$(BIN)/python -m oodrepro.bookcheck _build/html --toc _toc.yml
+
 bench: env
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_kpca.py
 
 clean:
-	rm -rf _build book/generated results dist
+	rm -rf _build book/generated results dist book/api/_autosummary
 
 clean-cache: env
 	$(BIN)/oodrepro cache clear

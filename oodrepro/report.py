@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from . import provenance
 
 
 def best_within_2se(summary: pd.DataFrame, group=("in_dist", "ood")) -> pd.Series:
@@ -69,9 +70,18 @@ VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "inconc
                    "needs data": "#e2e3e5"}
 
 
+def compares_with_paper(df: pd.DataFrame) -> bool:
+    """Whether a table sets values beside the paper's (a column, or a column level, named ``paper``)."""
+    cols = df.columns
+    names = cols.get_level_values(-1) if isinstance(cols, pd.MultiIndex) else cols
+    return any(str(c).strip().lower().startswith("paper") for c in names)
+
+
 def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bool = False):
     """A pandas Styler with the caption inside the table (``<caption>``), the HTML bold marks kept,
     and — with ``verdicts`` — the verdict column coloured."""
+    note = provenance.profile_note() if compares_with_paper(df) else ""
+    caption = f"{caption} {note}".strip() if note else caption
     st = df.style.set_table_attributes('class="dataframe oodrepro-table"')
     wrap = "normal" if verdicts else "nowrap"  # claim texts wrap; number tables stay on one line per cell
     styles = [{"selector": "td, th", "props": f"white-space: {wrap}; font-size: 0.78em; padding: 0.15em 0.45em;"}]
@@ -146,7 +156,10 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dic
         fig.legend(handles, texts, loc="upper center", ncol=min(len(texts), 8), fontsize=8, frameon=False,
                    bbox_to_anchor=(0.5, 1.02))
     sns.despine(fig)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    note = provenance.profile_note()
+    fig.tight_layout(rect=(0, 0.07 if note else 0, 1, 0.92))
+    if note:  # the comparison with the paper's × says which profile ours ran
+        fig.text(0.01, 0.01, textwrap.fill(note, 160), fontsize=7, color="#555", ha="left", va="bottom")
     return fig
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from . import __version__
 from .cache import CacheStats, write_atomic
 from .errors import OodreproError
+from .provenance import git_commit
 
 STAGE_ENV = "OODREPRO_STAGE_DIR"
 ROOT_ENV = "OODREPRO_RESULTS_ROOT"
@@ -134,7 +135,9 @@ def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = N
     meta = {"params": params, "seeds": params.get("seeds"), "version": __version__, "wall_time_s": wall_time_s,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "cache": {"hits": CacheStats.hits, "misses": CacheStats.misses},
-            "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine()}
+            "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine(),
+            "profile": params.get("profile"), "git_commit": git_commit(),
+            "data_root": str(params.get("data_root") or os.environ.get("OODREPRO_DATA_ROOT") or "") or None}
     doc = {"notebook": notebook, "meta": meta, "rows": df.to_dict(orient="records"), "claims": claims or []}
     if extra:
         doc.update(extra)
@@ -171,11 +174,95 @@ def collect(results_dir) -> list[dict]:
     return [read(p) | {"path": str(p)} for p in files]
 
 
+SCORECARD_COLUMNS = ["chapter", "page", "claim", "paper", "ours", "verdict", "profile", "why"]
+CELL_KEYS_EXCLUDED = {"mean", "se", "n_seeds", "status", "paper", "delta", "ours", "seed"}
+
+
+def chapter_of(page: str) -> str:
+    """The chapter (paper) of a page name: ``"knn_ls/table1"`` → ``"knn_ls"``."""
+    return page.split("/", 1)[0] if "/" in page else ""
+
+
+def _profile(doc: dict) -> str:
+    m = doc["meta"]
+    return str(m.get("profile") or (m.get("params") or {}).get("profile") or "")
+
+
 def scorecard(results_dir) -> pd.DataFrame:
-    """All claims of all result files: page, claim, paper value, ours, verdict, why."""
+    """All claims of all result files: chapter, page, claim, paper value, ours, verdict, profile, why."""
     recs = []
     for doc in collect(results_dir):
         for c in doc.get("claims", []):
-            recs.append({"page": c.get("page") or doc["notebook"], **{k: c.get(k, "") for k in
-                                                                     ("claim", "paper", "ours", "verdict", "why")}})
-    return pd.DataFrame(recs, columns=["page", "claim", "paper", "ours", "verdict", "why"])
+            page = c.get("page") or doc["notebook"]
+            recs.append({"chapter": chapter_of(page), "page": page, "profile": _profile(doc),
+                         **{k: c.get(k, "") for k in ("claim", "paper", "ours", "verdict", "why")}})
+    return pd.DataFrame(recs, columns=SCORECARD_COLUMNS)
+
+
+def _cell_frames(doc: dict):
+    """The tables of a result file that set our value beside the paper's: list-valued fields whose
+    records have a ``paper`` column and our value as ``mean`` (or ``ours``)."""
+    for key, val in doc.items():
+        if key in ("meta", "claims") or not isinstance(val, list) or not val or not isinstance(val[0], dict):
+            continue
+        df = pd.DataFrame(val)
+        ours = "mean" if "mean" in df.columns else "ours" if "ours" in df.columns else None
+        if "paper" in df.columns and ours is not None:
+            yield key, df, ours
+
+
+def cells(results_dir) -> pd.DataFrame:
+    """Every table cell of every result file that has both our value and the paper's, one row each:
+    chapter, page, the cell's label (its key columns joined), ours, paper, Δ = ours − paper, profile."""
+    recs = []
+    for doc in collect(results_dir):
+        for table, df, ours in _cell_frames(doc):
+            df = df[pd.to_numeric(df["paper"], errors="coerce").notna() & pd.to_numeric(df[ours], errors="coerce").notna()]
+            keys = [c for c in df.columns if c not in CELL_KEYS_EXCLUDED and c != table]
+            for _, r in df.iterrows():
+                label = ", ".join(f"{k}={r[k]}" for k in keys if not (isinstance(r[k], float) and math.isnan(r[k])))
+                recs.append({"chapter": chapter_of(doc["notebook"]), "page": doc["notebook"], "table": table,
+                             "cell": label, "ours": float(r[ours]), "paper": float(r["paper"]),
+                             "delta": float(r[ours]) - float(r["paper"]), "profile": _profile(doc)})
+    return pd.DataFrame(recs, columns=["chapter", "page", "table", "cell", "ours", "paper", "delta", "profile"])
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """A table as CSV text (no index) — what the scorecard page offers for download."""
+    return df.to_csv(index=False)
+
+
+def from_csv(text: str) -> pd.DataFrame:
+    """Read :func:`to_csv`'s text back: the same rows (empty cells read as empty strings in text
+    columns)."""
+    import io
+
+    df = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            df[c] = df[c].astype(object).fillna("")
+    return df
+
+
+def paper_figure(cells_df: pd.DataFrame, chapter: str, band: float = 0.02):
+    """Ours against the paper's value for every table cell of one chapter: the y = x line and the
+    ±``band`` band around it; one colour per page."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    d = cells_df[cells_df["chapter"] == chapter]
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    lo = min(d["paper"].min(), d["ours"].min(), 0.5) - 0.03
+    hi = max(d["paper"].max(), d["ours"].max(), 1.0) + 0.01
+    xs = np.array([lo, hi])
+    ax.fill_between(xs, xs - band, xs + band, color="tab:green", alpha=0.15, lw=0, label=f"±{band:g}")
+    ax.plot(xs, xs, color="k", lw=0.8, label="y = x")
+    sns.scatterplot(data=d, x="paper", y="ours", hue="page", style="profile", s=28, ax=ax)
+    within = (d["delta"].abs() <= band).mean() if len(d) else float("nan")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="paper's value", ylabel="ours",
+           title=f"{chapter}: {len(d)} cells, {within:.0%} within ±{band:g}")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="upper left")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig

@@ -86,7 +86,7 @@ def check_pixels(where: str, a: np.ndarray) -> float:
 
 
 def check_labels(where: str, y, n: int, classes) -> np.ndarray:
-    """Labels: one integer per image, ``-1`` (unlabelled) or a class index ``0 .. len(classes)-1``."""
+    """Labels: one integer per image, ``-1`` (unlabelled) or a class index from ``0`` to ``len(classes) - 1``."""
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise DataFormatError(f"{where}: labels must be a 1-D array with one label per image ({n}), got shape {y.shape}")

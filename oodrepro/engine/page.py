@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from .. import config, report, results
+from .. import config, provenance, report, results
 from ..errors import ParameterError
 
 
@@ -123,6 +123,15 @@ class Page:
         return {"wall_time": f"{self.meta['wall_time_s']:.0f} s", "n_seeds": len(self.meta.get("seeds") or []),
                 "n_reproduced": n_rep, "n_claims": n_claims, "tbl_claims": tbl}
 
+    def show_provenance(self) -> None:
+        """Display the provenance admonition (profile, data, seeds, version and commit, date, wall time)
+        where ``page.run`` is called, and glue it as ``provenance`` for pages that place it elsewhere."""
+        from IPython.display import HTML, display
+
+        box = HTML(provenance.admonition(self.doc))
+        _glue("provenance", box)
+        display(box)
+
     def __repr__(self) -> str:
         """The page's parameters, one per line (long lists shortened): what this run used."""
         width = max(len(k) for k in self.cfg)
@@ -149,7 +158,10 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     path = results.write(Path(cfg["results_dir"]) / f"{name}.json", name, cfg, out["rows"],
                          claims=out.get("claims", []), wall_time_s=wall, extra=out.get("extra"))
     page = Page(name, cfg, results.read(path), path)
+    # the profile stays declared while the page renders: report.styled / auroc_figure add the profile note
+    provenance.set_profile(cfg.get("profile"))
     glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
         page.glue(key, value)
+    page.show_provenance()
     return page

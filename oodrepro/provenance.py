@@ -1,0 +1,106 @@
+"""Where a page's numbers come from: profile, data, seeds, package version and git commit, date, wall time.
+
+:func:`oodrepro.engine.page.run` shows :func:`admonition` at the top of every executed page (and glues
+it as ``provenance``), built from the result file's ``meta`` alone — so a chapter gets it without a
+cell of its own. :func:`profile_note` is the sentence that the shared report helpers
+(:func:`oodrepro.report.styled`, :func:`oodrepro.report.auroc_figure`) put next to every comparison
+with a paper while a page that did not run the ``paper`` profile is being rendered.
+"""
+from __future__ import annotations
+
+import html
+import subprocess
+from pathlib import Path
+
+# The profile of the page being rendered. A module global, not a context variable: a notebook's later
+# cells (the figures) may run in another asyncio context than the ``page.run`` cell.
+_STATE: dict[str, str | None] = {"profile": None}
+
+
+def git_commit(where=None) -> str | None:
+    """The short commit of the source tree the package runs from (``+dirty`` with uncommitted edits);
+    ``None`` outside a git checkout (an installed wheel) or without git."""
+    where = Path(where) if where else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def set_profile(profile: str | None) -> None:
+    """Declare the profile of the page being rendered (``page.run`` does; ``None`` clears it)."""
+    _STATE["profile"] = profile
+
+
+def current_profile() -> str | None:
+    return _STATE["profile"]
+
+
+def profile_note(profile: str | None = None) -> str:
+    """The sentence that goes next to a comparison with the paper: empty on the ``paper`` profile (or
+    when no page is being rendered), else which profile ran and that it is not the paper's setting."""
+    profile = profile if profile is not None else current_profile()
+    if not profile or profile == "paper":
+        return ""
+    return (f"Profile {profile!r}: ours ran on the {profile} profile (embedded or synthetic data, fewer "
+            "images and seeds than the paper), so Δ measures that setting against the paper's, not a failed "
+            "reproduction of it.")
+
+
+def data_used(doc: dict) -> dict:
+    """The data sets of the rows that ran (``status == "ok"``), split into ``embedded`` (shipped with an
+    installed package, or derived from one) and ``data_root`` (read from ``$OODREPRO_DATA_ROOT``), and
+    the sets of the rows that read *needs data*."""
+    from . import data
+
+    used, missing = set(), set()
+    for r in doc.get("rows", []):
+        names = {str(r[k]) for k in ("in_dist", "ood", "dataset", "train") if r.get(k)}
+        (used if r.get("status", "ok") == "ok" else missing).update(names)
+    real = {n for n in used if n.split(":")[0].lower() in data.TORCHVISION or
+            data.ALIASES.get(n.split(":")[0].lower()) in data.TORCHVISION}
+    return {"embedded": sorted(used - real), "data_root": sorted(real), "missing": sorted(missing - used)}
+
+
+def _data_text(doc: dict) -> str:
+    d, root = data_used(doc), doc["meta"].get("data_root")
+    parts = []
+    if d["embedded"]:
+        parts.append("embedded / synthetic: " + ", ".join(d["embedded"]))
+    if d["data_root"]:
+        parts.append(f"from the data root{f' {root}' if root else ''}: " + ", ".join(d["data_root"]))
+    if d["missing"]:
+        parts.append("needs data: " + ", ".join(d["missing"]))
+    return "; ".join(parts) or "synthetic (simulated draws; no data set)"
+
+
+def fields(doc: dict) -> dict[str, str]:
+    """The provenance of a result file as label → text."""
+    m = doc["meta"]
+    seeds = m.get("seeds") or []
+    seeds_txt = (", ".join(map(str, seeds)) if len(seeds) <= 8 else f"{len(seeds)} ({seeds[0]} … {seeds[-1]})") \
+        if seeds else "—"
+    wall = m.get("wall_time_s")
+    return {"profile": str(m.get("profile") or m.get("params", {}).get("profile", "?")),
+            "data": _data_text(doc), "seeds": seeds_txt,
+            "package": f"oodrepro {m.get('version', '?')}, commit {m.get('git_commit') or 'unknown (not a git checkout)'}",
+            "built": str(m.get("created", "?")),
+            "wall time": "—" if wall is None else f"{wall:.1f} s",
+            "software": f"Python {m.get('python', '?')}, torch {m.get('torch', '?')}"}
+
+
+def admonition(doc: dict) -> str:
+    """The provenance admonition (HTML) shown at the top of a page."""
+    f = fields(doc)
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in f.items())
+    note = profile_note(f["profile"])
+    tail = f"<p>{html.escape(note)}</p>" if note else ""
+    return ('<div class="admonition note oodrepro-provenance">'
+            f'<p class="admonition-title">Provenance of the numbers on this page ({html.escape(doc["notebook"])})</p>'
+            f'<ul class="simple">{items}</ul>{tail}</div>')
