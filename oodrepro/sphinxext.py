@@ -23,8 +23,11 @@ _NUMPY_NAME = re.compile(r"^(\s*\w+)(\s+:\s.*)$")  # "mean_ : ndarray" — napol
 
 
 def escape_line(line: str) -> str:
-    """One line of running text with ``name_`` and ``|`` escaped outside inline code and roles (the
-    name of a numpydoc ``name : type`` line is left to napoleon)."""
+    """One line of running text, escaped as the module docstring says.
+
+    Only text outside inline literals and roles changes; the name at the start of a numpydoc
+    ``name : type`` line is left to napoleon.
+    """
     m = _NUMPY_NAME.match(line)
     if m:
         return m.group(1) + escape_line(m.group(2))
@@ -37,8 +40,11 @@ def _indent(line: str) -> int:
 
 
 def escape_docstring(lines: list[str]) -> list[str]:
-    """Escape every line of running text (see the module docstring); literal blocks (after ``::``),
-    directive bodies (``.. math::`` …), doctest lines and field-list markers are kept verbatim."""
+    """Escape every line of running text in a docstring's lines.
+
+    Literal blocks (after a line ending in ``::``), directive bodies (maths and the like), doctest
+    lines and field-list markers are kept verbatim.
+    """
     out, block_indent = [], None
     for line in lines:
         stripped = line.strip()

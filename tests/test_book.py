@@ -218,3 +218,30 @@ def test_api_reference_lists_every_public_function_and_class(smoke_book):
             if getattr(obj, "__module__", None) == mod.name and f"{mod.name}.{name}" not in documented:
                 missing.append(f"{mod.name}.{name}")
     assert not missing, missing
+
+
+def test_bookcheck_flags_wide_tables_raw_latex_dead_links_and_network_use(tmp_path):
+    """Hand-made pages, one fault each, and a clean one with a wide table inside a scroll box."""
+    from oodrepro import bookcheck
+
+    exe = _browser_or_skip()
+    wide = '<table style="width:3000px"><tr><td>wide</td></tr></table>'
+    pages = {
+        "ok.html": f'<div style="overflow-x:auto">{wide}</div><p>fine</p>',
+        "wide.html": wide,
+        "latex.html": "<p>the score $$\\hat T(x)$$ and \\(k\\)</p>",
+        "link.html": '<a href="missing.html">gone</a>',
+        "net.html": '<img src="https://example.org/x.png">',
+        "glue.html": "<p>{glue:text}`n_total` claims</p>",
+    }
+    for name, body in pages.items():
+        (tmp_path / name).write_text(f'<html><body><main><article class="bd-article" style="width:800px">{body}'
+                                     "</article></main></body></html>")
+    (tmp_path / "index.html").write_text("<html></html>")
+    rep = bookcheck.check(tmp_path, None, tmp_path.parent / "shots", chromium=exe, only=list(pages))
+    assert rep["ok.html"] == []
+    assert any("wider than the text column" in m for m in rep["wide.html"])
+    assert any("raw LaTeX '$$'" in m for m in rep["latex.html"]) and any("'\\\\('" in m for m in rep["latex.html"])
+    assert any("missing file: missing.html" in m for m in rep["link.html"])
+    assert any("outside 127.0.0.1 blocked: https://example.org/x.png" in m for m in rep["net.html"])
+    assert any("unresolved glue" in m for m in rep["glue.html"])
