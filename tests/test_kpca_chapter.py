@@ -194,6 +194,10 @@ def test_cost_measure_reports_ratios_to_knn():
     knn = rows[-1]
     assert knn["time_vs_knn"] == 1 and knn["memory_vs_knn"] == 1
     assert knn["kept_mib"] == pytest.approx(400 * 16 * 4 / 2 ** 20)
+    capped = cost.measure(400, 16, 32, queries=20, repeat=1, fit_cap=100)
+    assert [r["fitted"] for r in capped] == [100, 100, 100, 400]  # k-NN always indexes all N
+    # KPCA_nys's state: m landmarks and the m × m map whatever the rows fitted; only q may move a little
+    assert capped[0]["kept_mib"] == pytest.approx(rows[0]["kept_mib"], rel=0.1)
 
 
 def test_norm_and_raw_knn_scores():
@@ -229,3 +233,10 @@ def test_the_mnist_mlp_is_the_knn_ls_chapters_cached_model():
     training = {"epochs": 1, "batch_size": cfg["batch_size"], "lr": cfg["lr"], "device": "cpu"}
     other = Context("mnist5k", ctx.train_set, ctx.in_test, 0, MODELS, training, progress=False)
     assert ls_model(other, 0.0).cache_key == model.cache_key
+
+
+def test_versus_with_a_method_the_paper_lacks_is_our_extension():
+    cfg = {"pairings": ["mnist5k->hflip"]}
+    c = common.versus(_rows([90, 91, 92], [80, 80.5, 81], a="kpca_rff", b="cosine"), common.PAPER, cfg, "p",
+                      "kpca_rff", "cosine", "t", "Table 7")[0]
+    assert c["verdict"] == "reproduced" and "our extension" in c["paper"]

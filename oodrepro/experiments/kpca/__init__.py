@@ -21,13 +21,13 @@ from ...engine.page import PageSpec, register
 from . import approx, pages, texts
 from .common import blas_limited
 
-PAGES = [
-    register(PageSpec("kpca/motivation", "kpca.motivation", blas_limited(approx.motivation_page), texts.motivation_texts)),
-    register(PageSpec("kpca/ablation", "kpca.ablation", blas_limited(pages.ablation_page), pages.ablation_texts)),
-    register(PageSpec("kpca/approximation", "kpca.approximation", blas_limited(approx.approx_page), texts.approx_texts)),
-    register(PageSpec("kpca/landmarks", "kpca.landmarks", blas_limited(pages.landmark_page), texts.landmark_texts)),
-    register(PageSpec("kpca/sensitivity", "kpca.sensitivity", blas_limited(pages.sensitivity_page), texts.sensitivity_texts)),
-    register(PageSpec("kpca/cost", "kpca.cost", blas_limited(approx.cost_page), texts.cost_texts)),
-    register(PageSpec("kpca/main", "kpca.main", blas_limited(pages.main_page), pages.main_texts,
-                      claims_title="Claims of kpca Table 7 tested by this run")),
-]
+PAGES = [register(PageSpec(f"kpca/{name}", f"kpca.{name}", blas_limited(run), texts_fn, **kw))
+         for name, run, texts_fn, kw in (
+             ("motivation", approx.motivation_page, texts.motivation_texts, {}),
+             ("ablation", pages.ablation_page, pages.ablation_texts, {}),
+             ("approximation", approx.approx_page, texts.approx_texts, {}),
+             ("landmarks", pages.landmark_page, texts.landmark_texts, {}),
+             ("sensitivity", pages.sensitivity_page, texts.sensitivity_texts, {}),
+             ("cost", approx.cost_page, texts.cost_texts, {}),
+             ("main", pages.main_page, pages.main_texts,
+              {"claims_title": "Claims of kpca Table 7 tested by this run"}))]

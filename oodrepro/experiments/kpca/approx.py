@@ -14,7 +14,7 @@ from ...detectors.kpca import cosine_map
 from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
-from .pages import _common_texts, _out, _schema
+from .pages import _out, _schema
 from .paper import PAPER
 
 # --- approximations against exact KPCA (Fig. 6) -----------------------------------------------------
@@ -166,7 +166,8 @@ class RawKNN:
 
     def fit(self, train_layers, y=None, logits=None):
         z = train_layers[0]
-        self.nn_ = NearestNeighbors(n_neighbors=min(self.k, len(z)), algorithm="brute").fit(cosine_map(z) if self.cosine else z)
+        nn = NearestNeighbors(n_neighbors=min(self.k, len(z)), algorithm="brute")
+        self.nn_ = nn.fit(cosine_map(z) if self.cosine else z)
         return self
 
     def score(self, layers, logits=None):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ... import cache, data, train
 from ...engine import Context, ModelSpec
-from ...engine.core import DERIVED, load_in, stratified_subset
+from ...engine.core import DERIVED, load_in
 from ...errors import DataNotFoundError, DataFormatError, ParameterError
 from ...fingerprint import fingerprint
 from . import nets
@@ -200,5 +200,4 @@ def subsample(z: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     return z[np.sort(np.random.default_rng(seed).choice(len(z), n, replace=False))]
 
 
-__all__ = ["Features", "network_features", "torchvision_features", "bank_features", "subsample",
-           "stratified_subset"]
+__all__ = ["Features", "network_features", "torchvision_features", "bank_features", "subsample"]

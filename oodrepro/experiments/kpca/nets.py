@@ -11,7 +11,6 @@ imported, so that :func:`oodrepro.train.fit` trains and caches them like every o
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 

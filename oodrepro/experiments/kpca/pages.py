@@ -3,8 +3,8 @@ kernel ablation (Table 5), landmark sampling (Fig. 7) and sensitivity (Figs. 8â€
 runner ``*_page(cfg)``, claims, page text ``*_texts(doc, cfg)``."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
 from ... import config, reference
 from ...config import Param, Schema
@@ -26,7 +26,7 @@ def _out(rows, claims, **extra) -> dict:
 
 def _common_texts(doc: dict, cfg: dict) -> dict:
     rows = pd.DataFrame(doc["rows"])
-    return {"data_sentence": data_sentence(rows, cfg)}
+    return {"data_sentence": Markdown(data_sentence(rows, cfg))}
 
 
 # --- main comparison (Table 7 style) ---------------------------------------------------------------
@@ -125,7 +125,7 @@ def ablation_texts(doc: dict, cfg: dict) -> dict:
             + "; ".join(f"{r.method} on {r.ood}: FPR95 {r.fpr95:.2f}, AUROC {r.auroc:.2f}" for r in bad.itertuples())
             + ". A score that ranks OOD points below chance on average rarely rejects most of them at 95 % TPR; "
               "we take these cells as printed but do not trust their AUROC, and no claim of this page rests on them.")
-    return {**_common_texts(doc, cfg), "inconsistent_md": note,
+    return {**_common_texts(doc, cfg), "inconsistent_md": Markdown(note),
             "tbl_ablation": shown_table(s[s["ood"] == "average"], methods.ABLATION) if len(s) else "No data."}
 
 

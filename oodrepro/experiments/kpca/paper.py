@@ -47,8 +47,9 @@ def pairings_param() -> Param:
                  min_len=1, check=PAPER.check_pairings)
 
 
-def _positive(name: str):
-    return lambda v: None if v is None or v > 0 else f"parameter {name!r} = {v!r} must be > 0"
+def _positive(v):
+    """A schema check: None for a positive value, else the message."""
+    return None if v is None or v > 0 else f"{v!r} is not accepted; use a number > 0"
 
 
 def common_params() -> list[Param]:
@@ -66,9 +67,9 @@ def common_params() -> list[Param]:
         Param("max_train", "int", "use at most this many training images (stratified); None = all",
               low=100, allow_none=True),
         Param("gamma", "float", "kernel width γ > 0 of the Gaussian (scikit-learn's convention; paper's CIFAR-10: 2)",
-              check=_positive("gamma")),
+              check=_positive),
         Param("n_components", "int", "M random features / m Nyström landmarks", low=1),
-        Param("evr", "float", "explained-variance threshold in (0, 1] that sets q", high=1, check=_positive("evr")),
+        Param("evr", "float", "explained-variance threshold in (0, 1] that sets q", high=1, check=_positive),
         Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
         Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
         Param("results_dir", "str", "where result files are written"),

@@ -36,10 +36,10 @@ def sensitivity_texts(doc: dict, cfg: dict) -> dict:
 def approx_texts(doc: dict, cfg: dict) -> dict:
     r = _frame(doc)
     if not len(r):
-        return {"data_sentence": "", "tbl_approx": "No pairing of this run has data."}
+        return {**_common_texts({"rows": []}, cfg), "tbl_approx": "No pairing of this run has data."}
     t = r.pivot_table(index=["approximation", "size"], columns="split", values="error").join(
         r.groupby(["approximation", "size"])[["auroc", "spearman"]].mean())
-    return {"data_sentence": _common_texts({"rows": []}, cfg)["data_sentence"], "tbl_approx": t.round(4)}
+    return {**_common_texts({"rows": []}, cfg), "tbl_approx": t.round(4)}
 
 
 def cost_texts(doc: dict, cfg: dict) -> dict:
