@@ -54,6 +54,13 @@ def test_directional_claims_follow_the_paper_direction():
     assert c3["verdict"] == "needs data"
 
 
+def test_directional_claim_with_one_method_missing_from_the_paper_is_our_extension():
+    rows = _rows()
+    rows = pd.concat([rows, rows[rows.method == "knn"].assign(method="not_in_paper", auroc=rows.auroc - 0.2)])
+    c = directional_claim(rows, PAPER, "mnist", "hflip", "knn_ls", "not_in_paper", "LS helps", {}, "p")
+    assert c["paper"] == "not in the paper (our extension)" and c["verdict"] == "reproduced"
+
+
 def test_figure_claim_rules_on_hand_made_curves():
     rows = pd.DataFrame([{"in_dist": "mnist5k", "ood": "hflip", "alpha": a, "seed": s, "status": "ok",
                           "auroc": v + 0.001 * s}

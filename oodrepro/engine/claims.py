@@ -70,7 +70,9 @@ def fmt(mean: float, se: float) -> str:
 
 
 def _paper_pair(paper: Paper, table, keys: dict, a: str, b: str):
-    return paper.lookup(table, **keys, method=a), paper.lookup(table, **keys, method=b)
+    """The paper's values of ``a`` and ``b``; (None, None) unless the table has both (then the claim is ours)."""
+    pa, pb = paper.lookup(table, **keys, method=a), paper.lookup(table, **keys, method=b)
+    return (pa, pb) if pa is not None and pb is not None else (None, None)
 
 
 def directional_claim(rows: pd.DataFrame, paper: Paper, in_name: str, ood: str, a: str, b: str, text: str,
