@@ -2,7 +2,7 @@
 (Figure 1), the number of neighbours k (Figure 2) and the amount of label smoothing α (Figure 3).
 
 All runners use the paper-neutral engine (:mod:`oodrepro.engine`: pairings, cached models, cached
-scores) with the chapter's methods (:mod:`.methods`).
+scores) with the chapter's methods (:mod:`oodrepro.experiments.knn_ls.methods`).
 The figures' claims, which the paper states only in words, are written down in
 :data:`FIGURE_CLAIMS` with the sentence they come from, and tested with explicit rules.
 """

@@ -1,7 +1,7 @@
 """knn-ls Table 1: seven methods over pairings and seeds — the runner, its claims and the page's text.
 
 Paper-faithful choices and our reading of what the paper leaves open are in the docstrings of
-:mod:`.methods`.
+:mod:`oodrepro.experiments.knn_ls.methods`.
 """
 from __future__ import annotations
 
