@@ -9,6 +9,7 @@ with a paper while a page that did not run the ``paper`` profile is being render
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def profile_note(profile: str | None = None) -> str:
             "reproduction of it.")
 
 
+#: Row labels that are aggregates over data sets, not data sets.
+AGGREGATES = {"average", "mean"}
+_NAMED = re.compile(r"data set '([^']+)'")
+
+
 def data_used(doc: dict) -> dict:
     """The data sets of the rows that ran (``status == "ok"``), split into ``embedded`` (shipped with an
     installed package, or derived from one) and ``data_root`` (read from ``$OODREPRO_DATA_ROOT``), and
@@ -61,8 +67,11 @@ def data_used(doc: dict) -> dict:
 
     used, missing = set(), set()
     for r in doc.get("rows", []):
-        names = {str(r[k]) for k in ("in_dist", "ood", "dataset", "train") if r.get(k)}
-        (used if r.get("status", "ok") == "ok" else missing).update(names)
+        names = {str(r[k]) for k in ("in_dist", "ood", "dataset", "train") if r.get(k)} - AGGREGATES
+        if r.get("status", "ok") == "ok":
+            used |= names
+        else:  # the set the error names (DataNotFoundError: "data set 'svhn' not found"), else the row's sets
+            missing |= set(_NAMED.findall(str(r.get("why") or ""))) or names
     real = {n for n in used if n.split(":")[0].lower() in data.TORCHVISION or
             data.ALIASES.get(n.split(":")[0].lower()) in data.TORCHVISION}
     return {"embedded": sorted(used - real), "data_root": sorted(real), "missing": sorted(missing - used)}

@@ -61,6 +61,17 @@ def test_provenance_from_the_result_file(tmp_path, monkeypatch):
     assert "Profile" not in provenance.admonition(results.read(tmp_path / "kpca/t5.json")).split("</ul>")[1]
 
 
+def test_provenance_names_the_missing_set_not_the_training_set_nor_an_average():
+    why = "data set 'cifar10' not found: expected a data root"
+    doc = {"rows": [{"in_dist": "mnist5k", "ood": "hflip", "status": "ok"},
+                    {"in_dist": "mnist5k", "ood": "average", "status": "ok"},
+                    {"in_dist": None, "ood": "novelty", "status": "ok"},
+                    {"in_dist": "mnist5k", "ood": "cifar10", "status": "needs data", "why": why},
+                    {"in_dist": "svhn", "ood": "lsun", "status": "needs data", "why": "no folder"}]}
+    d = provenance.data_used(doc)
+    assert d["embedded"] == ["hflip", "mnist5k", "novelty"] and d["missing"] == ["cifar10", "lsun", "svhn"]
+
+
 def test_git_commit_is_read_from_the_checkout():
     c = provenance.git_commit(ROOT)
     if shutil.which("git") is None or not (ROOT / ".git").exists():
