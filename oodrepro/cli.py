@@ -218,6 +218,22 @@ def _promote(stage: Path, root: Path) -> dict:
     return moved
 
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _without_widgets(nb: dict) -> dict:
+    """The executed notebook without ipywidgets outputs (tqdm's notebook bars) and their stored state.
+
+    The book is static HTML: a widget view needs the widget manager's JavaScript, which myst-nb would load
+    from a CDN (require.js, @jupyter-widgets/html-manager) on every page that has one, and the bars show
+    nothing a reader needs once the run is over. Other outputs are kept as they are."""
+    nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET_MIME not in o.get("data", {})]
+    return nb
+
+
 def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False, force: bool = False) -> Path | None:
     """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date.
 
@@ -247,7 +263,7 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
                      cache.ENV: cache.root().resolve()}):
             pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", progress_bar=progress,
                                 cwd=os.getcwd(), log_output=False, **extra)
-        done = json.loads(tmp.read_text())
+        done = _without_widgets(json.loads(tmp.read_text()))
         outputs = {}
         for f in sorted(stage.rglob("*")) if stage.is_dir() else []:
             if f.is_file():

@@ -256,3 +256,20 @@ def test_bookcheck_flags_wide_tables_raw_latex_dead_links_and_network_use(tmp_pa
     assert any("missing file: missing.html" in m for m in rep["link.html"])
     assert any("outside 127.0.0.1 blocked: https://example.org/x.png" in m for m in rep["net.html"])
     assert any("unresolved glue" in m for m in rep["glue.html"])
+
+
+def test_executed_pages_keep_no_widget_outputs():
+    """tqdm's notebook bars are ipywidgets: left in an executed page, myst-nb loads require.js and the widget
+    manager from a CDN on that page (the browser check caught it on a cold-cache build). ``oodrepro run``
+    drops them and their stored state; every other output stays."""
+    from oodrepro import cli
+
+    nb = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}, "kernelspec": {}},
+          "cells": [{"cell_type": "code", "outputs": [
+              {"output_type": "display_data", "data": {cli.WIDGET_MIME: {"model_id": "x"}, "text/plain": "bar"}},
+              {"output_type": "stream", "name": "stdout", "text": "kept"},
+              {"output_type": "display_data", "data": {"text/html": "<b>kept</b>"}}]},
+                    {"cell_type": "markdown", "source": "text"}]}
+    out = cli._without_widgets(nb)
+    assert "widgets" not in out["metadata"] and "kernelspec" in out["metadata"]
+    assert [o.get("text") or o["data"] for o in out["cells"][0]["outputs"]] == ["kept", {"text/html": "<b>kept</b>"}]
