@@ -59,6 +59,16 @@ def spec(name: str) -> PageSpec:
         raise ParameterError(f"unknown page {name!r}; known: {', '.join(sorted(_PAGES))}") from None
 
 
+def as_block(key: str, value):
+    """A table key (``tbl_*``) whose chapter gives a sentence instead of a table ("No pairing of this run has
+    data.") is glued as Markdown: as plain text, a ```` ```{glue} ```` block would show it as a quoted literal."""
+    if key.startswith("tbl_") and isinstance(value, str):
+        from IPython.display import Markdown
+
+        return Markdown(value)
+    return value
+
+
 def _glue(name: str, value) -> None:
     from myst_nb import glue
 
@@ -162,6 +172,6 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     provenance.set_profile(cfg.get("profile"))
     glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
-        page.glue(key, value)
+        page.glue(key, as_block(key, value))
     page.show_provenance()
     return page
