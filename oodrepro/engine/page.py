@@ -61,7 +61,7 @@ def spec(name: str) -> PageSpec:
 
 def as_block(key: str, value):
     """A table key (``tbl_*``) whose chapter gives a sentence instead of a table ("No pairing of this run has
-    data.") is glued as Markdown: as plain text, a ```` ```{glue} ```` block would show it as a quoted literal."""
+    data.") is glued as Markdown: glued as plain text, the page's glue block would show it as a quoted literal."""
     if key.startswith("tbl_") and isinstance(value, str):
         from IPython.display import Markdown
 
