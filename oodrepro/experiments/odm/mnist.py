@@ -178,7 +178,7 @@ def _ml_ce_claim(rows: pd.DataFrame, ood: str, p_ml: float, p_ce: float, page: s
     """"ML beats CE" on one OOD set (Supplement B: "ML performs a better than CE on all cases").
 
     The paper's own Table 3 has CE ahead in AUROC on Gaussian noise, SVHN and CIFAR-10 (ML is ahead there in
-    FPR95 and detection error only). As :func:`oodrepro.engine.claims.directional_claim` does, such a row tests
+    FPR95 and detection error). As :func:`oodrepro.engine.claims.directional_claim` does, such a row tests
     the direction of the paper's table, CE beats ML, and its text says so."""
     d, where = _diff(rows, "ml", "ce", ood), f"on {LABELS[ood]} (MNIST 2/6/7, AUROC)"
     if p_ml < p_ce:
