@@ -35,6 +35,19 @@ def test_mahalanobis_on_a_hand_case():
         Mahalanobis().fit([z])
 
 
+def test_mahalanobis_whitened_score_equals_the_direct_quadratic_form():
+    # score() whitens once (P = WWᵀ) instead of forming (n, C, D) differences; it must equal the direct
+    # quadratic form, also far from the origin
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 12)) * rng.uniform(0.1, 3.0, 12) + 500.0
+    y = rng.integers(0, 5, 300)
+    det = Mahalanobis().fit([z], y=y)
+    q = (rng.normal(size=(40, 12)) * 2 + 500.0).astype(np.float32)  # layers are float32, as stored
+    diff = q.astype(np.float64)[:, None, :] - det.means_[None]
+    want = np.einsum("ncd,de,nce->nc", diff, det.precision_, diff).min(axis=1)
+    np.testing.assert_allclose(det.score([q]), want, rtol=1e-9, atol=1e-9)
+
+
 def test_deep_knn_is_the_kth_distance_between_normalised_features():
     z = np.array([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]])
     det = DeepKNN(k=2).fit([z])
