@@ -28,6 +28,7 @@ what it is good at: hashing parameters (:func:`joblib.hash`) and storing NumPy-h
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -176,12 +177,64 @@ class CacheStats:
     misses = 0
 
 
+_MISS = object()
+
+
+def _read(entry: Path, k: str, stacklevel: int = 3) -> Any:
+    """The entry's value, or ``_MISS`` when there is none or it is unreadable (then warned and deleted)."""
+    if not entry.is_dir():
+        return _MISS
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        if meta.get("key") != k:
+            raise ValueError("key mismatch")
+        if meta.get("format") != FORMAT or not meta.get("sha256"):
+            raise _OldFormat
+        if _sha256(entry / "payload.joblib") != meta["sha256"]:
+            raise ValueError("payload checksum mismatch")
+        value = joblib.load(entry / "payload.joblib")
+        CacheStats.hits += 1
+        return value
+    except _OldFormat:  # written before checksums were stored: recompute quietly
+        shutil.rmtree(entry, ignore_errors=True)
+    except Exception as exc:  # corrupt or half-written by a foreign tool: recompute
+        why = str(exc) if "checksum" in str(exc) else type(exc).__name__
+        warnings.warn(f"oodrepro cache: entry {entry} is unreadable ({why}); recomputing",
+                      RuntimeWarning, stacklevel=stacklevel)
+        shutil.rmtree(entry, ignore_errors=True)
+    return _MISS
+
+
+@contextlib.contextmanager
+def computing(entry: Path):
+    """Hold an exclusive lock (``fcntl.flock`` on ``.tmp-lock-<key>`` beside the entry) while ``entry`` is
+    computed: a second process that needs the same entry — two notebooks of ``oodrepro run --jobs 2``
+    wanting one trained model — waits, then reads what the first wrote instead of computing it again.
+    Correctness never depends on it (writes are atomic either way); where ``fcntl`` is missing it does
+    nothing. The lock file is removed when the entry is written."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    lock = entry.parent / f".tmp-lock-{entry.name}"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def cached(kind: str, params: dict, compute: Callable[[], Any], fingerprint: str = "",
            enabled: bool = True) -> Any:
     """Return the cached value for (kind, params, fingerprint), computing and storing it on a miss.
 
     ``compute`` takes no argument; its result must be picklable (NumPy arrays, dicts of arrays,
-    ``state_dict``s). ``enabled=False`` computes without reading or writing.
+    ``state_dict``s). ``enabled=False`` computes without reading or writing. A process that finds
+    another one computing the same entry waits for it (:func:`computing`).
     """
     if not enabled:
         return compute()
@@ -189,30 +242,22 @@ def cached(kind: str, params: dict, compute: Callable[[], Any], fingerprint: str
     k = key(kind, params, fingerprint)
     base = root()
     entry = base / kind / k
-    if entry.is_dir():
-        try:
-            meta = json.loads((entry / "meta.json").read_text())
-            if meta.get("key") != k:
-                raise ValueError("key mismatch")
-            if meta.get("format") != FORMAT or not meta.get("sha256"):
-                raise _OldFormat
-            if _sha256(entry / "payload.joblib") != meta["sha256"]:
-                raise ValueError("payload checksum mismatch")
-            value = joblib.load(entry / "payload.joblib")
-            CacheStats.hits += 1
-            return value
-        except _OldFormat:  # written before checksums were stored: recompute quietly
-            shutil.rmtree(entry, ignore_errors=True)
-        except Exception as exc:  # corrupt or half-written by a foreign tool: recompute
-            why = str(exc) if "checksum" in str(exc) else type(exc).__name__
-            warnings.warn(f"oodrepro cache: entry {entry} is unreadable ({why}); recomputing",
-                          RuntimeWarning, stacklevel=2)
-            shutil.rmtree(entry, ignore_errors=True)
+    value = _read(entry, k)
+    if value is not _MISS:
+        return value
     ensure_writable(base)  # fail now, not after the computation
-    CacheStats.misses += 1
-    t0 = time.perf_counter()
-    value = compute()
-    wall = time.perf_counter() - t0
+    with computing(entry):
+        value = _read(entry, k)  # written by the process we waited for
+        if value is not _MISS:
+            return value
+        CacheStats.misses += 1
+        t0 = time.perf_counter()
+        value = compute()
+        _write(entry, k, kind, params, fingerprint, value, time.perf_counter() - t0)
+    return value
+
+
+def _write(entry: Path, k: str, kind: str, params: dict, fingerprint: str, value: Any, wall: float) -> None:
     tmp = entry.parent / f".tmp-{k}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -229,7 +274,6 @@ def cached(kind: str, params: dict, compute: Callable[[], Any], fingerprint: str
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return value
 
 
 def info(path: Path | None = None) -> dict:

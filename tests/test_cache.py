@@ -86,3 +86,28 @@ def test_clear_and_cli():
     out = subprocess.run([sys.executable, "-m", "oodrepro", "cache", "clear"], capture_output=True, text=True)
     assert out.returncode == 0 and "removed 1" in out.stdout
     assert cache.info()["kinds"] == {}
+
+
+_CONCURRENT = """
+import sys, time
+from pathlib import Path
+from oodrepro import cache
+log = Path(sys.argv[1])
+def compute():
+    with open(log, "a") as f:
+        f.write("computed\\n")
+    time.sleep(1.5)
+    return {"v": 42}
+print(cache.cached("t", {"p": "shared"}, compute)["v"])
+"""
+
+
+def test_two_processes_needing_one_entry_compute_it_once(tmp_path):
+    # `oodrepro run --jobs 2`: two kernels wanting the same model; the second waits and reads the first's
+    log = tmp_path / "log"
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(log)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0] and outs == ["42", "42"]
+    assert log.read_text().count("computed") == 1
+    assert cache.info()["temporary"] == 0  # the lock file went with the write
