@@ -14,6 +14,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.oodrepro-installed
 PROFILE ?= quick
+# Notebooks executed at a time by 'make notebooks' / 'make book' (auto = the CPU count, at most 4; JOBS=1: one by one).
+JOBS ?= auto
 # The cache (trained models, embeddings, decoded data) is the package's own choice, the same for make,
 # oodrepro, papermill and Python: $OODREPRO_CACHE_DIR if set, else .cache/oodrepro inside this project.
 # '.venv/bin/oodrepro cache info' prints it.
@@ -35,7 +37,7 @@ test: env
 	$(BIN)/python -m pytest
 
 notebooks: env
-	$(BIN)/oodrepro run --all --profile $(PROFILE)
+	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)
 
 book-only: env
 	rm -rf book/api/_autosummary  # regenerated from the docstrings on every build

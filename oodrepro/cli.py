@@ -293,6 +293,7 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
 
 def cmd_run(args) -> int:
     params = {k: _resolve_type(v) for k, v in (args.parameter or [])}
+    jobs = parse_jobs(args.jobs)
     if args.profile:
         params["profile"] = args.profile
     targets = discover() if args.all else [_find(n) for n in args.notebooks]
@@ -308,14 +309,71 @@ def cmd_run(args) -> int:
     if unused:
         raise OodreproError(f"parameter(s) {', '.join(map(repr, unused))} not declared by "
                             f"{', '.join(str(t) for t in targets)}; see 'oodrepro params NOTEBOOK'")
-    for nb, mine in per_nb.items():
-        t0 = time.perf_counter()
-        out = execute(nb, mine, Path(args.out), progress=args.progress, force=args.force)
-        if out is None:
-            print(f"{nb}: up to date (same notebook, parameters and package; --force re-executes)", flush=True)
-        else:
-            print(f"{nb} {mine or ''} -> {out} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    last = [nb for nb in per_nb if notebook_meta(nb).get("runs_last")]
+    first = [nb for nb in per_nb if nb not in last]
+    if jobs > 1 and len(first) > 1:
+        _run_parallel(first, per_nb, jobs, args)
+    else:
+        for nb in first:
+            print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
+    for nb in last:  # the scorecard reads what every other page wrote
+        print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
     return 0
+
+
+#: environment variables that size the BLAS / OpenMP / torch thread pools of a kernel
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def parse_jobs(value) -> int:
+    """``--jobs``: a positive integer, or ``auto`` = the CPU count (at most 4)."""
+    if str(value) == "auto":
+        return max(1, min(4, os.cpu_count() or 1))
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise OodreproError(f"--jobs {value!r} is not accepted; use a positive integer or 'auto'")
+    return n
+
+
+def _run_one(nb: Path, params: dict, out_dir, progress: bool, force: bool) -> str:
+    t0 = time.perf_counter()
+    out = execute(nb, params, Path(out_dir), progress=progress, force=force)
+    if out is None:
+        return f"{nb}: up to date (same notebook, parameters and package; --force re-executes)"
+    return f"{nb} {params or ''} -> {out} ({time.perf_counter() - t0:.1f} s)"
+
+
+def _worker_init(threads: int) -> None:
+    for var in THREAD_VARS:  # a kernel started from this worker inherits them; the user's own setting wins
+        os.environ.setdefault(var, str(threads))
+
+
+def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
+    """Execute ``nbs`` ``jobs`` at a time, each in its own worker process (so each kernel gets its own
+    staging folder and environment) with ``cpu_count // jobs`` BLAS/OpenMP threads. Two pages that need
+    the same cache entry do not compute it twice (:func:`oodrepro.cache.computing`). After a failure no
+    new notebook starts; the ones running finish, and every failure is reported."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"running {len(nbs)} notebooks, {jobs} at a time ({threads} BLAS/OpenMP thread(s) each)", flush=True)
+    errors = []
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(_run_one, nb, per_nb[nb], args.out, args.progress, args.force): nb for nb in nbs}
+        for fut in as_completed(futures):
+            try:
+                print(fut.result(), flush=True)
+            except OodreproError as exc:
+                errors.append(str(exc))
+                for other in futures:
+                    other.cancel()
+    if errors:
+        raise OodreproError("\n".join(errors))
 
 
 def cmd_cache(args) -> int:
@@ -359,6 +417,9 @@ def main(argv=None) -> int:
     r.add_argument("--out", default=str(OUT), help="folder for executed notebooks (default book/generated)")
     r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
     r.add_argument("--force", action="store_true", help="execute even if the executed copy is up to date")
+    r.add_argument("-j", "--jobs", default="1", metavar="N",
+                   help="execute N notebooks at a time, each kernel with cpu_count/N BLAS threads; 'auto' = the "
+                        "CPU count, at most 4 (default 1; the scorecard always runs last, alone)")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("cache", help="inspect or empty the cache")
     c.add_argument("action", choices=("info", "clear"))

@@ -145,3 +145,26 @@ def test_paper_profile_without_data_marks_rows_needs_data(tmp_path):
     doc = json.loads((tmp_path / "res/knn_ls/table2.json").read_text())
     assert {row["status"] for row in doc["rows"]} == {"needs data"}
     assert all("OODREPRO_DATA_ROOT" in row["why"] for row in doc["rows"])
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x", ""])
+def test_cli_rejects_bad_jobs_in_one_line(value):
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "--all", "--jobs", value], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f"--jobs {value!r} is not accepted" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_cli_jobs_runs_pages_side_by_side_and_the_scorecard_last(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", "knn_ls/table2", "knn_ls/figure2", "scorecard",
+                        "--profile", "smoke", "--jobs", "2", "-p", "results_dir", str(tmp_path / "res"), "--out",
+                        str(tmp_path / "book")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "running 2 notebooks, 2 at a time" in r.stdout
+    lines = [ln for ln in r.stdout.splitlines() if "->" in ln]
+    assert len(lines) == 3 and "scorecard" in lines[-1]
+    for name in ("table2", "figure2"):
+        assert json.loads((tmp_path / f"res/knn_ls/{name}.json").read_text())["claims"]
+    card = (tmp_path / "book/scorecard.ipynb").read_text()
+    assert "knn_ls/table2" in card and "knn_ls/figure2" in card  # it read both pages' results
