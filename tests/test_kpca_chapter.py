@@ -240,3 +240,18 @@ def test_versus_with_a_method_the_paper_lacks_is_our_extension():
     c = common.versus(_rows([90, 91, 92], [80, 80.5, 81], a="kpca_rff", b="cosine"), common.PAPER, cfg, "p",
                       "kpca_rff", "cosine", "t", "Table 7")[0]
     assert c["verdict"] == "reproduced" and "our extension" in c["paper"]
+
+
+def test_features_are_read_once_per_page_and_forgotten_after_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(features, "_network_features", lambda *a: calls.append(a) or object())
+
+    def page(cfg):
+        a = features.network_features("mnist5k", ["hflip"], dict(cfg, evr=0.5), 0)
+        b = features.network_features("mnist5k", ["hflip"], dict(cfg, evr=0.9, gamma=4.0), 0)  # grid keys only
+        c = features.network_features("mnist5k", ["hflip"], dict(cfg, epochs=3), 0)  # another network
+        return a, b, c
+
+    a, b, c = common.blas_limited(page)(_cfg())
+    assert a is b and c is not a and len(calls) == 2
+    assert not features._MEMO  # a later page (new data under the data root) reads afresh

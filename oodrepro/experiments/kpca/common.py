@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from ... import metrics, results
 from ...engine import Paper, directional_claim, needs_rows
 from ...errors import DataNotFoundError
-from . import methods
+from . import features, methods
 from .features import network_features
 from .paper import LABELS, METHOD_LABELS, PAPER, data_note
 
@@ -22,11 +22,16 @@ BLAS_THREADS = 1
 
 
 def blas_limited(run):
-    """Run a page's runner with :data:`BLAS_THREADS` BLAS threads (threadpoolctl)."""
+    """Run a page's runner with :data:`BLAS_THREADS` BLAS threads (threadpoolctl), with the in-memory
+    features memo of :func:`~.features.network_features` emptied before and after."""
     @functools.wraps(run)
     def wrapped(cfg: dict) -> dict:
-        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-            return run(cfg)
+        features._MEMO.clear()
+        try:
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+                return run(cfg)
+        finally:
+            features._MEMO.clear()
     return wrapped
 
 
