@@ -366,6 +366,8 @@ def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
                              initargs=(threads,)) as pool:
         futures = {pool.submit(_run_one, nb, per_nb[nb], args.out, args.progress, args.force): nb for nb in nbs}
         for fut in as_completed(futures):
+            if fut.cancelled():  # not started: an earlier notebook failed
+                continue
             try:
                 print(fut.result(), flush=True)
             except OodreproError as exc:
