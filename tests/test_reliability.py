@@ -364,3 +364,20 @@ def test_tree_fingerprint_survives_a_symlink_loop(tmp_path):
     (tmp_path / "a" / "f.png").write_bytes(b"1")
     os.symlink(tmp_path, tmp_path / "a" / "loop")
     assert tree_fingerprint(tmp_path).startswith("dir:")
+
+
+@pytest.mark.slow
+def test_jobs_a_failing_notebook_is_reported_and_the_others_finish(tmp_path):
+    tmp = _project(tmp_path)
+    src = NB_SOURCE.replace('"page.json"', '"page2.json"').replace('"figure.txt"', '"figure2.txt"')
+    src = src.replace('print("TAG", tag)', 'import os\nprint("OMP", os.environ.get("OMP_NUM_THREADS"))\n'
+                      'raise RuntimeError("page2 failed on purpose")')
+    _project(tmp_path, source=src, name="page2")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    r = _cli("run", "t/page", "t/page2", "--jobs", "2", cwd=tmp, env=env)
+    assert r.returncode == 2 and "page2 failed on purpose" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp / "results/t/page.json").is_file()  # the other notebook finished and was promoted
+    assert not (tmp / "results/t/page2.json").exists()
+    failed = json.loads((tmp / "book/generated/t/page2.failed.ipynb").read_text())
+    shown = "".join("".join(o.get("text", "")) for c in failed["cells"] for o in c.get("outputs", []))
+    assert f"OMP {max(1, (os.cpu_count() or 1) // 2)}" in shown  # the kernel got cores / jobs threads
