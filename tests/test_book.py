@@ -157,7 +157,7 @@ def _smoke_toc() -> str:
 
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory):
-    """Three pages executed on the smoke profile, the API reference and the bibliography, built with
+    """Three pages executed on the smoke profile (two at a time, as ``make book`` does), the API reference and the bibliography, built with
     warnings as errors in a copy of the project's book sources (the cache of trained models is the
     project's own, so a warm cache is reused). About 3–4 minutes on 2 busy cores."""
     exe = _browser_or_skip()
@@ -166,7 +166,7 @@ def smoke_book(tmp_path_factory):
     (proj / "_toc.yml").write_text(_smoke_toc())
     shutil.copytree(ROOT / "_static", proj / "_static")
     shutil.copytree(ROOT / "book", proj / "book", ignore=shutil.ignore_patterns("generated", "_autosummary"))
-    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", *SMOKE_PAGES, "--profile", "smoke", "--out",
+    r = subprocess.run([sys.executable, "-m", "oodrepro", "run", *SMOKE_PAGES, "--profile", "smoke", "--jobs", "2", "--out",
                         str(proj / "book/generated"), "-p", "results_dir", str(proj / "results")], cwd=ROOT,
                        capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
