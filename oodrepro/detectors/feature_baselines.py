@@ -159,10 +159,11 @@ class Mahalanobis(_FeatureDetector):
         """:math:`\\min_c` squared Mahalanobis distance (higher = more OOD)."""
         # (z − μ_c)ᵀP(z − μ_c) = ‖(z − μ_c)W‖² with P = WWᵀ (P is symmetric PSD): one (n, D) × (D, D)
         # product, then one (n, D) difference per class, instead of an (n, C, D) array contracted twice.
+        z = self._test(layers)  # checks fitted, widths, NaN first
         if getattr(self, "whitener_", None) is None:
             s, v = np.linalg.eigh(self.precision_)
             self.whitener_ = v * np.sqrt(np.clip(s, 0.0, None))
-        zw, mw = self._test(layers) @ self.whitener_, self.means_ @ self.whitener_
+        zw, mw = z @ self.whitener_, self.means_ @ self.whitener_
         out = np.full(len(zw), np.inf)
         for m in mw:
             out = np.minimum(out, ((zw - m) ** 2).sum(axis=1))
