@@ -71,6 +71,9 @@ def torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
+#: How the paper trains its Tsinghua network (§4.2): what the page sets our profile's training beside.
+PAPER_TSINGHUA_TRAINING = {"arch": "WRN-28-10", "lr": 1e-4, "steps": 10_000}
+
 ODIN_T = [1.0, 10.0, 100.0, 1000.0]
 ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
 #: ODIN's own grid (Liang et al. 2018, §4): T in {1, 2, 5, …, 1000}, 21 ε from 0 to 0.004.

@@ -26,7 +26,8 @@ from ...losses import ContrastiveLoss
 from ...train_mixed import fit_mixed
 from .methods import Scorer, metric_row, split_validation, tune_odin
 from .mnist import _claim
-from .paper import BASE, METRIC_LABELS, METRICS_ODIN, paper_value, torch_threads, training_params
+from .paper import (BASE, METRIC_LABELS, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, torch_threads,
+                    training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
 OODS = ("tsinghua", "background", "noise")
@@ -244,11 +245,12 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "wrn10_2": "a CPU-sized WRN-10-2 (the paper: WRN-28-10)", "wrn28_10": "WRN-28-10, the paper's network"}
     n_train = next((i["n_train"] for i in doc.get("info", []) if i.get("split") == "grouped"), 0)
     steps = cfg["epochs"] * -(-n_train // cfg["batch_size"])
+    pt = PAPER_TSINGHUA_TRAINING
     data_txt = (f"Data: {doc.get('note', '')}; {doc.get('n_signs', 0):,} signs of {doc.get('n_classes', 0)} classes. "
                 f"Network: {arch[cfg['arch']]}, {cfg['embedding_dim']}-d embedding, {cfg['epochs']} epochs "
                 f"({steps:,} steps of {cfg['batch_size']} in-distribution images), Adam lr {cfg['lr']:g} (paper: "
-                "WRN-28-10, lr 1e-4, 10,000 steps; the paper profile trains ten times faster for about a tenth of "
-                "the steps, which a CPU runs in about half an hour per network).")
+                f"{pt['arch']}, lr {pt['lr']:g}, {pt['steps']:,} steps; this run: {cfg['lr'] / pt['lr']:g}× the "
+                f"paper's learning rate for {steps / pt['steps']:.1%} of its steps, to fit a CPU).")
     if cfg["source"] == "synthetic":
         data_txt = ("**This run uses a synthetic stand-in**, not TT100K: drawn signs written in TT100K's format and read "
                     "by the real loader, so the numbers show that the pipeline runs, not the paper's. " + data_txt)
