@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from .errors import ParameterError
-from .train import Loss
+from .train import OOD_LABEL, Loss
 
 #: Label of a seen out-of-distribution sample inside a training batch.
-OOD_LABEL = -1
+
 #: The authors' code: 25 % of the pairs are same-class pairs.
 SAME_FRACTION = 0.25
 #: The authors' code: on every second batch the last half of the pairs are (in, seen-OOD) pairs.
@@ -250,7 +250,7 @@ class ConfidenceLoss(Loss):
        \qquad \mathrm{KL}(\mathcal U \| P) = -\log C - \tfrac1C \textstyle\sum_j \log P_j .
 
     Samples labelled :data:`OOD_LABEL` form the second term; :meth:`ood_share` asks
-    :func:`oodrepro.train_mixed.fit_mixed` for ``ood_share`` of a batch of them on every batch.
+    :func:`oodrepro.train.fit` for ``ood_share`` of a batch of them on every batch.
     """
 
     def __init__(self, beta: float = 1.0, share: float = 0.5):

@@ -1,6 +1,9 @@
-"""Training: :func:`fit` minimises a pluggable :class:`Loss` with Adam, seeded and cached.
+"""Training: :func:`fit` minimises a pluggable :class:`Loss` under a :class:`~oodrepro.recipes.Recipe`,
+seeded, cached, and read from the stored networks (:mod:`oodrepro.checkpoints`) when one matches.
 
-The knn-ls loss (§4.1: Adam, lr 1e-3, batch 128) is :class:`LabelSmoothedCE`.
+The knn-ls loss (§4.1: Adam, lr 1e-3, batch 128) is :class:`LabelSmoothedCE`. Objectives that see
+out-of-distribution data while training (odm's ODM, the confidence loss) get seen-OOD samples appended to
+their batches, labelled :data:`OOD_LABEL`, where the loss's ``ood_share(step)`` asks for them.
 
 Label smoothing with amount α replaces the one-hot target of class c by
 
@@ -16,12 +19,13 @@ import time
 import numpy as np
 import torch
 
-from ._progress import tqdm
-
-from . import cache, models
-from .fingerprint import fingerprint
+from . import cache, checkpoints, loop, models, recipes
 from .data import Dataset
 from .errors import ParameterError
+from .fingerprint import fingerprint
+
+#: Label of a seen out-of-distribution sample inside a training batch.
+OOD_LABEL = -1
 
 
 def device_of(device: str = "auto") -> torch.device:
@@ -87,79 +91,173 @@ class LabelSmoothedCE(Loss):
         return soft_cross_entropy(outputs, smooth_targets(y, n_classes, self.alpha))
 
 
-def _train(arch, ds: Dataset, n_classes, loss: Loss, epochs, batch_size, lr, seed, device, progress) -> dict:
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    dev = device_of(device)
-    model = models.build(arch, ds.shape, n_classes).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    x = torch.from_numpy(ds.x)
-    y = torch.from_numpy(ds.y)
-    n = len(ds)
-    bar = tqdm(range(epochs), desc=f"train {arch} {loss!r} seed={seed}", disable=not progress, leave=False)
-    history = []
-    for _ in bar:
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        tot, correct = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb, yb = x[idx].to(dev), y[idx].to(dev)
-            outputs = model(xb)
-            value = loss(outputs, yb, n_classes)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            tot += value.item() * len(idx)
-            if loss.classifies:
-                correct += int((outputs.argmax(1) == yb).sum())
-        history.append({"loss": tot / n, **({"train_acc": correct / n} if loss.classifies else {})})
-        bar.set_postfix(loss=f"{tot / n:.3f}", **({"acc": f"{correct / n:.3f}"} if loss.classifies else {}))
-    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    return {"state": state, "history": history}
-
-
 def _check_training(epochs, batch_size, train_set: Dataset) -> None:
     for name, v, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if v is None:
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ParameterError(f"parameter {name!r} = {v!r} is not accepted; use an integer >= {lo}")
     if len(train_set) == 0:
         raise ParameterError(f"training set {train_set.name!r} is empty")
 
 
-def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int = 20, batch_size: int = 128,
-        lr: float = 1e-3, seed: int = 0, device: str = "auto", progress: bool = True,
-        use_cache: bool = True) -> torch.nn.Module:
-    """Train the architecture ``arch`` (:data:`oodrepro.models.ARCHITECTURES`) on ``train_set`` by
-    minimising ``loss`` (default: plain cross-entropy) with Adam; seeded and cached on disk.
+def resolve_recipe(recipe=None, epochs=None, batch_size=None, lr=None, weight_decay=None) -> recipes.Recipe:
+    """The recipe to train with: ``recipe`` (a :class:`~oodrepro.recipes.Recipe` or a name in
+    :data:`~oodrepro.recipes.RECIPES`; default Adam at a constant rate) with any of ``epochs``,
+    ``batch_size``, ``lr``, ``weight_decay`` given here replacing its own."""
+    if recipe is None:
+        base = recipes.Recipe("adam", lr=1e-3, epochs=20, batch_size=128)
+    else:
+        base = recipes.get(recipe)
+    changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
+                                 ("weight_decay", weight_decay)) if v is not None}
+    changes = {k: v for k, v in changes.items() if getattr(base, k) != v}
+    changes = {k: (float(v) if k in ("lr", "weight_decay") else int(v)) for k, v in changes.items()}
+    if "epochs" in changes:
+        changes["steps"] = None
+    return base.replace(**changes) if changes else base
 
-    The cache key holds the architecture, the loss and its parameters, the optimiser settings, the
-    seed, the training data's fingerprint and the fingerprint of the training code
-    (:func:`oodrepro.fingerprint.fingerprint`). Returns the model in eval mode on the CPU, with
-    ``model.cache_key`` (identifies the trained weights for downstream caches), ``model.history``
-    (per-epoch loss, and training accuracy for classification losses) and ``model.fit_seconds``.
+
+def _with_smoothing(loss: Loss, recipe: recipes.Recipe) -> Loss:
+    """The recipe's label smoothing applied to a plain cross-entropy loss (given twice: refused)."""
+    if not recipe.label_smoothing:
+        return loss
+    if type(loss) is not LabelSmoothedCE and not (isinstance(loss, LabelSmoothedCE) and loss.alpha == 0):
+        raise ParameterError(f"recipe {recipe.name!r} smooths labels ({recipe.label_smoothing:g}) but the loss "
+                             f"{loss!r} is not plain cross-entropy; use a recipe with label_smoothing=0")
+    if loss.alpha:
+        raise ParameterError(f"label smoothing given twice: loss alpha={loss.alpha:g} and recipe "
+                             f"{recipe.name!r} label_smoothing={recipe.label_smoothing:g}; set one")
+    return LabelSmoothedCE(recipe.label_smoothing)
+
+
+def _ood_mixer(loss: Loss, ood_set: Dataset | None, batch_size: int, seed: int):
+    """``mix(xb, yb, step)``: append ``round(loss.ood_share(step) · batch_size)`` seen-OOD samples (label
+    :data:`OOD_LABEL`), drawn in a seeded cycle through permutations of ``ood_set``."""
+    if ood_set is None or not hasattr(loss, "ood_share"):
+        return None
+    ood_x, gen = loop.stage(ood_set.x), torch.Generator().manual_seed(seed + 1)
+    state = {"perm": torch.zeros(0, dtype=torch.long), "pos": 0}
+
+    def take(k: int) -> torch.Tensor:
+        out = []
+        while k > 0:
+            if state["pos"] >= len(state["perm"]):
+                state["perm"], state["pos"] = torch.randperm(len(ood_set), generator=gen), 0
+            part = state["perm"][state["pos"]:state["pos"] + k]
+            state["pos"] += len(part)
+            k -= len(part)
+            out.append(part)
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+    def mix(xb, yb, step):
+        k = int(round(loss.ood_share(step) * batch_size))
+        if k <= 0:
+            return xb, yb
+        j = take(k)
+        return (torch.cat([xb, loop.unstage(ood_x[j])]),
+                torch.cat([yb, torch.full((len(j),), OOD_LABEL, dtype=yb.dtype)]))
+
+    return mix
+
+
+def _train(arch, ds: Dataset, out_dim, n_classes, loss: Loss, recipe, seed, device, progress, ood_set) -> dict:
+    torch.manual_seed(seed)
+    if callable(getattr(loss, "start", None)):
+        loss.start(seed)
+    dev = device_of(device)
+    model = models.build(arch, ds.shape, out_dim).to(dev)
+    out = loop.run(model, loop.stage(ds.x), torch.from_numpy(ds.y), loss, n_classes, recipe, seed, dev,
+                   progress=progress, mix=_ood_mixer(loss, ood_set, recipe.batch_size, seed),
+                   classifies=loss.classifies and out_dim == n_classes, desc=f"train {arch} {loss!r} seed={seed}")
+    out["state"] = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    return out
+
+
+def definition(arch: str, train_set: Dataset, loss: Loss, recipe: recipes.Recipe, seed: int, out_dim: int,
+               n_classes: int, ood_set: Dataset | None = None) -> dict:
+    """What defines a trained network (the key of a stored one, :mod:`oodrepro.checkpoints`)."""
+    return {"arch": arch, "loss": loss.key(), "recipe": recipe.key(), "seed": int(seed), "out_dim": int(out_dim),
+            "n_classes": int(n_classes), "shape": list(train_set.shape), "data": train_set.fingerprint,
+            "ood": None if ood_set is None else ood_set.fingerprint}
+
+
+def _stored(defn: dict, code: str):
+    """``(output, entry)`` from a stored network whose definition matches, else ``(None, None)``."""
+    entry = checkpoints.find(defn)
+    if entry is None:
+        return None, None
+    state = checkpoints.load_state(entry)
+    return {"state": {k: v.numpy() for k, v in state.items()}, "history": entry.get("history", []),
+            "steps": entry.get("steps"), "seconds": entry.get("train_seconds")}, entry
+
+
+def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | None = None,
+        batch_size: int | None = None, lr: float | None = None, seed: int = 0, device: str = "auto",
+        progress: bool = True, use_cache: bool = True, recipe=None, weight_decay: float | None = None,
+        ood_set: Dataset | None = None, embedding_dim: int | None = None, store: str | None = None) -> torch.nn.Module:
+    """Train the architecture ``arch`` (:data:`oodrepro.models.ARCHITECTURES`) on ``train_set`` by
+    minimising ``loss`` (default: plain cross-entropy) under ``recipe`` (:func:`resolve_recipe`: default
+    Adam lr 1e-3, 20 epochs, batch 128; ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` override it).
+
+    ``ood_set``: seen out-of-distribution samples, appended to the batches where the loss asks for them
+    (odm). ``embedding_dim``: the network's output size (default: the number of classes, a classifier).
+    ``store``: a name under which the trained network is kept in :mod:`oodrepro.checkpoints` (paper-scale
+    networks); a stored network with the same :func:`definition` is loaded instead of training.
+
+    The cache key holds the definition and the fingerprint of the training code. Returns the model in eval
+    mode on the CPU, with ``cache_key``, ``history`` (per-epoch loss, and training accuracy for
+    classifiers), ``steps``, ``fit_seconds``, ``recipe``, and ``stored`` (the manifest entry or None;
+    ``stale_code`` when the training code changed since it was stored).
     """
     loss = LabelSmoothedCE(0.0) if loss is None else loss
     if not isinstance(loss, Loss):
         raise ParameterError(f"parameter 'loss' must be an oodrepro.train.Loss, got {loss!r}")
     _check_training(epochs, batch_size, train_set)
+    if ood_set is not None and len(ood_set) == 0:
+        raise ParameterError(f"seen-OOD set {ood_set.name!r} is empty")
+    recipe = resolve_recipe(recipe, epochs, batch_size, lr, weight_decay)
+    loss = _with_smoothing(loss, recipe)
     n_classes = int(train_set.y.max()) + 1
-    params = {"arch": arch, **loss.key(), "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
-              "seed": int(seed), "n_classes": n_classes, "shape": list(train_set.shape),
-              "code": fingerprint(__name__, models, type(loss))}
+    out_dim = n_classes if embedding_dim is None else _check_dim(embedding_dim)
+    defn = definition(arch, train_set, loss, recipe, seed, out_dim, n_classes, ood_set)
+    code = fingerprint(models, type(loss), functions=(_train, _ood_mixer, loop.run))
+    params = {k: v for k, v in defn.items() if k != "data"} | {"code": code}
     t0 = time.perf_counter()
-    out = cache.cached("model", params, lambda: _train(arch, train_set, n_classes, loss, int(epochs),
-                                                       int(batch_size), float(lr), int(seed), device, progress),
-                       fingerprint=train_set.fingerprint, enabled=use_cache)
-    model = models.build(arch, train_set.shape, n_classes)
+    out, entry = _stored(defn, code)
+    if out is None:
+        out = cache.cached("model", params, lambda: _train(arch, train_set, out_dim, n_classes, loss, recipe, int(seed),
+                                                           device, progress, ood_set),
+                           fingerprint=train_set.fingerprint, enabled=use_cache)
+        if store:
+            entry = checkpoints.store(defn, out["state"], _store_info(out, code), store)
+    model = models.build(arch, train_set.shape, out_dim)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in out["state"].items()})
     model.eval()
     model.cache_key = cache.key("model", params, train_set.fingerprint)
-    model.history = out["history"]
+    model.history, model.steps, model.recipe = out["history"], out.get("steps"), recipe
+    model.stored, model.stale_code = entry, bool(entry and entry.get("code") != code)
     model.fit_seconds = time.perf_counter() - t0
     return model
+
+
+def _check_dim(dim) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ParameterError(f"parameter 'embedding_dim' = {dim!r} is not accepted; use an integer >= 1")
+    return int(dim)
+
+
+def _store_info(out: dict, code: str) -> dict:
+    return {"code": code, "train_seconds": round(float(out.get("seconds") or 0.0), 1), "steps": out.get("steps"),
+            "history": out.get("history", []), "torch": torch.__version__}
 
 
 def fit_classifier(arch: str, train_set: Dataset, alpha: float = 0.0, **kw) -> torch.nn.Module:
     """:func:`fit` with label-smoothed cross-entropy of amount ``alpha`` (knn-ls §4.1)."""
     return fit(arch, train_set, loss=LabelSmoothedCE(alpha), **kw)
+
+
+def fit_mixed(arch: str, train_set: Dataset, loss: Loss, ood_set: Dataset | None = None, **kw) -> torch.nn.Module:
+    """:func:`fit` for objectives that see out-of-distribution data (odm): ``ood_set`` is mixed into the
+    batches where ``loss.ood_share(step)`` asks for it."""
+    return fit(arch, train_set, loss=loss, ood_set=ood_set, **kw)

@@ -182,7 +182,7 @@ class _Recording(ContrastiveLoss):
 
 def test_fit_mixed_adds_seen_ood_on_every_second_batch_and_is_cached():
     from oodrepro.data.core import class_subset
-    from oodrepro.train_mixed import fit_mixed
+    from oodrepro.train import fit_mixed
 
     ds = data.load("digits", "train")
     ins, ood = class_subset(ds, [2, 6, 7]), class_subset(ds, [0, 3, 4, 8])

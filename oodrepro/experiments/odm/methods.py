@@ -20,7 +20,7 @@ from ... import embed, metrics, train
 from ...data import Dataset
 from ...detectors.logits import max_softmax_score
 from ...losses import ConfidenceLoss, ContrastiveLoss, class_means, ncm_predict, ncm_score
-from ...train_mixed import fit_mixed
+from ...train import fit_mixed
 
 
 def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:

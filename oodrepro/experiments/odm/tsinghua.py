@@ -23,7 +23,7 @@ from ...data.tt100k_synth import write_synthetic
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from ...losses import ContrastiveLoss
-from ...train_mixed import fit_mixed
+from ...train import fit_mixed
 from .methods import Scorer, metric_row, split_validation, tune_odin
 from .mnist import _claim
 from .paper import (BASE, METRIC_LABELS, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, torch_threads,
