@@ -17,6 +17,8 @@ and ``oodrepro checkpoints verify`` print and check the manifest.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -124,6 +126,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
 
 
+@contextlib.contextmanager
+def _locked(base: Path):
+    """Hold an exclusive lock on the manifest while it is read, changed and written (two trainings that
+    finish together must not drop each other's entry)."""
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".manifest.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def store(definition: dict, state: dict, info: dict, name: str, base: Path | None = None) -> dict:
     """Write ``state`` as ``<name>.pt`` and its manifest entry (both atomically); returns the entry."""
     import torch
@@ -138,20 +153,22 @@ def store(definition: dict, state: dict, info: dict, name: str, base: Path | Non
     entry = {"file": fname, "sha256": _sha256(base / fname), "bytes": (base / fname).stat().st_size,
              "definition": definition, "command": " ".join(sys.argv) or "python", "commit": _commit(),
              "machine": machine(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
-    m = manifest(base)
-    m["networks"][key] = entry
-    write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+    with _locked(base):
+        m = manifest(base)
+        m["networks"][key] = entry
+        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
     return dict(entry, key=key)
 
 
 def annotate(key: str, base: Path | None = None, **info) -> dict:
     """Add facts measured after training (``accuracy``, …) to the entry ``key``; returns the entry."""
     base = Path(base or folder())
-    m = manifest(base)
-    if key not in m["networks"]:
-        raise CheckpointError(f"no stored network with key {key[:12]}… in {base / MANIFEST}")
-    m["networks"][key].update(info)
-    write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+    with _locked(base):
+        m = manifest(base)
+        if key not in m["networks"]:
+            raise CheckpointError(f"no stored network with key {key[:12]}… in {base / MANIFEST}")
+        m["networks"][key].update(info)
+        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
     return dict(m["networks"][key], key=key)
 
 

@@ -394,6 +394,26 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def cmd_checkpoints(args) -> int:
+    """``list``: one line per stored network; ``verify``: check every file's sha256 (exit 1 on a problem)."""
+    from . import checkpoints
+
+    base = checkpoints.folder()
+    nets = checkpoints.manifest(base)["networks"]
+    if args.action == "list":
+        print(f"stored networks: {base}  ({len(nets)}, {sum(e.get('bytes', 0) for e in nets.values()) / 1e6:.1f} MB)")
+        for key, e in sorted(nets.items(), key=lambda kv: kv[1].get("file", "")):
+            d, acc = e.get("definition", {}), e.get("accuracy")
+            print(f"  {e.get('file', '?'):48s} {d.get('arch', '?'):10s} recipe {d.get('recipe', {}).get('name', '?'):16s} "
+                  f"seed {d.get('seed', '?')}  {e.get('train_seconds', '?')} s  accuracy {acc if acc is not None else '-'}")
+        return 0
+    problems = checkpoints.verify(base)
+    for line in problems:
+        print(f"  {line}")
+    print(f"{len(nets)} stored networks in {base}: " + ("all intact" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
 def cmd_params(args) -> int:
     nb = _find(args.notebook)
     schema = notebook_meta(nb).get("schema")
@@ -427,6 +447,9 @@ def main(argv=None) -> int:
     c.add_argument("action", choices=("info", "clear"))
     c.add_argument("--kind", help="only this kind (model, embedding, images, staged, …)")
     c.set_defaults(fn=cmd_cache)
+    k = sub.add_parser("checkpoints", help="list or verify the stored networks (checkpoints/manifest.json)")
+    k.add_argument("action", choices=("list", "verify"))
+    k.set_defaults(fn=cmd_checkpoints)
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")
     p.set_defaults(fn=cmd_params)

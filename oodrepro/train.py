@@ -29,8 +29,13 @@ OOD_LABEL = -1
 
 
 def device_of(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else the CPU; ``cpu``; ``cuda`` (refused in one line where there is none)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ParameterError(f"parameter 'device' = {device!r} is not accepted; use auto, cpu or cuda")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"parameter 'device' = {device!r}: no CUDA device on this machine; use auto or cpu")
     return torch.device(device)
 
 
@@ -222,7 +227,7 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     out_dim = n_classes if embedding_dim is None else _check_dim(embedding_dim)
     defn = definition(arch, train_set, loss, recipe, seed, out_dim, n_classes, ood_set)
     code = fingerprint(models, type(loss), functions=(_train, _ood_mixer, loop.run))
-    params = {k: v for k, v in defn.items() if k != "data"} | {"code": code}
+    params = {k: v for k, v in defn.items() if k != "data"} | {"code": code, "device": device_of(device).type}
     t0 = time.perf_counter()
     out, entry = _stored(defn, code)
     if out is None:

@@ -76,7 +76,7 @@ class ModelSpec:
 
 
 #: The training settings a context reads from a run's parameters (all typed in the chapter's schema).
-TRAINING = ("epochs", "batch_size", "lr", "device", "layers")
+TRAINING = ("epochs", "batch_size", "lr", "device", "layers", "recipe")
 
 
 @dataclass
@@ -116,7 +116,8 @@ class Context:
             arch = self.arch + (f"_{variant}" if variant else "")
             self._models[key] = train.fit(
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
-                lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress)
+                lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
+                recipe=self.training.get("recipe"), store=self.training.get("store"))
         return self._models[key]
 
     def emb(self, model, ds: data.Dataset, layers=None, batch_size: int = 2048) -> list[np.ndarray]:
@@ -133,7 +134,8 @@ class Context:
         """What identifies this context's models in a score's cache key (training code included)."""
         return {"in": self.in_name, "seed": self.seed, "train": self.train_set.fingerprint, "arch": self.arch,
                 "epochs": self.epochs, "layers_default": self.layers, "batch_size": self.training["batch_size"],
-                "lr": self.training["lr"], "train_code": fingerprint(train, models)}
+                "lr": self.training["lr"], "train_code": fingerprint(train, models),
+                **({"recipe": self.training["recipe"]} if self.training.get("recipe") else {})}
 
 
 # --- methods ---------------------------------------------------------------------------------

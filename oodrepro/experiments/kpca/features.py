@@ -33,7 +33,7 @@ from .paper import FOLDER_SETS
 
 #: Default epochs: the MLP (knn-ls §4.1's 20, so its models are shared) or LeNet5 for 28×28 grey images
 #: (``mnist_arch``); the CIFAR ResNets for 32×32 colour ones (``arch`` picks which).
-MODELS = {"mlp": 20, "lenet5": 10, "resnet_small": 15, "resnet18": 15}
+MODELS = {"mlp": 20, "lenet5": 10, "resnet_small": 15, "resnet18": 15, "speednet": None}
 HELDOUT = (8, 9)
 
 
@@ -85,14 +85,16 @@ def _network(in_name: str, cfg: dict, seed: int) -> tuple[Context, object]:
         train_set = train_set.subset(np.flatnonzero(keep), name=f"{train_set.name}[no 8,9]")
     arch = (cfg.get("mnist_arch") or "mlp") if in_name == "mnist5k" else cfg["arch"]
     spec = ModelSpec(lambda ds: arch, epochs=MODELS, layers={arch: [-1, 0]})
-    training = {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "device")}
+    training = {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "device", "recipe")}
+    if cfg.get("recipe"):  # a named recipe trains a paper-scale network: keep it (oodrepro.checkpoints)
+        training["store"] = f"{arch}-{in_name}-{cfg['recipe']}-s{seed}"
     ctx = Context(in_name, train_set, in_test, seed, spec, training, progress=False)
     # plain cross-entropy; the ResNets' loss class lives beside them so their code enters the model's key
     return ctx, ctx.model(nets.CrossEntropy() if arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
 
 
 #: The configuration entries the features depend on (the rest — methods, grids, thresholds — do not).
-FEATURE_KEYS = ("data_root", "max_train", "mnist_arch", "arch", "epochs", "batch_size", "lr", "device")
+FEATURE_KEYS = ("data_root", "max_train", "mnist_arch", "arch", "recipe", "epochs", "batch_size", "lr", "device")
 _MEMO: dict = {}
 
 
@@ -120,9 +122,9 @@ def _network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
         in_test = in_test.subset(np.flatnonzero(~np.isin(in_test.y, HELDOUT)), name=f"{in_test.name}[no 8,9]")
     pair = (lambda ds: tuple(ctx.emb(model, ds, [-1, 0], batch_size=512)))
     test = pair(in_test)
-    feats = Features(f"{ctx.arch} on {in_name}, seed {seed}", pair(ctx.train_set), test,
-                     weight=model.head.weight.detach().numpy().astype(np.float64),
-                     bias=model.head.bias.detach().numpy().astype(np.float64),
+    weight, bias = (model.classifier() if hasattr(model, "classifier") else
+                    (model.head.weight.detach().numpy().astype(np.float64), model.head.bias.detach().numpy().astype(np.float64)))
+    feats = Features(f"{ctx.arch} on {in_name}, seed {seed}", pair(ctx.train_set), test, weight=weight, bias=bias,
                      test_acc=float((test[1].argmax(1) == in_test.y).mean()), y_train=ctx.train_set.y)
     for o in oods:
         try:

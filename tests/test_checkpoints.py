@@ -1,0 +1,88 @@
+"""Stored networks (oodrepro.checkpoints): manifest, sha256, definition matching, training fallback."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from oodrepro import checkpoints, cli, data, recipes, train
+
+
+@pytest.fixture()
+def store_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(checkpoints.ENV, str(tmp_path / "ckpt"))
+    return tmp_path / "ckpt"
+
+
+def _ds():
+    return data.load("mnist5k", "train").subset(np.arange(200), name="mnist5k[:200]")
+
+
+R = recipes.Recipe("tiny", epochs=1, batch_size=100)
+
+
+def test_store_then_load_instead_of_training(store_dir):
+    ds = _ds()
+    a = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    assert a.stored["file"].startswith("mlp-tiny-") and (store_dir / a.stored["file"]).is_file()
+    entry = checkpoints.manifest()["networks"][a.stored["key"]]
+    assert entry["definition"]["recipe"]["name"] == "tiny" and entry["sha256"] and entry["bytes"] > 0
+    b = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False)
+    assert b.stored is not None and not b.stale_code
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert checkpoints.verify() == []
+
+
+def test_no_matching_network_means_training(store_dir):
+    ds = _ds()
+    train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    other = train.fit("mlp", ds, recipe=R, seed=1, progress=False, use_cache=False)
+    assert other.stored is None
+
+
+def test_a_changed_file_is_refused(store_dir):
+    ds = _ds()
+    a = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    path = store_dir / a.stored["file"]
+    raw = bytearray(path.read_bytes())
+    raw[-20] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(checkpoints.CheckpointError, match="altered: sha256"):
+        train.fit("mlp", ds, recipe=R, progress=False, use_cache=False)
+    assert any("altered" in p for p in checkpoints.verify())
+    assert cli.main(["checkpoints", "verify"]) == 1
+
+
+def test_stale_code_is_flagged(store_dir):
+    ds = _ds()
+    a = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    checkpoints.annotate(a.stored["key"], code="0" * 40)
+    b = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False)
+    assert b.stored is not None and b.stale_code
+
+
+def test_manifest_file_names_cannot_leave_the_folder(store_dir):
+    store_dir.mkdir(parents=True)
+    (store_dir / "manifest.json").write_text(json.dumps({"format": 1, "networks": {
+        "k": {"file": "../outside.pt", "sha256": "x", "definition": {}}}}))
+    assert any("not a plain file name" in p for p in checkpoints.verify())
+    with pytest.raises(checkpoints.CheckpointError, match="not a plain file name"):
+        checkpoints.load_state(dict(checkpoints.manifest()["networks"]["k"], key="k"))
+
+
+def test_unlisted_and_missing_files(store_dir, capsys):
+    ds = _ds()
+    a = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    (store_dir / "stray.pt").write_bytes(b"x")
+    (store_dir / a.stored["file"]).unlink()
+    problems = checkpoints.verify()
+    assert any("stray.pt: not in the manifest" in p for p in problems) and any("missing" in p for p in problems)
+    assert cli.main(["checkpoints", "list"]) == 0
+    assert "mlp-tiny" in capsys.readouterr().out
+
+
+def test_a_broken_manifest_is_one_line(store_dir):
+    store_dir.mkdir(parents=True)
+    (store_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(checkpoints.CheckpointError, match="not a readable checkpoint manifest"):
+        checkpoints.manifest()
