@@ -113,3 +113,37 @@ def admonition(doc: dict) -> str:
     return ('<div class="admonition note oodrepro-provenance">'
             f'<p class="admonition-title">Provenance of the numbers on this page ({html.escape(doc["notebook"])})</p>'
             f'<ul class="simple">{items}</ul>{tail}</div>')
+
+
+def archive_fields(doc: dict, entry: dict, stale: bool) -> dict[str, str]:
+    """The provenance of an archived paper-scale run: the result file's fields and how the run was made."""
+    f = fields(doc)
+    cpu, wall = entry.get("cpu_seconds"), entry.get("wall_seconds")
+    data = entry.get("data") or {}
+    nets = entry.get("networks") or []
+    out = {"profile": f["profile"], "data": f["data"], "seeds": f["seeds"],
+           "command": str(entry.get("command", "?")),
+           "package": f"oodrepro {doc['meta'].get('version', '?')}, commit {entry.get('commit') or doc['meta'].get('git_commit') or '?'}",
+           "machine": str(entry.get("machine", "?")),
+           "run time": ("—" if wall is None else f"{wall / 60:.1f} min wall")
+                       + ("" if cpu is None else f", {cpu / 3600:.2f} CPU-hours (training of stored networks included)"),
+           "archived": str(entry.get("archived", "?"))}
+    if data:
+        out["data files"] = "; ".join(f"{k} (sha256 {str(v)[:12]}…)" for k, v in sorted(data.items()))
+    if nets:
+        out["stored networks"] = ", ".join(nets)
+    if stale:
+        out["stale"] = ("the page's code has changed since this run was archived: the numbers come from the "
+                        "older code (commit above); rerun the paper profile to refresh them")
+    return out
+
+
+def archive_admonition(doc: dict, entry: dict, stale: bool) -> str:
+    """The admonition above a page's paper-scale section (a warning when the archive is stale)."""
+    f = archive_fields(doc, entry, stale)
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in f.items())
+    kind = "warning" if stale else "tip"
+    title = "Archived paper-scale run" + (" (STALE: older code)" if stale else "")
+    return (f'<div class="admonition {kind} oodrepro-provenance oodrepro-archive">'
+            f'<p class="admonition-title">{html.escape(title)} of {html.escape(doc["notebook"])}</p>'
+            f'<ul class="simple">{items}</ul></div>')

@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from .. import config, provenance, report, results
-from ..errors import ParameterError
+from .. import archive, config, provenance, report, results
+from ..errors import OodreproError, ParameterError
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,11 @@ def _shown(v) -> str:
 class Page:
     """An executed page: its parameters ``cfg``, its result file ``doc`` (read back) and glue helpers."""
 
-    def __init__(self, name: str, cfg: dict, doc: dict, path: Path):
+    def __init__(self, name: str, cfg: dict, doc: dict, path: Path | None):
         self.name, self.cfg, self.doc, self.path = name, cfg, doc, path
+        #: the archived paper-scale run of this page (a :class:`Page` read from :mod:`oodrepro.archive`), or None
+        self.archived: Page | None = None
+        self.archive_note = ""
 
     @property
     def meta(self) -> dict:
@@ -121,6 +124,20 @@ class Page:
         fig = fig() if callable(fig) else fig
         _glue(name, fig)
         plt.close(fig)
+
+    def paper_figure(self, name: str, draw: Callable[["Page"], Any]) -> None:
+        """Glue ``draw(archived page)`` as ``name`` (the paper-scale section's figure), or the reason there is
+        none. Drawn under the paper profile, so no quick-profile note is attached."""
+        a = self.archived
+        if a is None or not a.has_data:
+            _glue(name, self.archive_note or NO_DATA)
+            return
+        old = provenance.current_profile()
+        provenance.set_profile("paper")
+        try:
+            self.figure(name, lambda: draw(a))
+        finally:
+            provenance.set_profile(old)
 
     @property
     def has_data(self) -> bool:
@@ -160,6 +177,55 @@ def execute(name: str, namespace: Mapping[str, Any]) -> tuple[dict, dict, float]
     return cfg, out, time.perf_counter() - t0
 
 
+NO_ARCHIVE = ("No paper-scale run of this page is archived yet: the numbers below are the quick profile's. "
+              "`oodrepro run {page} --profile paper` with the data under `OODREPRO_DATA_ROOT` runs it; "
+              "`oodrepro archive add` keeps it.")
+
+
+def _archived(sp: PageSpec, page: Page) -> tuple[Page | None, str]:
+    """The archived paper-scale run of the page (None on the paper profile itself, or without one) and
+    the sentence to show in its place."""
+    if page.cfg.get("profile") == "paper":
+        return None, "This page ran the paper profile itself: its numbers are below."
+    try:
+        got = archive.load(sp.name)
+    except OodreproError as exc:
+        return None, f"The archived paper-scale run of this page was refused: {exc}"
+    if got is None:
+        return None, NO_ARCHIVE.format(page=sp.name)
+    doc = got["doc"]
+    a = Page(sp.name, doc["meta"]["params"], doc, None)
+    a.archive_entry, a.stale = got["entry"], got["stale"]
+    return a, ""
+
+
+def glue_archive(sp: PageSpec, page: Page, keys) -> None:
+    """Glue the paper-scale section: every key of the quick run as ``paper_<key>`` computed by the same
+    page code from the archived result file, and ``paper_provenance``; or, with no usable archive, the reason
+    in their place (so the page's text never refers to a missing glue key)."""
+    page.archived, page.archive_note = _archived(sp, page)
+    a = page.archived
+    if a is None:
+        from IPython.display import Markdown
+
+        for key, value in keys.items():
+            _glue(f"paper_{key}", "—" if isinstance(value, (str, int, float)) and not key.startswith("tbl_")
+                  else Markdown(page.archive_note))
+        _glue("paper_provenance", Markdown(page.archive_note))
+        return
+    old = provenance.current_profile()
+    provenance.set_profile("paper")
+    try:
+        glued = {**a.standard(sp.claims_title), **(sp.texts(a.doc, a.cfg) if sp.texts else {})}
+        for key, value in glued.items():
+            _glue(f"paper_{key}", as_block(key, value))
+        from IPython.display import HTML
+
+        _glue("paper_provenance", HTML(provenance.archive_admonition(a.doc, a.archive_entry, a.stale)))
+    finally:
+        provenance.set_profile(old)
+
+
 def run(name: str, namespace: Mapping[str, Any]) -> Page:
     """Execute page ``name`` with the parameters found in ``namespace`` (a notebook's ``globals()``),
     write and read back its result file, glue its numbers; returns the :class:`Page`."""
@@ -173,5 +239,7 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
         page.glue(key, as_block(key, value))
+    glue_archive(sp, page, glued)
+    provenance.set_profile(cfg.get("profile"))
     page.show_provenance()
     return page

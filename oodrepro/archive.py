@@ -1,0 +1,161 @@
+"""Archived paper-scale results: a paper-profile run's result file kept in the repository with its provenance,
+so the offline book shows the paper-scale comparison first without rerunning hours of CPU.
+
+Layout (``archive/`` in the project; ``$OODREPRO_ARCHIVE`` overrides)::
+
+    archive/manifest.json            {"format": 1, "pages": {page: entry}}
+    archive/<page>/result.json       the result file of the run (oodrepro.results format)
+
+An entry holds the sha256 of every archived file and the run's provenance: ``command``, ``commit``,
+``machine``, ``cpu_seconds`` and ``wall_seconds``, the ``data`` files read and their sha256, the stored
+networks the run used (:mod:`oodrepro.checkpoints` keys), and ``code``: the fingerprint of the page's
+code (:func:`code_fingerprint`). A page renders an archive only when every sha256 matches
+(:class:`ArchiveError` otherwise); when ``code`` no longer matches the package the page marks the
+archive **stale** (the numbers came from older code). ``oodrepro archive check`` lists stale and tampered
+entries; ``oodrepro archive add PAGE RESULT_JSON`` archives a run.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .cache import project_dir, write_atomic
+from .errors import OodreproError
+
+ENV = "OODREPRO_ARCHIVE"
+MANIFEST = "manifest.json"
+
+
+class ArchiveError(OodreproError):
+    """An archived result cannot be used: missing, altered (sha256) or unreadable."""
+
+
+def folder() -> Path:
+    env = os.environ.get(ENV)
+    if env:
+        return Path(env).expanduser()
+    proj = project_dir()
+    return proj / "archive" if proj else Path.home() / ".cache" / "oodrepro-archive"
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def manifest(base: Path | None = None) -> dict:
+    path = Path(base or folder()) / MANIFEST
+    if not path.is_file():
+        return {"format": 1, "pages": {}}
+    try:
+        m = json.loads(path.read_text())
+        if not isinstance(m.get("pages"), dict):
+            raise ValueError("no 'pages' object")
+        return m
+    except (ValueError, OSError) as exc:
+        raise ArchiveError(f"{path}: not a readable archive manifest ({exc})") from None
+
+
+def _page_dir(base: Path, page: str) -> Path:
+    parts = page.split("/")
+    if not page or any(p in ("", ".", "..") or p.startswith(".") or not p.replace("_", "").isalnum() for p in parts):
+        raise ArchiveError(f"page name {page!r} is not accepted; use a page such as 'kpca/main'")
+    return base.joinpath(*parts)
+
+
+def code_fingerprint(page: str) -> str:
+    """The fingerprint of the code behind ``page``: its runner and texts with everything they import."""
+    from .engine import page as pages
+    from .fingerprint import fingerprint
+
+    sp = pages.spec(page)
+    return fingerprint(*(f for f in (sp.run, sp.texts) if f is not None))
+
+
+@contextlib.contextmanager
+def _locked(base: Path):
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".manifest.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def add(page: str, result_path, provenance: dict, base: Path | None = None) -> dict:
+    """Archive the result file ``result_path`` of a paper-profile run of ``page`` with ``provenance``
+    (command, cpu_seconds, data, networks, …); the code fingerprint and sha256 are added here. The file is
+    copied beside its final place and moved in with one rename; the manifest is written last."""
+    from . import results
+
+    base = Path(base or folder())
+    doc = results.read(result_path)
+    if doc.get("notebook") != page:
+        raise ArchiveError(f"{result_path} is a result of {doc.get('notebook')!r}, not of {page!r}")
+    profile = doc["meta"].get("profile") or doc["meta"].get("params", {}).get("profile")
+    if profile != "paper":
+        raise ArchiveError(f"{result_path} ran the {profile!r} profile; only paper-profile runs are archived")
+    dest = _page_dir(base, page)
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / f".tmp-result-{os.getpid()}.json"
+    shutil.copyfile(result_path, tmp)
+    os.replace(tmp, dest / "result.json")
+    entry = {"files": {"result.json": _sha256(dest / "result.json")}, "code": code_fingerprint(page),
+             "archived": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **provenance}
+    with _locked(base):
+        m = manifest(base)
+        m["pages"][page] = entry
+        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+    return entry
+
+
+def load(page: str, base: Path | None = None) -> dict | None:
+    """``{"doc", "entry", "stale"}`` for an archived page (sha256 checked: :class:`ArchiveError` when a
+    file was altered or is missing), or None when the page has no archive."""
+    base = Path(base or folder())
+    entry = manifest(base)["pages"].get(page)
+    if entry is None:
+        return None
+    dest = _page_dir(base, page)
+    for name, digest in entry.get("files", {}).items():
+        path = dest / name
+        if not path.is_file():
+            raise ArchiveError(f"archived file {path} is missing (the archive manifest lists it)")
+        if _sha256(path) != digest:
+            raise ArchiveError(f"archived file {path} was altered: its sha256 does not match the archive manifest; "
+                               "restore it (git checkout) or archive the run again")
+    try:
+        doc = json.loads((dest / "result.json").read_text())
+    except ValueError as exc:
+        raise ArchiveError(f"archived file {dest / 'result.json'} is not JSON ({exc})") from None
+    return {"doc": doc, "entry": entry, "stale": entry.get("code") != code_fingerprint(page)}
+
+
+def check(base: Path | None = None) -> list[tuple[str, str]]:
+    """``(page, problem)`` for every archived page that is tampered, missing or stale."""
+    base = Path(base or folder())
+    out = []
+    for page in sorted(manifest(base)["pages"]):
+        try:
+            got = load(page, base)
+        except (ArchiveError, OodreproError) as exc:
+            out.append((page, f"tampered: {exc}"))
+            continue
+        if got and got["stale"]:
+            out.append((page, "stale: the page's code changed since the run was archived"))
+    return out
+
+
+def pages(base: Path | None = None) -> list[str]:
+    """The pages with an archive."""
+    return sorted(manifest(base)["pages"])
+
+
+__all__ = ["add", "load", "check", "pages", "manifest", "folder", "code_fingerprint", "ArchiveError"]
