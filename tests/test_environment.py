@@ -4,10 +4,15 @@ constraints.txt's versions and jupyter-book below 2."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
