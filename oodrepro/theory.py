@@ -1,4 +1,4 @@
-r"""The theory of knn-ls (Bahri et al., ICML 2021, §3 and appendix A), as numbers one can check.
+r"""The theory of knn-ls (Bahri et al., arXiv:2102.05131, §3 and appendix A), as numbers one can check.
 
 The paper proves four finite-sample statements about the k-NN radius
 :math:`r_k(x) = r_k(x; X_{[n]})` of a sample of n points drawn i.i.d. from a density f with compact
@@ -28,7 +28,7 @@ the reference for everything else.
 References
 ----------
 Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution Detection.
-ICML 2021, Section 3 and Appendix A.
+Preprint, arXiv:2102.05131, 2021, Section 3 and Appendix A.
 Chaudhuri, Dasgupta. Rates of convergence for the cluster tree. NeurIPS 2010 (Lemma 1 of knn-ls).
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 r"""Classical outlier detectors fitted per layer: the "SVM" and "Isolation Forest" baselines of knn-ls
-Table 1 (Bahri et al., ICML 2021, §4.2).
+Table 1 (Bahri et al., arXiv:2102.05131, §4.2).
 
 Each is fitted on every layer's training embeddings :math:`g_\ell(X_{in})` separately; the per-layer
 OOD scores :math:`s_\ell(x)` are normalised and averaged over the M layers, "in the same way" as the
@@ -234,7 +234,7 @@ class OneClassSVMDetector(_PerLayer):
     Distribution. Neural Computation 13(7), 2001.
     Tax, Duin. Support Vector Data Description. Machine Learning 54, 2004.
     Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution
-    Detection. ICML 2021, §4.2.
+    Detection. Preprint, arXiv:2102.05131, 2021, §4.2.
     """
 
     def __init__(self, nu: float = 0.1, gamma="scale", max_fit: int | None = 5000,
@@ -299,7 +299,7 @@ class IsolationForestDetector(_PerLayer):
     ----------
     Liu, Ting, Zhou. Isolation Forest. ICDM 2008.
     Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution
-    Detection. ICML 2021, §4.2.
+    Detection. Preprint, arXiv:2102.05131, 2021, §4.2.
     """
 
     def __init__(self, n_estimators: int = 100, max_samples="auto", normalise: str = "train_mean",

@@ -1,4 +1,4 @@
-r"""The k-NN radius score of knn-ls (Bahri et al., ICML 2021, §2).
+r"""The k-NN radius score of knn-ls (Bahri et al., arXiv:2102.05131, §2).
 
 k-NN radius (Definition 1): :math:`r_k(x; X) = \inf\{r > 0 : |X \cap B(x, r)| \ge k\}`, Euclidean,
 i.e. the distance from x to its k-th nearest point of X.
@@ -67,7 +67,7 @@ class KNNRadius:
     References
     ----------
     Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution
-    Detection. ICML 2021, Section 2.
+    Detection. Preprint, arXiv:2102.05131, 2021, Section 2.
     """
 
     def __init__(self, k: int = 1):

@@ -1,5 +1,5 @@
 r"""PCA and kernel-PCA reconstruction errors for OOD detection (Fang et al., "Kernel PCA for
-Out-of-Distribution Detection", NeurIPS 2024 and its journal extension; §3–§4, Algorithm 1, Table 5).
+Out-of-Distribution Detection", IEEE TPAMI 2026, arXiv:2505.15284; §3–§4, Algorithm 1, Table 5).
 
 Every detector here scores a point by its **unsquared reconstruction error** (higher = more OOD; the
 paper's confidence is :math:`-e`):
@@ -11,7 +11,7 @@ Fourier features or a Nyström map for a kernel), :math:`\mu` the mean of the ma
 :math:`U_q` the top-q eigenvectors of their covariance, q the smallest number of components whose
 cumulative explained-variance ratio reaches ``evr`` (:func:`n_components_for`).
 
-Maps (paper §3.2–§3.3, §5.4):
+Maps (paper §3.1–§4.2, §5.4):
 
 - cosine: :math:`\phi_{cos}(z) = z / (\|z\| + 10^{-10})` (the authors' code);
 - RFF, Gaussian :math:`k(x, y) = e^{-\gamma\|x - y\|^2}`:
@@ -204,7 +204,7 @@ def _bank_of(train_layers, layer: int):
 
 
 class PCA:
-    r"""PCA reconstruction error (Fang et al. §3.1; the "PCA" and "Cosine" rows of Table 5):
+    r"""PCA reconstruction error (Fang et al. §2.2, §3.1; the "PCA" and "Cosine" rows of Table 5):
     :math:`e(z) = \|(I - U_q U_q^\top)(\phi(z) - \mu)\|_2`, :math:`\phi` the identity or, with
     ``cosine=True``, :math:`z/\|z\|`. OOD score = e (the paper's confidence is −e).
 
@@ -228,8 +228,8 @@ class PCA:
 
     References
     ----------
-    Fang, Wu, Tao, He, Sun, Huang. Kernel PCA for Out-of-Distribution Detection. NeurIPS 2024;
-    journal extension (Algorithm 1).
+    Fang, Tao, He, Lv, Yang, Hu, Huang, Yang, Cao. Kernel PCA for Out-of-Distribution Detection: Non-Linear
+    Kernel Selection and Approximation. IEEE TPAMI 2026; arXiv:2505.15284 (Algorithm 1).
     """
 
     def __init__(self, evr: float = 0.9, cosine: bool = False, layer: int = 0, chunk_size: int | None = 65536):
@@ -278,7 +278,7 @@ class PCA:
 
 
 class KPCA(PCA):
-    r"""KPCA reconstruction error through an explicit kernel map (Fang et al. §3.2–§3.3, Algorithm 1;
+    r"""KPCA reconstruction error through an explicit kernel map (Fang et al. §3.2–§4.2, Algorithm 1;
     Table 5): map :math:`\Phi` (RFF or Nyström, optionally after the cosine map), then PCA in the
     mapped space, centred on the mapped training mean; OOD score :math:`e = \|(I - U_qU_q^\top)
     (\Phi(z) - \mu)\|_2`. ``KPCA()`` is the paper's "KPCA_rff" (cosine-Gaussian);

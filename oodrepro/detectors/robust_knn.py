@@ -145,7 +145,7 @@ class RobustKNN:
     Papernot, McDaniel. Deep k-Nearest Neighbors: Towards Confident, Interpretable and Robust Deep
     Learning. arXiv:1803.04765, 2018.
     Bahri, Jiang, Tay, Metzler. Label Smoothed Embedding Hypothesis for Out-of-Distribution
-    Detection. ICML 2021, §4.2.
+    Detection. Preprint, arXiv:2102.05131, 2021, §4.2.
     """
 
     def __init__(self, k: int = 50, calibration_fraction: float = 0.1, seed: int = 0):

@@ -1,5 +1,5 @@
 """knn-ls — Bahri, Jiang, Tay & Metzler, *Label Smoothed Embedding Hypothesis for Out-of-Distribution
-Detection*, ICML 2021: the chapter's package part.
+Detection*, preprint arXiv:2102.05131, 2021: the chapter's package part.
 
 =====================  ===============================================================
 ``paper``              vocabulary (data sets, methods, the paper's blocks), models, shared parameters

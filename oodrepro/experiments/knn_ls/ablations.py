@@ -1,4 +1,4 @@
-"""knn-ls ablations (Bahri et al., ICML 2021, §4.4): single layers (Table 2), the radius distributions
+"""knn-ls ablations (Bahri et al., arXiv:2102.05131, §4.4): single layers (Table 2), the radius distributions
 (Figure 1), the number of neighbours k (Figure 2) and the amount of label smoothing α (Figure 3).
 
 All runners use the paper-neutral engine (:mod:`oodrepro.engine`: pairings, cached models, cached

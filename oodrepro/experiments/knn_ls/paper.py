@@ -1,4 +1,4 @@
-"""knn-ls's vocabulary (Bahri et al., ICML 2021): data sets, methods, the paper's blocks, models, and the
+"""knn-ls's vocabulary (Bahri et al., arXiv:2102.05131): data sets, methods, the paper's blocks, models, and the
 parameters every knn-ls page shares."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""knn-ls theory (Bahri et al., ICML 2021, §3): Theorem 1, Corollary 1, Theorem 2 and Proposition 1,
+r"""knn-ls theory (Bahri et al., arXiv:2102.05131, §3): Theorem 1, Corollary 1, Theorem 2 and Proposition 1,
 checked by simulation on densities whose constants are known (:mod:`oodrepro.theory`).
 
 One *draw* is one i.i.d. sample :math:`X_{[n]}` from the density; every statement is about a draw

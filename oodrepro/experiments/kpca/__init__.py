@@ -1,5 +1,5 @@
 """kpca — Fang et al., *Kernel PCA for Out-of-Distribution Detection: Non-Linear Kernel
-Selections and Approximations* (NeurIPS 2024 and its journal extension): the chapter's package part.
+Selection and Approximation*, IEEE TPAMI 2026 (arXiv:2505.15284): the chapter's package part.
 
 =====================  ===============================================================
 ``paper``              vocabulary (data sets, methods, blocks), shared parameters and profiles

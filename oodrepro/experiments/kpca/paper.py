@@ -1,5 +1,5 @@
-"""kpca's vocabulary (Fang et al., *Kernel PCA for Out-of-Distribution Detection*, NeurIPS 2024 and its
-journal extension): data sets, methods, the paper's blocks, and the parameters every kpca page shares."""
+"""kpca's vocabulary (Fang et al., *Kernel PCA for Out-of-Distribution Detection*, IEEE TPAMI 2026,
+arXiv:2505.15284): data sets, methods, the paper's blocks, and the parameters every kpca page shares."""
 from __future__ import annotations
 
 from ... import config, recipes
