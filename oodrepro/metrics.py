@@ -122,19 +122,38 @@ ALL = {
 
 
 # --- The authors' definitions (odm; the CC-AG / ODIN lineage of evaluation code) --------------------
+# odm's ``calculate_metrics_B`` (``OoD_Mining/src/utils/utils_main.py``), transcribed exactly: it takes a
+# confidence y (in-distribution high) of the combined in + OOD set — for odm's squared distances s,
+# ``y = 1 − s / max(s)`` — and walks ``np.arange(start, end, gap)``, ``gap = (end − start) / 200000``, over
+# [min y, max y) with TPR(δ) = P(y_in ≥ δ), FPR(δ) = P(y_out > δ). Which tied scores land exactly on a grid
+# point depends on y's floating-point values, so the grid is built on y itself, not on −s. Sums run in the
+# loop's order (left to right), so the values agree with the loop to the last bit.
 #: Number of thresholds of the authors' grid (``calculate_metrics_B``: precision 200,000).
 AUTHORS_THRESHOLDS = 200_000
 #: TPR band over which the authors average the FPR for "TNR at 95 % TPR".
 AUTHORS_TPR_BAND = (0.94, 0.96)
 
 
-def _authors_grid(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS, descending: bool = False):
-    """Confidences ``c = −score`` (in-distribution high) sorted, and the authors' threshold grid
-    ``δ = np.arange(start, end, gap)`` with ``gap = (end − start)/n`` over all confidences (descending:
-    ``np.arange(end, start, −gap)``). Their ``1 − s/max(s)`` normalisation is affine, so it moves the
-    grid with the scores and changes no value."""
+def authors_confidence(scores_in, scores_out) -> tuple[np.ndarray, np.ndarray]:
+    """The confidences the authors' evaluation sees: ``y = 1 − s / max(s)`` over the combined set (odm's
+    ``basic_baseline``), split back into (in, out). Their scores are squared distances (max > 0); when
+    ``max(s) ≤ 0`` that normalisation is undefined (max 0) or reverses the order, so y = −s is used
+    instead — for our ``−max softmax`` scores that is the softmax confidence, what the CC-AG / ODIN code
+    passes to the same loop."""
     s_in, s_out = _check(scores_in, scores_out)
-    x, y = np.sort(-s_in), np.sort(-s_out)
+    s = np.concatenate([s_in, s_out])
+    top = np.max(s)
+    y = 1.0 - s / top if top > 0 else -s
+    return y[:len(s_in)], y[len(s_in):]
+
+
+def _authors_grid(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS, descending: bool = False):
+    """Sorted confidences (:func:`authors_confidence`) and the authors' threshold grid
+    ``np.arange(start, end, gap)``, ``gap = (end − start)/n`` over all confidences (descending:
+    ``np.arange(end, start, −gap)``). All confidences equal (where the authors' ``np.arange`` fails on a
+    zero step): the single threshold ``start``."""
+    yi, yo = authors_confidence(scores_in, scores_out)
+    x, y = np.sort(yi), np.sort(yo)
     start, end = min(x[0], y[0]), max(x[-1], y[-1])
     if end == start:
         return x, y, np.array([start])
@@ -152,64 +171,75 @@ def _frac(sorted_a: np.ndarray, d: np.ndarray, op: str) -> np.ndarray:
     return np.searchsorted(sorted_a, d, "left") / n
 
 
-def _rect_area(xs: np.ndarray, ys: np.ndarray) -> float:
-    """The authors' rectangle sum ``Σ_k (x_{k−1} − x_k)·y_k`` (x_{−1} = 1) plus ``x_last·y_last``."""
+def _loop_sum(terms: np.ndarray) -> float:
+    """``Σ terms`` added left to right, as the authors' ``+=`` loop does (``np.sum`` adds pairwise)."""
+    return float(np.cumsum(terms)[-1]) if len(terms) else 0.0
+
+
+def _rect_area(xs: np.ndarray, ys: np.ndarray, final_term: bool) -> float:
+    """The authors' rectangle sum ``Σ_k (x_{k−1} − x_k)·y_k`` (x_{−1} = 1), plus ``x_last·y_last`` after
+    the loop where their code adds it (the AUPRs; not the AUROC)."""
     if len(xs) == 0:
         return 0.0
-    prev = np.r_[1.0, xs[:-1]]
-    return float(((prev - xs) * ys).sum() + xs[-1] * ys[-1])
+    area = _loop_sum((np.r_[1.0, xs[:-1]] - xs) * ys)
+    return area + float(xs[-1] * ys[-1]) if final_term else area
 
 
 def authors_tnr_at_95_tpr(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS) -> float:
     r"""odm's TNR at 95 % TPR as the authors computed it: ``1 − mean FPR(δ)`` over the grid thresholds
-    δ whose ``TPR(δ) = P(c_in ≥ δ)`` lies in [0.94, 0.96], with ``FPR(δ) = P(c_out > δ)`` and
-    confidence c = −score. If no grid threshold has its TPR in the band (a test set so small that TPR
-    jumps over it — the authors' code would divide by zero) this returns :func:`tnr_at_95_tpr`."""
+    δ whose ``TPR(δ) = P(y_in ≥ δ)`` lies in [0.94, 0.96], with ``FPR(δ) = P(y_out > δ)`` and y the
+    confidence of :func:`authors_confidence`. If no grid threshold has its TPR in the band (a test set so
+    small, or so tied, that TPR jumps over it) the FPR counts as 1, as in their code ("corner case"),
+    so the TNR is 0."""
     x, y, d = _authors_grid(scores_in, scores_out, n_thresholds)
     tpr = _frac(x, d, ">=")
     band = (tpr >= AUTHORS_TPR_BAND[0]) & (tpr <= AUTHORS_TPR_BAND[1])
-    if not band.any():
-        return tnr_at_95_tpr(-x, -y)
-    return float(1.0 - _frac(y, d[band], ">").mean())
+    total = int(band.sum())
+    if total == 0:
+        return 0.0
+    return float(1.0 - _loop_sum(_frac(y, d[band], ">")) / total)
 
 
 def authors_detection_accuracy(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS) -> float:
     r"""Detection accuracy at the *best* grid threshold (the authors' code, as ODIN):
-    :math:`1 - \min_\delta 	frac12\,[P(c_{in} < \delta) + P(c_{out} > \delta)]`."""
+    :math:`1 - \min(1, \min_\delta \tfrac12\,[P(y_{in} < \delta) + P(y_{out} > \delta)])`."""
     x, y, d = _authors_grid(scores_in, scores_out, n_thresholds)
-    err = 0.5 * (_frac(x, d, "<") + _frac(y, d, ">"))
+    err = (_frac(x, d, "<") + _frac(y, d, ">")) / 2.0
     return float(1.0 - min(1.0, err.min()))
 
 
 def authors_auroc(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS) -> float:
-    r"""AUROC as the authors' rectangle sum over the grid: ``Σ (FPR_{k−1} − FPR_k)·TPR_k + FPR·TPR``
-    at the last threshold, TPR = P(c_in ≥ δ), FPR = P(c_out > δ). Between the extremes a tie between an
-    in- and an OOD score counts 0 (not ½ as in :func:`auroc`): it is P(c_in > c_out)."""
+    r"""AUROC as the authors' rectangle sum over the grid: ``Σ_k (FPR_{k−1} − FPR_k)·TPR_k`` with
+    FPR_{−1} = 1, TPR = P(y_in ≥ δ), FPR = P(y_out > δ), and nothing added after the last threshold.
+    A tie between an in- and an OOD score counts 1 if a grid point falls exactly on it and 0 otherwise
+    (:func:`auroc` counts it ½); OOD scores tied at the top confidence never leave the FPR, so their
+    pairs count 0."""
     x, y, d = _authors_grid(scores_in, scores_out, n_thresholds)
-    return _rect_area(_frac(y, d, ">"), _frac(x, d, ">="))
+    return _rect_area(_frac(y, d, ">"), _frac(x, d, ">="), final_term=False)
 
 
 def authors_aupr_in(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS) -> float:
     r"""AUPR-in as the authors computed it, with *class-balanced* precision from rates:
-    recall = TPR(δ) = P(c_in ≥ δ), precision = TPR / (TPR + P(c_out ≥ δ)); rectangle sum over the
-    grid (thresholds where both rates are 0 skipped). Independent of the in/out set sizes, unlike
-    :func:`aupr_in` (average precision)."""
+    recall = TPR(δ) = P(y_in ≥ δ), precision = TPR / (TPR + P(y_out ≥ δ)); rectangle sum over the
+    grid (thresholds where both rates are 0 skipped) plus the last recall·precision. Independent of the
+    in/out set sizes, unlike :func:`aupr_in` (average precision)."""
     x, y, d = _authors_grid(scores_in, scores_out, n_thresholds)
     tp, fp = _frac(x, d, ">="), _frac(y, d, ">=")
     keep = tp + fp > 0
     tp, fp = tp[keep], fp[keep]
-    return _rect_area(tp, tp / (tp + fp))
+    return _rect_area(tp, tp / (tp + fp), final_term=True)
 
 
 def authors_aupr_out(scores_in, scores_out, n_thresholds: int = AUTHORS_THRESHOLDS) -> float:
-    r"""AUPR-out as the authors computed it: thresholds from the top down, recall = P(c_out < δ),
-    precision = recall / (recall + P(c_in < δ)) (class-balanced), stopping where both rates reach 0."""
+    r"""AUPR-out as the authors computed it: thresholds from the top down, recall = P(y_out < δ),
+    precision = recall / (recall + P(y_in < δ)) (class-balanced), stopping where both rates reach 0;
+    plus the last recall·precision."""
     x, y, d = _authors_grid(scores_in, scores_out, n_thresholds, descending=True)
     tp, fp = _frac(y, d, "<"), _frac(x, d, "<")
     zero = np.flatnonzero(tp + fp == 0)
     if len(zero):
         tp, fp = tp[:zero[0]], fp[:zero[0]]
-    return _rect_area(tp, tp / (tp + fp))
+    return _rect_area(tp, tp / (tp + fp), final_term=True)
 
 
 #: The authors' metric set (odm tables), by the same names as :data:`ALL`'s.

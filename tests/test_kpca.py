@@ -170,6 +170,58 @@ def test_streaming_a_memmap_in_chunks_equals_the_in_memory_fit(rng, tmp_path, ma
     np.testing.assert_allclose(b.score([x]), a.score([x]), atol=1e-10)
 
 
+# --- the authors' RFF draw ------------------------------------------------------------------------------
+Z4 = np.array([[0.3, -0.2], [1.0, 0.5], [-0.4, 0.8], [0.1, 0.1]])
+
+
+def test_authors_rff_layout_draws_the_authors_seed_0_features():
+    # their main.py (after setup_seed(0), i.e. np.random.seed(0)), transcribed with d = 2, M = 3, γ = ½:
+    gamma, M = 0.5, 3
+    state = np.random.get_state()
+    np.random.seed(0)
+    w = np.sqrt(2 * gamma) * np.random.normal(size=(M, 2))
+    u = 2 * np.pi * np.random.rand(M)
+    np.random.set_state(state)
+    theirs = np.sqrt(2 / M) * np.cos(Z4.dot(w.T) + u[np.newaxis, :])
+    det = K.KPCA(cosine=False, gamma=gamma, n_components=M, evr=0.9, rff_layout="authors").fit([Z4])
+    np.testing.assert_array_equal(det._map(Z4), theirs)
+    # by hand: seed 0's normals are 1.7641, 0.4002, 0.9787, 2.2409, 1.8676, −0.9773 and √(2γ) = 1, so their
+    # W's rows are (1.7641, 0.4002), (0.9787, 2.2409), (1.8676, −0.9773); b = 2π·(the next three uniforms,
+    # 0.4376, 0.8918, 0.9637) = (2.7494, 5.6032, 6.0549). For x = (1, 0) feature j is √(2/3)·cos(W_j1 + b_j):
+    # 0.8165·cos(1.7641 + 2.7494) = −0.1613, 0.8165·cos(0.9787 + 5.6032) = 0.7803, 0.8165·cos(1.8676 + 6.0549)
+    # = −0.0558. Ours reads the same normals along its (D, M) rows, so x = (1, 0) meets 1.7641, 0.4002, 0.9787:
+    # −0.1613, 0.8165·cos(0.4002 + 5.6032) = 0.7847, 0.8165·cos(0.9787 + 6.0549) = 0.5972.
+    b = 2 * np.pi * np.array([0.4375872112626925, 0.8917730007820798, 0.9636627605010293])
+    np.testing.assert_allclose(det._map(np.array([[1.0, 0.0]]))[0],
+                               np.sqrt(2 / 3) * np.cos(np.array([1.764052345967664, 0.9787379841057392,
+                                                                 1.8675579901499675]) + b), rtol=1e-12)
+    ours = K.KPCA(cosine=False, gamma=gamma, n_components=M, evr=0.9).fit([Z4])
+    np.testing.assert_allclose(ours._map(np.array([[1.0, 0.0]]))[0],
+                               np.sqrt(2 / 3) * np.cos(np.array([1.764052345967664, 0.4001572083672233,
+                                                                 0.9787379841057392]) + b), rtol=1e-12)
+
+
+def test_default_rff_layout_is_unchanged():
+    # values computed before rff_layout existed (scikit-learn's RBFSampler, seed 0)
+    det = K.KPCA(cosine=False, gamma=0.5, n_components=3, evr=0.9).fit([Z4])
+    np.testing.assert_allclose(det._map(Z4[:2]), [[-0.7772991336059286, 0.4858521822989514, 0.7888936493307348],
+                                                  [0.6503726707809352, 0.6480547742004471, 0.7886780831243818]],
+                               rtol=1e-12)
+    np.testing.assert_allclose(det.score([Z4]), [0.12539253962141877, 0.003017633695841, 0.00128429421252526,
+                                                 0.1236591899484455], rtol=1e-9)
+    assert det.rff_layout == "ours"
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(rff_layout="theirs"), "parameter 'rff_layout' = 'theirs' is not accepted; use one of 'ours', 'authors'"),
+    (dict(rff_layout="authors", kernel="laplacian"), "'rff_layout' = 'authors' is not accepted with kernel='laplacian'"),
+    (dict(rff_layout="authors", approximation="nystroem", landmarks="uniform", n_components=3), "'rff_layout'"),
+])
+def test_bad_rff_layout_names_the_parameter(kw, match):
+    with pytest.raises(ParameterError, match=match):
+        K.KPCA(cosine=False, **kw).fit([Z4])
+
+
 # --- bad parameters ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("det, match", [
     (K.KPCA(gamma=0), "'gamma' = 0"), (K.KPCA(gamma=-1.0), "'gamma'"),

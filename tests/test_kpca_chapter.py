@@ -27,7 +27,7 @@ def quick_feats(tmp_path_factory):
 # --- parameters --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, value", [("gamma", 0.0), ("gamma", -1.0), ("evr", 0.0), ("evr", 1.5),
                                          ("n_components", 0), ("pairings", ["mnist5k->nowhere"]),
-                                         ("arch", "vgg")])
+                                         ("arch", "vgg"), ("rff_layout", "theirs")])
 def test_bad_page_parameters_name_the_parameter(name, value):
     with pytest.raises(ParameterError, match=name if name != "pairings" else "nowhere"):
         config.resolve("kpca.main", profile="smoke", **{name: value})
@@ -113,6 +113,18 @@ def test_ablation_rows_build_the_named_kernel(quick_feats):
             continue
         assert det.cosine == name.startswith("cosine_") and det.kernel in name
         assert det.approximation == ("nystroem" if name.endswith("nystroem") else "rff")
+
+
+def test_page_rff_layout_reaches_the_gaussian_rff_only():
+    from types import SimpleNamespace
+
+    f = SimpleNamespace(train=[np.ones((4, 3))], weight=None, bias=None)
+    cfg = _cfg(rff_layout="authors")
+    assert _cfg()["rff_layout"] == "ours" and config.resolve("kpca.main", profile="quick")["rff_layout"] == "ours"
+    assert methods.kpca(f, cfg).rff_layout == "authors"
+    assert methods.kpca(f, cfg, cosine=False).rff_layout == "authors"
+    assert methods.kpca(f, cfg, kernel="laplacian").rff_layout == "ours"
+    assert methods.kpca(f, cfg, approximation="nystroem").rff_layout == "ours"
 
 
 def test_raw_kernels_scale_gamma_by_the_mean_squared_norm(quick_feats):

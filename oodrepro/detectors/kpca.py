@@ -16,7 +16,9 @@ Maps (paper §3.1–§4.2, §5.4):
 - cosine: :math:`\phi_{cos}(z) = z / (\|z\| + 10^{-10})` (the authors' code);
 - RFF, Gaussian :math:`k(x, y) = e^{-\gamma\|x - y\|^2}`:
   :math:`\Phi(x) = \sqrt{2/M}\cos(Wx + b)`, rows of W ~ N(0, 2γI), b ~ U[0, 2π) — scikit-learn's
-  :class:`~sklearn.kernel_approximation.RBFSampler` draws exactly this (checked in the tests);
+  :class:`~sklearn.kernel_approximation.RBFSampler` draws exactly this (checked in the tests). It draws
+  the same seed-0 normals as the authors' code but shapes them (D, M) where the authors shape them
+  (M, D), so the features differ; ``rff_layout="authors"`` draws theirs (:func:`authors_gaussian_rff`);
 - RFF, Laplacian :math:`k(x, y) = e^{-\gamma\|x - y\|_1}` (Eq. 11): the same map with W's entries
   i.i.d. Cauchy(0, γ), the Fourier transform of the Laplacian kernel (by hand: scikit-learn has none);
 - polynomial :math:`k(x, y) = (\gamma\langle x, y\rangle + c_0)^d` (Eq. 12): Tensor Sketch,
@@ -43,6 +45,8 @@ from ._validate import as_layers, check_dims, check_fraction, check_int
 
 KERNELS = ("gaussian", "laplacian", "polynomial")
 APPROXIMATIONS = ("rff", "nystroem")
+#: Layouts of the Gaussian RFF draw: "ours" (scikit-learn's RBFSampler), "authors" (their main.py).
+RFF_LAYOUTS = ("ours", "authors")
 LANDMARKS = ("low_energy", "high_energy", "uniform")
 _SKLEARN_KERNEL = {"gaussian": "rbf", "laplacian": "laplacian", "polynomial": "polynomial", "linear": "linear"}
 EIG_FLOOR = 1e-12
@@ -110,6 +114,17 @@ def laplacian_rff(n_features: int, n_components: int, gamma: float, seed: int = 
     rng = np.random.default_rng(seed)
     w = gamma * rng.standard_cauchy(size=(n_features, n_components))
     return w, rng.uniform(0.0, 2.0 * np.pi, size=n_components)
+
+
+def authors_gaussian_rff(n_features: int, n_components: int, gamma: float, seed: int = 0):
+    r"""The authors' Gaussian random Fourier features (``ood-kernel-pca-ext``, main.py, after
+    ``np.random.seed(seed)``): ``W = sqrt(2γ)·normal(size=(M, D))`` (rows ~ N(0, 2γI)), then
+    ``b = 2π·rand(M)``; the map is :math:`\sqrt{2/M}\cos(xW^\top + b)`. Returns ``(W, b)`` with W (M, D).
+    scikit-learn's ``RBFSampler(random_state=seed)`` reads the same normals as a (D, M) matrix: same
+    distribution, different features. Drawn from its own ``RandomState``: the global state is untouched."""
+    rs = np.random.RandomState(seed)
+    w = np.sqrt(2 * gamma) * rs.normal(size=(n_components, n_features))
+    return w, 2 * np.pi * rs.rand(n_components)
 
 
 def nystroem_map(landmarks: np.ndarray, kernel: str, **kw):
@@ -311,6 +326,10 @@ class KPCA(PCA):
         percentile of the training activations.
     layer, chunk_size : as :class:`PCA`.
     seed : int, default 0 — random features and uniform landmarks.
+    rff_layout : {"ours", "authors"}, default "ours"
+        Gaussian RFF only: "ours" draws W with scikit-learn's ``RBFSampler`` ((D, M) normals);
+        "authors" as the authors' code, the same normals shaped (M, D) (:func:`authors_gaussian_rff`),
+        so that seed 0 gives their features exactly.
 
     Attributes
     ----------
@@ -320,11 +339,13 @@ class KPCA(PCA):
     def __init__(self, kernel: str = "gaussian", approximation: str = "rff", cosine: bool = True,
                  gamma: float = 1.0, n_components: int = 2048, evr: float = 0.9, landmarks: str = "low_energy",
                  degree: int = 2, coef0: float = 1.0, fusion: str | None = None, weight=None, bias=None,
-                 clip: float | None = 1.0, layer: int = 0, seed: int = 0, chunk_size: int | None = 65536):
+                 clip: float | None = 1.0, layer: int = 0, seed: int = 0, chunk_size: int | None = 65536,
+                 rff_layout: str = "ours"):
         super().__init__(evr, cosine, layer, chunk_size)
         self.kernel, self.approximation, self.gamma, self.n_components = kernel, approximation, gamma, n_components
         self.landmarks, self.degree, self.coef0, self.seed = landmarks, degree, coef0, seed
         self.fusion, self.weight, self.bias, self.clip = fusion, weight, bias, clip
+        self.rff_layout = rff_layout
 
     def _validate(self):
         super()._validate()
@@ -332,6 +353,11 @@ class KPCA(PCA):
         check_choice("approximation", self.approximation, APPROXIMATIONS)
         check_choice("landmarks", self.landmarks, LANDMARKS)
         check_choice("fusion", self.fusion, (None, "react"))
+        check_choice("rff_layout", self.rff_layout, RFF_LAYOUTS)
+        if self.rff_layout == "authors" and (self.kernel, self.approximation) != ("gaussian", "rff"):
+            raise ParameterError(f"parameter 'rff_layout' = 'authors' is not accepted with kernel={self.kernel!r}, "
+                                 f"approximation={self.approximation!r}; it applies to kernel='gaussian', "
+                                 "approximation='rff' only (use 'ours')")
         check_positive("gamma", self.gamma)
         check_int("n_components", self.n_components, 1)
         check_int("degree", self.degree, 1)
@@ -363,6 +389,8 @@ class KPCA(PCA):
             self.landmark_index_ = select_landmarks(len(bank), m, self.landmarks, logits, self.seed)
             self.nystroem_ = nystroem_map(self._pre(_chunk_rows(bank[np.sort(self.landmark_index_)], 0, m,
                                                                 "train_layers")), self.kernel, **self._kw())
+        elif self.kernel == "gaussian" and self.rff_layout == "authors":
+            self.rff_ = authors_gaussian_rff(d, m, float(self.gamma), self.seed)
         elif self.kernel == "gaussian":
             self.sampler_ = RBFSampler(gamma=float(self.gamma), n_components=m, random_state=self.seed)
             self.sampler_.fit(np.zeros((1, d)))
@@ -388,6 +416,9 @@ class KPCA(PCA):
         if self.kernel == "laplacian":
             w, b = self.rff_
             return np.sqrt(2.0 / w.shape[1]) * np.cos(z @ w + b)
+        if self.kernel == "gaussian" and self.rff_layout == "authors":
+            w, b = self.rff_  # (M, D), as theirs: np.sqrt(2/M)*np.cos(f.dot(w.T) + u)
+            return np.sqrt(2 / w.shape[0]) * np.cos(z.dot(w.T) + b[np.newaxis, :])
         return self.sampler_.transform(z).astype(np.float64)
 
     def _output(self, err: np.ndarray, z: np.ndarray) -> np.ndarray:

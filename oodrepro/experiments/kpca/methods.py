@@ -38,6 +38,8 @@ def kpca(feats: Features, cfg: dict, kernel="gaussian", approximation="rff", cos
     args = dict(kernel=kernel, approximation=approximation, cosine=cosine, n_components=cfg["n_components"],
                 evr=cfg["evr"], gamma=kernel_gamma(kernel, cosine, kw.pop("gamma", cfg["gamma"]), feats),
                 seed=cfg.get("_seed", 0), clip=None, weight=feats.weight, bias=feats.bias)
+    if kernel == "gaussian" and approximation == "rff":  # the page's RFF draw (other maps have one layout)
+        args["rff_layout"] = cfg.get("rff_layout", "ours")
     args.update(kw)
     args["n_components"] = min(int(args["n_components"]), len(feats.train[0])) \
         if approximation == "nystroem" else args["n_components"]

@@ -71,6 +71,9 @@ def common_params() -> list[Param]:
         Param("gamma", "float", "kernel width γ > 0 of the Gaussian (scikit-learn's convention; paper's CIFAR-10: 2)",
               check=_positive),
         Param("n_components", "int", "M random features / m Nyström landmarks", low=1),
+        Param("rff_layout", "str", "Gaussian RFF draw: ours (scikit-learn's RBFSampler, normals shaped (D, M)) or "
+              "authors (their code: the same seed-0 normals shaped (M, D), so seed 0 gives their features)",
+              choices=("ours", "authors")),
         Param("evr", "float", "explained-variance threshold in (0, 1] that sets q", high=1, check=_positive),
         Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
         Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
@@ -78,8 +81,8 @@ def common_params() -> list[Param]:
     ]
 
 
-_BASE = dict(mnist_arch="mlp", arch="resnet_small", recipe=None, epochs=None, batch_size=128, lr=1e-3, max_train=None, gamma=2.0,
-             n_components=1024, evr=0.8, data_root=None, device="auto", results_dir="results")
+_BASE = dict(mnist_arch="mlp", arch="resnet_small", recipe=None, epochs=None, batch_size=128, lr=1e-3, max_train=None,
+             gamma=2.0, n_components=1024, rff_layout="ours", evr=0.8, data_root=None, device="auto", results_dir="results")
 SMOKE = dict(_BASE, seeds=[0], epochs=2, max_train=1000, n_components=256, device="cpu",
              pairings=["mnist5k->hflip", "mnist5k->gaussian"])
 QUICK = dict(_BASE, seeds=[0, 1, 2], n_components=512, pairings=QUICK_PAIRINGS)
