@@ -74,7 +74,8 @@ def find(definition: dict, base: Path | None = None) -> dict | None:
     return dict(entry, key=definition_key(definition)) if entry else None
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The file's SHA-256 (hex)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -95,7 +96,7 @@ def load_state(entry: dict, base: Path | None = None) -> dict:
     path = _resolve(entry, base)
     if not path.is_file():
         raise CheckpointError(f"stored network {path} is missing (the manifest lists it)")
-    digest = _sha256(path)
+    digest = sha256(path)
     if digest != entry.get("sha256"):
         raise CheckpointError(f"stored network {path} was altered: sha256 {digest[:12]}… does not match the "
                               f"manifest's {str(entry.get('sha256'))[:12]}…; restore it (git checkout) or remove its entry")
@@ -150,7 +151,7 @@ def store(definition: dict, state: dict, info: dict, name: str, base: Path | Non
     buf = io.BytesIO()
     torch.save({k: torch.as_tensor(v) for k, v in state.items()}, buf)
     write_atomic(base / fname, buf.getvalue())
-    entry = {"file": fname, "sha256": _sha256(base / fname), "bytes": (base / fname).stat().st_size,
+    entry = {"file": fname, "sha256": sha256(base / fname), "bytes": (base / fname).stat().st_size,
              "definition": definition, "command": " ".join(sys.argv) or "python", "commit": _commit(),
              "machine": machine(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
     with _locked(base):
@@ -185,7 +186,7 @@ def verify(base: Path | None = None) -> list[str]:
         listed.add(path.name)
         if not path.is_file():
             problems.append(f"{path.name}: missing")
-        elif _sha256(path) != entry.get("sha256"):
+        elif sha256(path) != entry.get("sha256"):
             problems.append(f"{path.name}: altered (sha256 differs from the manifest)")
     if base.is_dir():
         problems += [f"{p.name}: not in the manifest" for p in sorted(base.glob("*.pt")) if p.name not in listed]

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -31,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import cache, config, results
+from . import cache, config, provenance, results
 from .errors import OodreproError
 
 NOTEBOOKS = Path("notebooks")
@@ -292,6 +293,8 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
 
 
 def cmd_run(args) -> int:
+    # the kernels record the command in their result files' provenance (oodrepro.results.write)
+    os.environ["OODREPRO_COMMAND"] = "oodrepro " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     params = {k: _resolve_type(v) for k, v in (args.parameter or [])}
     jobs = parse_jobs(args.jobs)
     if args.profile:
@@ -414,6 +417,57 @@ def cmd_checkpoints(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_archive(args) -> int:
+    """``add PAGE``: archive the paper-profile result file of PAGE (from ``--results-dir``) with its provenance;
+    ``check``: list stale and tampered archives (exit 1 when one is tampered); ``list``."""
+    from . import archive
+
+    if args.action == "add":
+        if not args.page:
+            raise OodreproError("'oodrepro archive add' needs a page, e.g. kpca/main")
+        src = Path(args.results_dir) / f"{args.page}.json"
+        if not src.is_file():
+            raise OodreproError(f"no result file {src}; run 'oodrepro run {args.page} --profile paper' first "
+                                "(or pass --results-dir)")
+        entry = archive.add(args.page, src, archive_provenance(src))
+        print(f"archived {args.page}: {entry['files']['result.json'][:12]}… ({entry.get('wall_seconds', 0):.0f} s wall, "
+              f"{len(entry.get('networks', []))} stored networks, {len(entry.get('data', {}))} data files)")
+        return 0
+    if args.action == "list":
+        for page in archive.pages():
+            e = archive.manifest()["pages"][page]
+            print(f"  {page:22s} archived {e.get('archived', '?')}  commit {e.get('commit', '?')}  {e.get('command', '')}")
+        return 0
+    problems = archive.check()
+    for page, why in problems:
+        print(f"  {page}: {why}")
+    n = len(archive.pages())
+    print(f"{n} archived pages: " + ("all current and intact" if not problems else f"{len(problems)} with a problem"))
+    return 1 if any(why.startswith("tampered") for _, why in problems) else 0
+
+
+def archive_provenance(result_path: Path) -> dict:
+    """What ``archive add`` records beside a result file: command, commit, machine, wall and CPU time (the
+    stored networks' training included), the stored networks the run read and the data files with sha256."""
+    from . import checkpoints, data, results
+
+    doc = results.read(result_path)
+    meta, cfg = doc["meta"], doc["meta"]["params"]
+    nets = {k: e for k, e in checkpoints.manifest()["networks"].items()
+            if e["definition"].get("arch") == cfg.get("arch") and cfg.get("recipe")
+            and e["definition"].get("recipe", {}).get("name") == cfg.get("recipe")
+            and e["definition"].get("seed") in (cfg.get("seeds") or [])}
+    used = provenance.data_used(doc)
+    files = {}
+    for name in used["data_root"] + used["embedded"]:
+        for f in data.source_files(name, cfg.get("data_root")):
+            files[f.name] = checkpoints.sha256(f)
+    cpu = (meta.get("cpu_seconds") or 0.0) + sum(float(e.get("train_seconds") or 0) for e in nets.values())
+    return {"command": meta.get("command") or "?", "commit": meta.get("git_commit"), "machine": checkpoints.machine(),
+            "wall_seconds": meta.get("wall_time_s"), "cpu_seconds": round(cpu, 1),
+            "networks": sorted(e["file"] for e in nets.values()), "data": files}
+
+
 def cmd_params(args) -> int:
     nb = _find(args.notebook)
     schema = notebook_meta(nb).get("schema")
@@ -450,6 +504,11 @@ def main(argv=None) -> int:
     k = sub.add_parser("checkpoints", help="list or verify the stored networks (checkpoints/manifest.json)")
     k.add_argument("action", choices=("list", "verify"))
     k.set_defaults(fn=cmd_checkpoints)
+    a = sub.add_parser("archive", help="archive a paper-profile run, or check / list the archive")
+    a.add_argument("action", choices=("add", "check", "list"))
+    a.add_argument("page", nargs="?", help="the page to archive (add), e.g. kpca/main")
+    a.add_argument("--results-dir", default="results", help="where the run wrote its result files (default results)")
+    a.set_defaults(fn=cmd_archive)
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")
     p.set_defaults(fn=cmd_params)

@@ -125,6 +125,14 @@ def directional_verdict(diffs, margin: float = 0.0) -> str:
     return "inconclusive"
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children so far (user + system), in seconds."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
+
+
 def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = None, wall_time_s: float | None = None,
           extra: dict | None = None) -> Path:
     """Write a result file (JSON) and its rows as CSV beside it; returns the JSON path."""
@@ -137,7 +145,8 @@ def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = N
             "cache": {"hits": CacheStats.hits, "misses": CacheStats.misses},
             "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine(),
             "profile": params.get("profile"), "git_commit": git_commit(),
-            "data_root": str(params.get("data_root") or os.environ.get("OODREPRO_DATA_ROOT") or "") or None}
+            "data_root": str(params.get("data_root") or os.environ.get("OODREPRO_DATA_ROOT") or "") or None,
+            "command": os.environ.get("OODREPRO_COMMAND") or None, "cpu_seconds": _cpu_seconds()}
     doc = {"notebook": notebook, "meta": meta, "rows": df.to_dict(orient="records"), "claims": claims or []}
     if extra:
         doc.update(extra)

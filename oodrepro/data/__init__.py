@@ -68,6 +68,24 @@ def data_root(root=None) -> Path | None:
     return Path(r).expanduser() if r else None
 
 
+#: The files under the data root each real data set is read from (glob patterns), for provenance.
+SOURCE_FILES = {"mnist": ("MNIST/raw/*.gz",), "fashion_mnist": ("FashionMNIST/raw/*.gz",),
+                "kmnist": ("KMNIST/raw/*.gz",), "emnist_digits": ("EMNIST/raw/*",),
+                "svhn": ("SVHN/*.mat", "*.mat"), "cifar10": ("cifar-10-batches-py/*", "CIFAR10-jpg/*.zip"),
+                "cifar100": ("cifar-100-python/*",), "tt100k": ("TT100K_Cropped/*.npz",),
+                "tt100k_background": ("TT100K_Cropped/tt100k_background_256.zip",)}
+
+
+def source_files(name: str, root=None) -> list[Path]:
+    """The files of data set ``name`` (a spec: ``"cifar10"``, ``"mnist:classes=1"``) under the data root
+    that exist on this machine; [] for embedded or derived sets and without a data root."""
+    base = data_root(root)
+    key = ALIASES.get(name.split(":")[0].lower(), name.split(":")[0].lower())
+    if base is None or key not in SOURCE_FILES:
+        return []
+    return sorted({p for pat in SOURCE_FILES[key] for p in base.glob(pat) if p.is_file()})
+
+
 def available() -> list[str]:
     return sorted(EMBEDDED) + sorted(TORCHVISION)
 
