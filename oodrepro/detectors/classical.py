@@ -49,7 +49,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.svm import OneClassSVM
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_fraction, check_int
+from .base import as_layers, check_dims, check_fraction, check_int
 
 NORMALISATIONS = ("train_mean", "zscore", "rank")
 

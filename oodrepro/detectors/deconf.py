@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from ._validate import logits_of
+from .base import logits_of
 from ..models import DeConfHead, DeConfLeNet5, DeConfMLP, DeConfNet  # noqa: F401  (re-exported)
 
 #: G-ODIN's search grid for ε (Hsu et al. 2020, §4), with 0 (no perturbation) added.

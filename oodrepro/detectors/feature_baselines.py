@@ -31,9 +31,10 @@ from scipy.special import logsumexp
 from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_int, check_k, logits_of
+from .base import as_layers, check_dims, check_int, check_k, logits_of
 from .logits import max_softmax_score
-from .kpca import check_positive, cosine_map, energy_confidence, react_energy
+from .base import check_positive
+from .kpca import cosine_map, energy_confidence, react_energy
 from .knn import _index, _kth
 
 

@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ._validate import as_layers, check_dims, check_k
+from .base import as_layers, check_dims, check_k
 
 
 def _index(bank: np.ndarray) -> faiss.Index:

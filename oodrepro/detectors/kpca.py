@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.exceptions import NotFittedError
 from sklearn.kernel_approximation import PolynomialCountSketch, RBFSampler
 from sklearn.metrics.pairwise import pairwise_kernels
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_fraction, check_int
+from .base import check_fitted, check_fraction, check_int, check_positive, check_widths
 
 KERNELS = ("gaussian", "laplacian", "polynomial")
 APPROXIMATIONS = ("rff", "nystroem")
@@ -131,13 +130,6 @@ def react_energy(features: np.ndarray, weight: np.ndarray, bias: np.ndarray, cli
     with :math:`\bar z = \min(z, c)` (the last linear layer on the clipped features)."""
     z = np.minimum(np.asarray(features, dtype=np.float64), clip)
     return energy_confidence(z @ np.asarray(weight, dtype=np.float64).T + np.asarray(bias, dtype=np.float64))
-
-
-def check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ParameterError(f"parameter {name!r} = {value!r} is not accepted; use a number > 0")
-    return float(value)
 
 
 def check_choice(name: str, value, allowed) -> str:
@@ -261,11 +253,8 @@ class PCA:
         return self
 
     def _features(self, layers) -> np.ndarray:
-        if not hasattr(self, "components_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train_layers) first")
-        layers = as_layers(layers, "layers")
-        check_dims([np.empty((1, d)) for d in self.dims_], layers)
-        return layers[self.layer].astype(np.float64)
+        check_fitted(self, "components_")
+        return check_widths(layers, self.dims_)[self.layer].astype(np.float64)
 
     def reconstruction_error(self, layers) -> np.ndarray:
         """:math:`e(z)` of each point (unsquared)."""

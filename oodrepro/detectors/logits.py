@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_layers, logits_of
+from .base import as_layers, logits_of
 
 
 def max_softmax_score(logits: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
 from ..losses import class_means, ncm_predict, ncm_score
-from ._validate import as_layers, check_dims
+from .base import as_layers, check_dims
 
 
 class NearestClassMean:

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_fraction, check_k
+from .base import as_layers, check_dims, check_fraction, check_k
 
 
 def l2_normalise(a: np.ndarray) -> np.ndarray:
