@@ -16,7 +16,7 @@ One file per family; each class follows scikit-learn's conventions (hyper-parame
 and wraps a pure function that can be tested alone.
 """
 from .knn import KNNRadius, knn_radius, loo_normaliser  # noqa: F401
-from .logits import MaxSoftmax, max_softmax_score  # noqa: F401
+from .msp import MaxSoftmax, max_softmax_score  # noqa: F401
 from .robust_knn import RobustKNN, conformal_p_values, cosine_neighbours, nonconformity  # noqa: F401
 from .classical import (NORMALISATIONS, IsolationForestDetector, OneClassSVMDetector,  # noqa: F401
                         normalise_scores)

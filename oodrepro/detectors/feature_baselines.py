@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
 from .base import as_layers, check_dims, check_int, check_k, logits_of
-from .logits import max_softmax_score
+from .msp import max_softmax_score
 from .base import check_positive
 from .kpca import cosine_map, energy_confidence, react_energy
 from .knn import _index, _kth

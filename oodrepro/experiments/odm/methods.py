@@ -18,7 +18,7 @@ import torch
 
 from ... import embed, metrics, train
 from ...data import Dataset
-from ...detectors.logits import max_softmax_score
+from ...detectors.msp import max_softmax_score
 from ...losses import ConfidenceLoss, ContrastiveLoss, class_means, ncm_predict, ncm_score
 from ...train import fit_mixed
 
