@@ -23,7 +23,13 @@ from .classical import (NORMALISATIONS, IsolationForestDetector, OneClassSVMDete
 from .deconf import (DeConf, DeConfLeNet5, DeConfMLP, deconf_scores, max_cosine_score,  # noqa: F401
                      perturb_dataset, select_epsilon)
 from .kpca import PCA, KPCA, ExactKPCA, exact_kpca_error, reconstruction_error  # noqa: F401
-from .feature_baselines import DeepKNN, Energy, Mahalanobis, MaxLogit, ODIN, ReAct, ViM  # noqa: F401
+from .maxlogit import MaxLogit  # noqa: F401
+from .energy import Energy  # noqa: F401
+from .odin import ODIN  # noqa: F401
+from .mahalanobis import Mahalanobis  # noqa: F401
+from .vim import ViM  # noqa: F401
+from .deep_knn import DeepKNN  # noqa: F401
+from .react import ReAct  # noqa: F401
 from .ncm import NearestClassMean  # noqa: F401
 
 #: Every detector class, by name (a detector's name in the book's methods may differ: see the chapters).

@@ -33,12 +33,13 @@ option of :class:`KPCA`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.kernel_approximation import PolynomialCountSketch, RBFSampler
 from sklearn.metrics.pairwise import pairwise_kernels
 
 from ..errors import ParameterError
 from .base import check_fitted, check_fraction, check_int, check_positive, check_widths
+from .energy import energy_confidence
+from .react import react_energy
 
 KERNELS = ("gaussian", "laplacian", "polynomial")
 APPROXIMATIONS = ("rff", "nystroem")
@@ -76,12 +77,6 @@ def reconstruction_error(features: np.ndarray, mean: np.ndarray, components: np.
     r""":math:`e = \|(I - U_q U_q^\top)(\Phi - \mu)\|_2` per row (unsquared; higher = more OOD)."""
     c = np.asarray(features, dtype=np.float64) - mean
     return np.linalg.norm(c - (c @ components) @ components.T, axis=1)
-
-
-def energy_confidence(logits: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{logsumexp}_j f_j(x)` (T = 1): minus the energy :math:`E(x) = -\mathrm{logsumexp}`,
-    high for confident points."""
-    return logsumexp(np.asarray(logits, dtype=np.float64), axis=1)
 
 
 def select_landmarks(n: int, m: int, how: str = "low_energy", logits=None, seed: int = 0) -> np.ndarray:
@@ -123,13 +118,6 @@ def kernel_kwargs(kernel: str, gamma: float, degree: int = 2, coef0: float = 1.0
     if kernel == "polynomial":
         return {"gamma": gamma, "degree": degree, "coef0": coef0}
     return {} if kernel == "linear" else {"gamma": gamma}
-
-
-def react_energy(features: np.ndarray, weight: np.ndarray, bias: np.ndarray, clip: float) -> np.ndarray:
-    r"""ReAct's confidence (Sun et al. 2021, Eq. 3–4): :math:`S(z) = \mathrm{logsumexp}(W \bar z + b)`
-    with :math:`\bar z = \min(z, c)` (the last linear layer on the clipped features)."""
-    z = np.minimum(np.asarray(features, dtype=np.float64), clip)
-    return energy_confidence(z @ np.asarray(weight, dtype=np.float64).T + np.asarray(bias, dtype=np.float64))
 
 
 def check_choice(name: str, value, allowed) -> str:
