@@ -18,8 +18,9 @@ and wraps a pure function that can be tested alone.
 from .knn import KNNRadius, knn_radius, loo_normaliser  # noqa: F401
 from .msp import MaxSoftmax, max_softmax_score  # noqa: F401
 from .robust_knn import RobustKNN, conformal_p_values, cosine_neighbours, nonconformity  # noqa: F401
-from .classical import (NORMALISATIONS, IsolationForestDetector, OneClassSVMDetector,  # noqa: F401
-                        normalise_scores)
+from .per_layer import NORMALISATIONS, normalise_scores  # noqa: F401
+from .one_class_svm import OneClassSVMDetector  # noqa: F401
+from .isolation_forest import IsolationForestDetector  # noqa: F401
 from .deconf import (DeConf, DeConfLeNet5, DeConfMLP, deconf_scores, max_cosine_score,  # noqa: F401
                      perturb_dataset, select_epsilon)
 from .kpca import PCA, KPCA, ExactKPCA, exact_kpca_error, reconstruction_error  # noqa: F401
