@@ -8,7 +8,7 @@ r"""odm's methods on one split (in-distribution train / validation / test, seen 
 * **CC** — Lee et al.'s confidence loss with seen OOD samples (:class:`oodrepro.losses.ConfidenceLoss`;
   our stand-in for CC-AG), scored by max softmax;
 * **ML** — the contrastive loss (Eq. 1) without OOD; **ODM** — with seen OOD in the batches (Eq. 2);
-  both scored by the squared distance to the nearest class mean (:func:`oodrepro.losses.ncm_score`) and
+  both scored by the squared distance to the nearest class mean (:func:`oodrepro.detectors.ncm.ncm_score`) and
   classified by the nearest class mean.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ import torch
 from ... import embed, metrics, train
 from ...data import Dataset
 from ...detectors.msp import max_softmax_score
+from ...detectors.ncm import class_means, ncm_predict, ncm_score
 from ...detectors.odin import odin_confidence, perturb_array
-from ...losses import ConfidenceLoss, ContrastiveLoss, class_means, ncm_predict, ncm_score
+from ...losses import ConfidenceLoss, ContrastiveLoss
 from ...train import fit_mixed
 
 
