@@ -11,9 +11,12 @@ The protocol, the same for every detector (the test-suite runs each one in :data
 Scoring before fitting raises :class:`sklearn.exceptions.NotFittedError`; malformed inputs raise
 ``ValueError`` / :class:`oodrepro.errors.ParameterError` naming the argument.
 
-One file per family; each class follows scikit-learn's conventions (hyper-parameters in
-``__init__``, which does no work; ``fit`` validates and returns ``self``; learned state ends in ``_``)
-and wraps a pure function that can be tested alone.
+One file per detector, its formula and the paper's equation in the class docstring (the PCA / KPCA /
+exact KPCA family shares ``kpca.py``); the validation and the base classes they share are in ``base.py``,
+the per-layer normalisation and averaging of the one-class SVM and Isolation Forest in ``per_layer.py``,
+and ODIN's input perturbation (also DeConf's and odm's) in ``odin.py``. Each class follows
+scikit-learn's conventions (hyper-parameters in ``__init__``, which does no work; ``fit`` validates and
+returns ``self``; learned state ends in ``_``) and wraps a pure function that can be tested alone.
 """
 from .knn import KNNRadius, knn_radius, loo_normaliser  # noqa: F401
 from .msp import MaxSoftmax, max_softmax_score  # noqa: F401
