@@ -69,5 +69,6 @@ def test_deconf_and_odm_use_the_one_perturbation():
     assert not hasattr(methods, "odin_inputs")
     # no other module of the package takes a gradient's sign
     root = Path(oodrepro.__file__).parent
-    hits = [str(p.relative_to(root)) for p in root.rglob("*.py") if re.search(r"\bsign\(|autograd\.grad", p.read_text())]
+    hits = [str(p.relative_to(root)) for p in root.rglob("*.py")
+            if re.search(r"\bsign\(|autograd\.grad", p.read_text())]
     assert hits == ["detectors/odin.py"]

@@ -13,8 +13,8 @@ and the network is trained with (label-smoothed, if asked) cross-entropy on the 
 :math:`S(x) = \max_i h_i(x) \in [-1, 1]`; the OOD score returned here is its negation,
 :math:`s(x) = -\max_i h_i(x)` (higher = more OOD).
 
-Input pre-processing (G-ODIN §3.2: ODIN's Eq. 2 on this confidence, :func:`oodrepro.detectors.odin.input_perturbation`),
-magnitude ε:
+Input pre-processing (G-ODIN §3.2: ODIN's Eq. 2 on this confidence,
+:func:`oodrepro.detectors.odin.input_perturbation`), magnitude ε:
 
 .. math:: \tilde x = x - \varepsilon\,\mathrm{sign}\bigl(-\nabla_x S(x)\bigr),
 
