@@ -7,8 +7,10 @@ The public pieces, stable for other chapters and the classroom assignment:
   different class, in–seen-OOD counted as "different"; **never OOD–OOD**;
 * :class:`ContrastiveLoss` — an :class:`oodrepro.train.Loss` that mines the pairs of a batch and applies
   Eq. 1 (ML without seen OOD, ODM with it);
-* :func:`class_means`, :func:`ncm_predict`, :func:`ncm_score` — nearest-class-mean classification and
-  the OOD score, the squared distance to the nearest class mean of the training embeddings.
+* :class:`ConfidenceLoss` — Lee et al.'s confidence loss with seen OOD samples (the CC baseline).
+
+Nearest-class-mean classification and odm's OOD score (the squared distance to the nearest class mean) are
+in :mod:`oodrepro.detectors.ncm`.
 
 Seen out-of-distribution samples carry the label :data:`OOD_LABEL` (−1) in a batch.
 """
@@ -197,48 +199,6 @@ class ContrastiveLoss(Loss):
         i, j, different, _ = mine_pairs(y, None, self.same_fraction, self.ood_fraction, self.generator)
         i, j, different = i.to(outputs.device), j.to(outputs.device), different.to(outputs.device)
         return contrastive_loss(outputs[i], outputs[j], different, self.margin, self.squared)
-
-
-def _as2d(name: str, a) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or len(a) == 0:
-        raise ParameterError(f"{name} must be a non-empty 2-d array (N, D), got shape {a.shape}")
-    return a
-
-
-def class_means(embeddings, y) -> np.ndarray:
-    r"""The class means :math:`\mu_c = \frac{1}{|S_c|}\sum_{i \in S_c} f(x_i)` of the training
-    embeddings, one row per class 0 … max(y) (odm §3; the authors use the whole training set)."""
-    e = _as2d("embeddings", embeddings)
-    y = np.asarray(y).astype(int).ravel()
-    if len(y) != len(e) or (y < 0).any():
-        raise ParameterError(f"labels y must be {len(e)} integers >= 0 (one per embedding)")
-    counts = np.bincount(y)
-    if (counts == 0).any():
-        raise ParameterError(f"class(es) {np.flatnonzero(counts == 0).tolist()} have no training embedding")
-    sums = np.zeros((len(counts), e.shape[1]))
-    np.add.at(sums, y, e)
-    return sums / counts[:, None]
-
-
-def squared_distances(embeddings, means) -> np.ndarray:
-    r""":math:`\|f(x) - \mu_c\|^2` for every point and class, shape (N, C)."""
-    e, mu = _as2d("embeddings", embeddings), _as2d("means", means)
-    if e.shape[1] != mu.shape[1]:
-        raise ParameterError(f"embeddings have {e.shape[1]} dimensions but the class means {mu.shape[1]}")
-    d = (e * e).sum(1)[:, None] - 2 * e @ mu.T + (mu * mu).sum(1)[None, :]
-    return np.maximum(d, 0.0)
-
-
-def ncm_predict(embeddings, means) -> np.ndarray:
-    r"""Nearest-class-mean classification :math:`\hat c(x) = \arg\min_c \|f(x) - \mu_c\|^2`."""
-    return squared_distances(embeddings, means).argmin(1)
-
-
-def ncm_score(embeddings, means) -> np.ndarray:
-    r"""odm's OOD score (authors' code): :math:`s(x) = \min_c \|f(x) - \mu_c\|_2^2`, the squared
-    distance to the nearest class mean of the training embeddings (higher = more OOD)."""
-    return squared_distances(embeddings, means).min(1)
 
 
 class ConfidenceLoss(Loss):

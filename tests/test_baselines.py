@@ -10,7 +10,7 @@ from oodrepro import data, embed, models, train
 from oodrepro.detectors import (NORMALISATIONS, DeConfMLP, IsolationForestDetector, OneClassSVMDetector, RobustKNN,
                                 conformal_p_values, cosine_neighbours, deconf_scores, max_cosine_score,
                                 nonconformity, normalise_scores, select_epsilon)
-from oodrepro.detectors import classical, deconf, robust_knn
+from oodrepro.detectors import deconf, one_class_svm, per_layer, robust_knn
 from oodrepro.errors import ParameterError
 
 
@@ -131,16 +131,17 @@ def test_normalise_scores_hand_values():
 def test_aggregate_is_mean_of_normalised_layers():
     raw = np.array([[1.0, 4.0], [10.0, 30.0]])
     train_s = [np.array([1.0, 3.0]), np.array([10.0, 30.0])]  # means 2 and 20
-    np.testing.assert_allclose(classical.aggregate(raw, train_s, "train_mean"), [(0.5 + 0.5) / 2, (2 + 1.5) / 2])
+    np.testing.assert_allclose(per_layer.aggregate(raw, train_s, "train_mean"), [(0.5 + 0.5) / 2, (2 + 1.5) / 2])
 
 
 def test_svdd_distance_agrees_with_sklearn(rng):
     X, q = rng.normal(size=(300, 5)), rng.normal(size=(50, 5)) * 2
     svm = OneClassSVM(kernel="rbf", gamma="scale", nu=0.1).fit(X)
-    g = classical.rbf_gamma(X, "scale")
+    g = one_class_svm.rbf_gamma(X, "scale")
     a = svm.dual_coef_.ravel()
-    np.testing.assert_allclose(classical.rbf_kernel_sum(q, svm.support_vectors_, a, g), svm.score_samples(q), rtol=1e-6)
-    d2 = classical.svdd_sq_distance(q, svm.support_vectors_, a, g)
+    np.testing.assert_allclose(one_class_svm.rbf_kernel_sum(q, svm.support_vectors_, a, g), svm.score_samples(q),
+                               rtol=1e-6)
+    d2 = one_class_svm.svdd_sq_distance(q, svm.support_vectors_, a, g)
     # brute force: ||φ(x) - c||² with c = Σ a_i φ(z_i) / A, K(x, x) = 1
     K = lambda u, v: np.exp(-g * ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1))  # noqa: E731
     zz = svm.support_vectors_

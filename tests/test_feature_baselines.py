@@ -5,7 +5,6 @@ import pytest
 from scipy.special import logsumexp
 
 from oodrepro.detectors import DeepKNN, Energy, Mahalanobis, MaxLogit, ODIN, ReAct, ViM
-from oodrepro.detectors import feature_baselines as B
 from oodrepro.errors import ParameterError
 
 LOGITS = np.array([[2.0, 0.0, 0.0], [1.0, 1.0, 1.0]])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from oodrepro import data, losses, metrics
-from oodrepro.detectors import NearestClassMean
+from oodrepro.detectors import NearestClassMean, ncm
 from oodrepro.errors import ParameterError
 from oodrepro.losses import OOD_LABEL, ContrastiveLoss, contrastive_loss, mine_pairs
 
@@ -101,17 +101,17 @@ def test_mining_is_seeded():
 # --- nearest class mean ------------------------------------------------------------------------------
 def test_nearest_class_mean_score_and_prediction():
     emb = np.array([[0, 0], [2, 0], [10, 10], [12, 10]], float)
-    mu = losses.class_means(emb, [0, 0, 1, 1])
+    mu = ncm.class_means(emb, [0, 0, 1, 1])
     np.testing.assert_allclose(mu, [[1, 0], [11, 10]])
     test = np.array([[1, 1], [11, 13], [6, 5]], float)
-    np.testing.assert_allclose(losses.ncm_score(test, mu), [1, 9, 25 + 25])
-    np.testing.assert_array_equal(losses.ncm_predict(test, mu), [0, 1, 0])
+    np.testing.assert_allclose(ncm.ncm_score(test, mu), [1, 9, 25 + 25])
+    np.testing.assert_array_equal(ncm.ncm_predict(test, mu), [0, 1, 0])
     det = NearestClassMean().fit([emb], y=[0, 0, 1, 1])
     np.testing.assert_allclose(det.score([test]), [1, 9, 50])
     with pytest.raises(ParameterError, match="needs the training labels"):
         NearestClassMean().fit([emb])
     with pytest.raises(ParameterError, match=r"class\(es\) \[1\]"):
-        losses.class_means(emb, [0, 0, 2, 2])
+        ncm.class_means(emb, [0, 0, 2, 2])
 
 
 def test_confidence_loss_hand_value():

@@ -13,7 +13,8 @@ and the network is trained with (label-smoothed, if asked) cross-entropy on the 
 :math:`S(x) = \max_i h_i(x) \in [-1, 1]`; the OOD score returned here is its negation,
 :math:`s(x) = -\max_i h_i(x)` (higher = more OOD).
 
-Input pre-processing (G-ODIN §3.2, ODIN-like), magnitude ε:
+Input pre-processing (G-ODIN §3.2: ODIN's Eq. 2 on this confidence,
+:func:`oodrepro.detectors.odin.input_perturbation`), magnitude ε:
 
 .. math:: \tilde x = x - \varepsilon\,\mathrm{sign}\bigl(-\nabla_x S(x)\bigr),
 
@@ -33,8 +34,9 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
-from ._validate import logits_of
 from ..models import DeConfHead, DeConfLeNet5, DeConfMLP, DeConfNet  # noqa: F401  (re-exported)
+from .base import as_inputs, check_eps, check_int, logits_of
+from .odin import eval_mode, input_perturbation, perturb_array
 
 #: G-ODIN's search grid for ε (Hsu et al. 2020, §4), with 0 (no perturbation) added.
 EPS_GRID = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
@@ -48,54 +50,30 @@ def max_cosine_score(h_logits: np.ndarray) -> np.ndarray:
     return -h.max(axis=1)
 
 
-def check_eps(eps) -> float:
-    try:
-        e = float(eps)
-    except (TypeError, ValueError):
-        raise ParameterError(f"parameter 'eps' must be a number >= 0, got {eps!r}") from None
-    if isinstance(eps, bool) or not np.isfinite(e) or e < 0:
-        raise ParameterError(f"parameter 'eps' = {eps!r} is not accepted; use a finite number >= 0")
-    return e
+def h_confidence(model: DeConfNet):
+    r"""G-ODIN's confidence :math:`S(x) = \max_i h_i(x)` of a DeConf network, as a callable on a batch."""
+    return lambda x: model.h(x).max(dim=1).values
 
 
 def perturb(model: DeConfNet, x: torch.Tensor, eps: float) -> torch.Tensor:
-    r""":math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x \max_i h_i(x))` (no clipping)."""
-    eps = check_eps(eps)
-    if eps == 0:
-        return x
-    xg = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        s = model.h(xg).max(dim=1).values.sum()
-        (grad,) = torch.autograd.grad(s, xg)
-    return (xg - eps * torch.sign(-grad)).detach()
-
-
-def _as_array(x) -> np.ndarray:
-    x = getattr(x, "x", x)  # accept an oodrepro Dataset
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x: need a non-empty batch of inputs (N, ...), got shape {x.shape}")
-    return x
+    r""":math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x \max_i h_i(x))` (no clipping): ODIN's
+    step (:func:`oodrepro.detectors.odin.input_perturbation`) on the h-branch confidence."""
+    return input_perturbation(h_confidence(model), x, eps)
 
 
 def _max_h(model, x, eps, batch_size) -> np.ndarray:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ParameterError(f"parameter 'batch_size' = {batch_size!r} is not accepted; use an integer >= 1")
+    batch_size = check_int("batch_size", batch_size, 1)
     if not hasattr(model, "h"):
         raise TypeError(f"model {type(model).__name__} has no h-branch; build it as 'mlp_deconf' or 'lenet5_deconf'")
-    x = _as_array(x)
+    x = as_inputs(x)
     eps = check_eps(eps)
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out = []
-    try:
+    with eval_mode(model):
         for i in range(0, len(x), batch_size):
             xb = perturb(model, torch.from_numpy(x[i:i + batch_size]).to(dev), eps)
             with torch.no_grad():
                 out.append(model.h(xb).max(dim=1).values.double().cpu().numpy())
-    finally:
-        model.train(was_training)
     return np.concatenate(out)
 
 
@@ -139,17 +117,12 @@ class DeConf:
 
 def perturb_dataset(model: DeConfNet, ds, eps: float, batch_size: int = 1024):
     r"""The data set with every input replaced by :math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x
-    \max_i h_i(x))` (:func:`perturb`); ε = 0 returns ``ds`` itself."""
+    \max_i h_i(x))` (:func:`perturb`, in eval mode, on the CPU); ε = 0 returns ``ds`` itself."""
     from ..data import Dataset
 
     eps = check_eps(eps)
     if eps == 0:
         return ds
-    x = _as_array(ds)
-    was_training = model.training
-    model.eval()
-    try:
-        out = [perturb(model, torch.from_numpy(x[i:i + batch_size]), eps).numpy() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
-    return Dataset(f"{ds.name}+deconf_eps={eps:g}", np.concatenate(out), ds.y, list(ds.classes), ds.note)
+    with eval_mode(model):
+        x = perturb_array(h_confidence(model), as_inputs(ds), eps, batch_size)
+    return Dataset(f"{ds.name}+deconf_eps={eps:g}", x, ds.y, list(ds.classes), ds.note)

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
-from ._validate import as_layers, check_dims, check_k
+from .base import as_layers, check_dims, check_fitted, check_k, check_widths
 
 
-def _index(bank: np.ndarray) -> faiss.Index:
+def flat_l2_index(bank: np.ndarray) -> faiss.Index:
+    """An exact faiss ``IndexFlatL2`` holding the rows of ``bank`` (float32)."""
     idx = faiss.IndexFlatL2(bank.shape[1])
     idx.add(np.ascontiguousarray(bank, dtype=np.float32))
     return idx
 
 
-def _kth(index: faiss.Index, queries: np.ndarray, k: int) -> np.ndarray:
+def kth_distance(index: faiss.Index, queries: np.ndarray, k: int) -> np.ndarray:
+    """Euclidean distance (float64) from each query to its k-th nearest row of ``index``."""
     d2, _ = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     return np.sqrt(np.maximum(d2[:, k - 1], 0.0)).astype(np.float64)
 
@@ -41,14 +42,14 @@ def knn_radius(queries: np.ndarray, bank: np.ndarray, k: int = 1) -> np.ndarray:
     (queries,) = as_layers([queries], "queries")
     check_dims([bank], [queries])
     k = check_k(k, len(bank), loo=False)
-    return _kth(_index(bank), queries, k)
+    return kth_distance(flat_l2_index(bank), queries, k)
 
 
 def loo_normaliser(bank: np.ndarray, k: int = 1) -> float:
     r""":math:`\hat Q = \mathrm{mean}_{x \in X}\, r_{k+1}(x; X)`, the leave-one-out mean k-NN radius."""
     (bank,) = as_layers([bank], "bank")
     k = check_k(k, len(bank), loo=True)
-    return float(_kth(_index(bank), bank, k + 1).mean())
+    return float(kth_distance(flat_l2_index(bank), bank, k + 1).mean())
 
 
 class KNNRadius:
@@ -79,24 +80,18 @@ class KNNRadius:
         train_layers = as_layers(train_layers, "train_layers")
         self.k_ = check_k(self.k, len(train_layers[0]), loo=True)
         self.dims_ = [a.shape[1] for a in train_layers]
-        self.indexes_ = [_index(a) for a in train_layers]
-        self.q_ = np.array([_kth(ix, a, self.k_ + 1).mean() for ix, a in zip(self.indexes_, train_layers)])
+        self.indexes_ = [flat_l2_index(a) for a in train_layers]
+        self.q_ = np.array([kth_distance(ix, a, self.k_ + 1).mean() for ix, a in zip(self.indexes_, train_layers)])
         if np.any(self.q_ <= 0):
             bad = int(np.argmax(self.q_ <= 0))
             raise ValueError(f"layer {bad}: leave-one-out normaliser is 0 (more than k duplicate training points)")
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "q_"):
-            raise NotFittedError("KNNRadius is not fitted yet: call fit(train_layers) first")
-
     def radii(self, layers) -> np.ndarray:
         """:math:`r_k(g_i(x); g_i(X_{in}))` for each layer, not normalised: array (M, N)."""
-        self._check_fitted()
-        layers = as_layers(layers, "layers")
-        if len(layers) != len(self.dims_) or any(a.shape[1] != d for a, d in zip(layers, self.dims_)):
-            check_dims([np.empty((1, d)) for d in self.dims_], layers)
-        return np.stack([_kth(ix, a, self.k_) for ix, a in zip(self.indexes_, layers)])
+        check_fitted(self, "q_")
+        layers = check_widths(layers, self.dims_)
+        return np.stack([kth_distance(ix, a, self.k_) for ix, a in zip(self.indexes_, layers)])
 
     def score_layers(self, layers) -> np.ndarray:
         """:math:`\\hat T_i(x)` for each layer: array (M, N)."""

@@ -35,13 +35,13 @@ option of :class:`KPCA`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
-from sklearn.exceptions import NotFittedError
 from sklearn.kernel_approximation import PolynomialCountSketch, RBFSampler
 from sklearn.metrics.pairwise import pairwise_kernels
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_fraction, check_int
+from .base import check_fitted, check_fraction, check_int, check_positive, check_widths
+from .energy import energy_confidence
+from .react import react_energy
 
 KERNELS = ("gaussian", "laplacian", "polynomial")
 APPROXIMATIONS = ("rff", "nystroem")
@@ -81,12 +81,6 @@ def reconstruction_error(features: np.ndarray, mean: np.ndarray, components: np.
     r""":math:`e = \|(I - U_q U_q^\top)(\Phi - \mu)\|_2` per row (unsquared; higher = more OOD)."""
     c = np.asarray(features, dtype=np.float64) - mean
     return np.linalg.norm(c - (c @ components) @ components.T, axis=1)
-
-
-def energy_confidence(logits: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{logsumexp}_j f_j(x)` (T = 1): minus the energy :math:`E(x) = -\mathrm{logsumexp}`,
-    high for confident points."""
-    return logsumexp(np.asarray(logits, dtype=np.float64), axis=1)
 
 
 def select_landmarks(n: int, m: int, how: str = "low_energy", logits=None, seed: int = 0) -> np.ndarray:
@@ -139,20 +133,6 @@ def kernel_kwargs(kernel: str, gamma: float, degree: int = 2, coef0: float = 1.0
     if kernel == "polynomial":
         return {"gamma": gamma, "degree": degree, "coef0": coef0}
     return {} if kernel == "linear" else {"gamma": gamma}
-
-
-def react_energy(features: np.ndarray, weight: np.ndarray, bias: np.ndarray, clip: float) -> np.ndarray:
-    r"""ReAct's confidence (Sun et al. 2021, Eq. 3–4): :math:`S(z) = \mathrm{logsumexp}(W \bar z + b)`
-    with :math:`\bar z = \min(z, c)` (the last linear layer on the clipped features)."""
-    z = np.minimum(np.asarray(features, dtype=np.float64), clip)
-    return energy_confidence(z @ np.asarray(weight, dtype=np.float64).T + np.asarray(bias, dtype=np.float64))
-
-
-def check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ParameterError(f"parameter {name!r} = {value!r} is not accepted; use a number > 0")
-    return float(value)
 
 
 def check_choice(name: str, value, allowed) -> str:
@@ -276,11 +256,8 @@ class PCA:
         return self
 
     def _features(self, layers) -> np.ndarray:
-        if not hasattr(self, "components_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train_layers) first")
-        layers = as_layers(layers, "layers")
-        check_dims([np.empty((1, d)) for d in self.dims_], layers)
-        return layers[self.layer].astype(np.float64)
+        check_fitted(self, "components_")
+        return check_widths(layers, self.dims_)[self.layer].astype(np.float64)
 
     def reconstruction_error(self, layers) -> np.ndarray:
         """:math:`e(z)` of each point (unsquared)."""

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from ..errors import ParameterError
-from ._validate import as_layers, check_dims, check_fraction, check_k
+from .base import as_layers, check_dims, check_fitted, check_fraction, check_k, check_widths
 
 
 def l2_normalise(a: np.ndarray) -> np.ndarray:
@@ -203,19 +202,13 @@ class RobustKNN:
         self.calibration_ = alpha_cal[np.arange(len(cal_y)), cal_y]
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "calibration_"):
-            raise NotFittedError("RobustKNN is not fitted yet: call fit(train_layers, labels) first")
-
     def _alpha(self, layers) -> np.ndarray:
         neigh = [self.bank_labels_[ix.search(l2_normalise(a), self.k_)[1]] for ix, a in zip(self.indexes_, layers)]
         return nonconformity(neigh, len(self.classes_))
 
     def _layers(self, layers):
-        self._check_fitted()
-        layers = as_layers(layers, "layers")
-        check_dims([np.empty((1, d)) for d in self.dims_], layers)
-        return layers
+        check_fitted(self, "calibration_", "fit(train_layers, labels)")
+        return check_widths(layers, self.dims_)
 
     def nonconformity(self, layers) -> np.ndarray:
         r""":math:`\alpha_j(x)`, array (N, C)."""

@@ -14,8 +14,10 @@ Selection and Approximation*, IEEE TPAMI 2026 (arXiv:2505.15284): the chapter's 
 ``texts``              page text from the result files
 =====================  ===============================================================
 
-The detectors themselves are in :mod:`oodrepro.detectors.kpca` and
-:mod:`oodrepro.detectors.feature_baselines`.
+The detectors themselves are in :mod:`oodrepro.detectors.kpca` and, one file each, the baselines
+:mod:`~oodrepro.detectors.msp`, :mod:`~oodrepro.detectors.maxlogit`, :mod:`~oodrepro.detectors.energy`,
+:mod:`~oodrepro.detectors.odin`, :mod:`~oodrepro.detectors.mahalanobis`, :mod:`~oodrepro.detectors.vim`,
+:mod:`~oodrepro.detectors.deep_knn` and :mod:`~oodrepro.detectors.react`.
 """
 from ...engine.page import PageSpec, register
 from . import approx, pages, texts

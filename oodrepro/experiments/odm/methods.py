@@ -8,7 +8,7 @@ r"""odm's methods on one split (in-distribution train / validation / test, seen 
 * **CC** — Lee et al.'s confidence loss with seen OOD samples (:class:`oodrepro.losses.ConfidenceLoss`;
   our stand-in for CC-AG), scored by max softmax;
 * **ML** — the contrastive loss (Eq. 1) without OOD; **ODM** — with seen OOD in the batches (Eq. 2);
-  both scored by the squared distance to the nearest class mean (:func:`oodrepro.losses.ncm_score`) and
+  both scored by the squared distance to the nearest class mean (:func:`oodrepro.detectors.ncm.ncm_score`) and
   classified by the nearest class mean.
 """
 from __future__ import annotations
@@ -18,8 +18,10 @@ import torch
 
 from ... import embed, metrics, train
 from ...data import Dataset
-from ...detectors.logits import max_softmax_score
-from ...losses import ConfidenceLoss, ContrastiveLoss, class_means, ncm_predict, ncm_score
+from ...detectors.msp import max_softmax_score
+from ...detectors.ncm import class_means, ncm_predict, ncm_score
+from ...detectors.odin import odin_confidence, perturb_array
+from ...losses import ConfidenceLoss, ContrastiveLoss
 from ...train import fit_mixed
 
 
@@ -52,23 +54,10 @@ def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: 
     return out
 
 
-def odin_inputs(model, x: np.ndarray, temperature: float, eps: float, batch_size: int = 512) -> np.ndarray:
-    r"""ODIN's perturbed inputs :math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x \log S_{\hat y}(x;T))`
-    (Liang et al. 2018, Eq. 2); ε = 0 returns ``x``."""
-    if eps == 0:
-        return x
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[i:i + batch_size]).requires_grad_(True)
-        logp = torch.log_softmax(model(xb) / temperature, dim=1)
-        (-logp.max(1).values.sum()).backward()
-        out.append((xb - eps * xb.grad.sign()).detach().numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
 def odin_scores(model, ds: Dataset, temperature: float, eps: float) -> np.ndarray:
-    """ODIN's OOD score ``−max softmax(z(x̃)/T)`` (higher = more OOD)."""
-    x = odin_inputs(model, ds.x, temperature, eps)
+    r"""ODIN's OOD score ``−max softmax(z(x̃)/T)`` (higher = more OOD), :math:`\tilde x` ODIN's perturbed
+    inputs (:func:`oodrepro.detectors.odin.input_perturbation`, 512 at a time; ε = 0: x itself)."""
+    x = perturb_array(odin_confidence(model, temperature), ds.x, eps, batch_size=512)
     with torch.no_grad():
         z = torch.cat([model(torch.from_numpy(x[i:i + 1024])) for i in range(0, len(x), 1024)]).numpy()
     return max_softmax_score(z / temperature)

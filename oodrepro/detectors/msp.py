@@ -1,14 +1,13 @@
-r"""Detectors on a classifier's logits.
+r"""Maximum softmax probability, MSP (Hendrycks & Gimpel, ICLR 2017; knn-ls §4.2, "Control"; odm's CE).
 
-Control (Hendrycks & Gimpel 2017; knn-ls §4.2, "Control"): the maximum softmax probability
-:math:`\max_j \mathrm{softmax}(z)_j` is a confidence, so the OOD score is its negative,
-:math:`s(x) = -\max_j \mathrm{softmax}(z(x))_j`.
+The maximum softmax probability :math:`\max_j \mathrm{softmax}(z)_j` is a confidence, so the OOD score
+is its negative, :math:`s(x) = -\max_j \mathrm{softmax}(z(x))_j`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_layers, logits_of
+from .base import as_layers, logits_of
 
 
 def max_softmax_score(logits: np.ndarray) -> np.ndarray:
@@ -22,7 +21,8 @@ def max_softmax_score(logits: np.ndarray) -> np.ndarray:
 
 
 class MaxSoftmax:
-    """Maximum-softmax baseline ("Control"). Needs no fitting; ``fit`` exists for a uniform API.
+    r"""Maximum-softmax baseline ("Control"): :math:`s(x) = -\max_j \mathrm{softmax}(z(x))_j` (Hendrycks &
+    Gimpel 2017, §2). Needs no fitting; ``fit`` exists for a uniform API.
 
     References
     ----------
