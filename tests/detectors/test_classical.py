@@ -6,7 +6,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 from sklearn.svm import OneClassSVM
 
-from oodrepro.detectors import NORMALISATIONS, IsolationForestDetector, OneClassSVMDetector, normalise_scores, classical
+from oodrepro.detectors import NORMALISATIONS, IsolationForestDetector, OneClassSVMDetector, classical, normalise_scores
 from oodrepro.errors import ParameterError
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from oodrepro import data, embed, models, train
-from oodrepro.detectors import DeConfMLP, deconf_scores, max_cosine_score, select_epsilon, deconf
+from oodrepro.detectors import DeConfMLP, deconf, deconf_scores, max_cosine_score, select_epsilon
 from oodrepro.errors import ParameterError
 
 
