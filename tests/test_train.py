@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from oodrepro import cache, data, embed, models, train
+from oodrepro import cache, data, embed, train
 from oodrepro.errors import ParameterError
 
 
@@ -27,16 +27,6 @@ def test_alpha_out_of_range(alpha):
         train.smooth_targets(torch.tensor([0]), 2, alpha)
 
 
-def test_layer_depths():
-    assert models.layer_index(0, 4) == 3 and models.layer_index(-2, 4) == 1
-    with pytest.raises(ParameterError, match="layer depth -4 is not accepted; use 0 \\(logits\\) down to -3"):
-        models.layer_index(-4, 4)
-    net = models.LeNet5((3, 32, 32), 10)
-    assert [f.shape[1] for f in net.features(torch.zeros(2, 3, 32, 32))] == [400, 120, 84, 10]
-    mlp = models.MLP((1, 28, 28), 10)
-    assert [f.shape[1] for f in mlp.features(torch.zeros(2, 1, 28, 28))] == [256, 256, 256, 10]
-
-
 def test_fit_is_seeded_cached_and_learns():
     ds = data.load("digits", "train")
     m1 = train.fit_classifier("mlp", ds, alpha=0.1, epochs=3, seed=0, progress=False)
@@ -55,3 +45,32 @@ def test_fit_is_seeded_cached_and_learns():
         train.fit_classifier("mlp", ds, epochs=0)
     with pytest.raises(ParameterError, match="'arch' = 'vgg'"):
         train.fit_classifier("vgg", ds, epochs=1, progress=False)
+
+
+class _SquaredError(train.Loss):
+    """A loss that is not cross-entropy: squared error to the one-hot target."""
+
+    def key(self):
+        return {"loss": "squared_error"}
+
+    def __call__(self, outputs, y, n_classes):
+        return ((outputs - torch.nn.functional.one_hot(y, n_classes).float()) ** 2).mean()
+
+
+def test_fit_takes_any_loss_and_keys_the_cache_on_it():
+    ds = data.load("digits", "train")
+    a = train.fit("mlp", ds, loss=_SquaredError(), epochs=2, seed=0, progress=False)
+    b = train.fit("mlp", ds, loss=train.LabelSmoothedCE(0.0), epochs=2, seed=0, progress=False)
+    assert a.cache_key != b.cache_key and a.history[-1]["loss"] < a.history[0]["loss"]
+    hits = cache.CacheStats.hits
+    assert train.fit("mlp", ds, loss=_SquaredError(), epochs=2, seed=0, progress=False).cache_key == a.cache_key
+    assert cache.CacheStats.hits == hits + 1
+    with pytest.raises(ParameterError, match="'loss' must be"):
+        train.fit("mlp", ds, loss="mse", epochs=1)
+
+
+def test_label_smoothed_ce_matches_fit_classifier():
+    ds = data.load("digits", "train")
+    a = train.fit_classifier("mlp", ds, alpha=0.1, epochs=1, seed=3, progress=False)
+    b = train.fit("mlp", ds, loss=train.LabelSmoothedCE(0.1), epochs=1, seed=3, progress=False)
+    assert a.cache_key == b.cache_key

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from oodrepro import data, embed, models, train
+from oodrepro import data, detectors, embed, models, train
 from oodrepro.detectors import DeConfMLP, deconf, deconf_scores, max_cosine_score, select_epsilon
 from oodrepro.errors import ParameterError
 
@@ -69,3 +69,15 @@ def test_deconf_trains_and_scores():
         deconf_scores(models.build("mlp", (1, 8, 8), 10), te.x)
     with pytest.raises(ParameterError, match="'backbone' = 'vgg'"):
         deconf.DeConfNet("vgg")
+
+
+def test_deconf_detector_equals_the_score_on_raw_inputs():
+    ds = data.load("digits", "train")
+    net = train.fit_classifier("mlp_deconf", ds, alpha=0.0, epochs=1, seed=0, progress=False)
+    from oodrepro import embed
+
+    h = embed.embed(net, ds, [0], batch_size=1024)
+    np.testing.assert_array_equal(detectors.DeConf().fit().score(h), detectors.deconf_scores(net, ds))
+    pert = detectors.perturb_dataset(net, ds, 0.01)
+    np.testing.assert_allclose(detectors.DeConf().score(embed.embed(net, pert, [0])),
+                               detectors.deconf_scores(net, ds, eps=0.01), rtol=1e-6)
