@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from oodrepro import report
+from oodrepro import provenance, report
 
 
 def _summary():
@@ -38,3 +38,16 @@ def test_claims_table_counts_and_caption():
           results.claim("y", "A beats C", "", "", "needs data")]
     styled, n_rep, n = report.claims_table(cl, "Claims here")
     assert (n_rep, n) == (1, 2) and "Claims here: 1 of 2 reproduced" in styled.to_html()
+
+
+def test_quick_profile_note_next_to_every_comparison_with_the_paper():
+    df = pd.DataFrame({("kNN", "ours"): ["0.9"], ("kNN", "paper"): ["0.95"], ("kNN", "Δ"): ["-0.05"]})
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    try:
+        provenance.set_profile("quick")
+        assert "Profile 'quick'" in report.styled(df, "Table 1.").to_html()
+        assert "Profile" not in report.styled(pd.DataFrame({"a": [1]}), "No paper here.").to_html()
+        provenance.set_profile("paper")
+        assert "Profile" not in report.styled(df, "Table 1.").to_html()
+    finally:
+        provenance.set_profile(None)
