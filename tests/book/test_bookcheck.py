@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bookcheck_without_chromium_says_so_in_one_line(tmp_path):
     (tmp_path / "html").mkdir()
@@ -16,6 +18,7 @@ def test_bookcheck_without_chromium_says_so_in_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "apt-get install -y chromium" in r.stderr
 
 
+@pytest.mark.slow  # Chromium
 def test_bookcheck_flags_wide_tables_raw_latex_dead_links_and_network_use(tmp_path, chromium):
     """Hand-made pages, one fault each, and a clean one with a wide table inside a scroll box."""
     from oodrepro import bookcheck

@@ -1,5 +1,4 @@
 """odm's Tsinghua (TT100K) page."""
-import pytest
 
 
 def test_tsinghua_page_sets_our_training_beside_the_papers_from_one_place():
@@ -16,7 +15,6 @@ def test_tsinghua_page_sets_our_training_beside_the_papers_from_one_place():
     assert "10× the paper's learning rate for 8.4% of its steps" in text
 
 
-@pytest.mark.slow
 def test_tsinghua_page_runs_on_the_synthetic_set(tmp_path, monkeypatch):
     from oodrepro import config
     from oodrepro.experiments.odm import tsinghua
