@@ -1,5 +1,6 @@
 # oodrepro — two commands set everything up:
 #   make test   create the virtual environment (if missing) and run the whole test-suite
+#   make test-fast  the tests that need no notebook kernel, no browser and no otter (before every commit)
 #   make book   create the environment, execute every notebook with papermill (profile quick),
 #               build the HTML book into _build/html
 #   make check-book  open every page of _build/html in headless Chromium (needs Debian's chromium)
@@ -21,10 +22,10 @@ JOBS ?= auto
 # '.venv/bin/oodrepro cache info' prints it.
 export PYTHONUNBUFFERED = 1
 
-.PHONY: help env test book book-only notebooks assignments bench clean clean-cache check-book
+.PHONY: help env test test-fast book book-only notebooks assignments bench clean clean-cache check-book
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,11p' Makefile
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ env: $(STAMP)
 
 test: env
 	$(BIN)/python -m pytest
+
+# The tests marked slow (pyproject.toml) need a notebook kernel, a browser or otter; the others run here.
+test-fast: env
+	$(BIN)/python -m pytest -m "not slow"
 
 notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)

@@ -20,3 +20,48 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def write_chapter_results():
+    """``write_chapter_results(base)`` writes two chapters' result files under ``base`` (``knn_ls/t1.json`` on
+    the quick profile, one row needing data; ``kpca/t5.json`` on the paper profile): a scorecard's input.
+    Called inside the test, so that what the test set first (e.g. ``OODREPRO_DATA_ROOT``) is recorded."""
+    from oodrepro import results
+
+    def write(base: Path) -> None:
+        summary = [{"in_dist": "mnist5k", "ood": "hflip", "method": "knn_ls", "mean": 0.91, "se": 0.01, "n_seeds": 2,
+                    "status": "ok", "paper": 0.95, "delta": -0.04},
+                   {"in_dist": "mnist", "ood": "fashion_mnist", "method": "knn_ls", "mean": None, "se": None,
+                    "n_seeds": 0, "status": "needs data", "paper": 0.96, "delta": None}]
+        rows = [{"in_dist": "mnist5k", "ood": "hflip", "method": "knn_ls", "seed": 0, "status": "ok", "auroc": 0.9},
+                {"in_dist": "mnist", "ood": "fashion_mnist", "method": "knn_ls", "seed": 0, "status": "needs data",
+                 "auroc": None}]
+        c1 = results.claim("c1", "LS helps, with commas, \"quotes\"", "0.95 vs 0.93", "0.91 vs 0.88", "reproduced",
+                           page="knn_ls/t1")
+        results.write(base / "knn_ls/t1.json", "knn_ls/t1", {"profile": "quick", "seeds": [0, 1]}, rows, [c1], 3.2,
+                      extra={"summary": summary})
+        c2 = results.claim("c2", "KPCA beats PCA", "0.90", "", "needs data", why="no CIFAR-10 here", page="kpca/t5")
+        results.write(base / "kpca/t5.json", "kpca/t5", {"profile": "paper", "seeds": [0]}, [], [c2], 0.5,
+                      extra={"summary": [{"method": "rff", "mean": 0.8, "paper": 0.82, "status": "ok"}]})
+
+    return write
+
+
+@pytest.fixture
+def knn_ls_rows():
+    """``knn_ls_rows()``: hand-made knn-ls rows — three seeds of knn_ls, knn and control on MNIST → HFlip
+    (k-NN LS ahead of both every seed), and MNIST → KMNIST needing data."""
+    import pandas as pd
+
+    def rows():
+        recs = []
+        for seed, (a, b, c) in enumerate([(0.90, 0.80, 0.85), (0.92, 0.81, 0.86), (0.91, 0.79, 0.84)]):
+            for m, v in (("knn_ls", a), ("knn", b), ("control", c)):
+                recs.append({"in_dist": "mnist", "ood": "hflip", "method": m, "seed": seed, "status": "ok",
+                             "auroc": v})
+        recs += [{"in_dist": "mnist", "ood": "kmnist", "method": m, "seed": None, "status": "needs data", "why": "x"}
+                 for m in ("knn_ls", "knn", "control")]
+        return pd.DataFrame(recs)
+
+    return rows

@@ -1,11 +1,17 @@
+import json
+import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from oodrepro import cache
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_hit_and_miss_and_key_changes():
@@ -111,3 +117,97 @@ def test_two_processes_needing_one_entry_compute_it_once(tmp_path):
     assert [p.returncode for p in procs] == [0, 0] and outs == ["42", "42"]
     assert log.read_text().count("computed") == 1
     assert cache.info()["temporary"] == 0  # the lock file went with the write
+
+
+def _cli(*args, cwd=ROOT, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "oodrepro", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture
+def cache_with_neighbours(tmp_path, monkeypatch):
+    """<tmp>/cache is the cache (one entry); <tmp>/victim and <tmp>/sibling must survive everything."""
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "cache"))
+    cache.cached("model", {"p": 1}, lambda: np.arange(3))
+    for d in ("victim", "sibling"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "precious.txt").write_text("keep me")
+    return tmp_path
+
+
+def _intact(tmp):
+    return all((tmp / d / "precious.txt").read_text() == "keep me" for d in ("victim", "sibling"))
+
+
+@pytest.mark.parametrize("kind", ["ABS", "..", "../victim", "model/../../victim", "", "."])
+def test_item1_cache_clear_kind_cannot_leave_the_cache(cache_with_neighbours, kind):
+    tmp = cache_with_neighbours
+    kind = str(tmp / "victim") if kind == "ABS" else kind
+    r = _cli("cache", "clear", "--kind", kind, cwd=tmp)
+    assert r.returncode == 2 and "is not accepted" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert _intact(tmp)
+    assert cache.info()["kinds"]["model"]["entries"] == 1  # and the cache itself is untouched
+
+
+def test_item1_cache_clear_does_not_follow_symlinks(cache_with_neighbours):
+    tmp = cache_with_neighbours
+    os.symlink(tmp / "victim", tmp / "cache" / "linked")  # a kind folder that is a link to elsewhere
+    os.symlink(tmp / "sibling", tmp / "cache" / "model" / "linked-entry")  # an entry that is a link
+    r = _cli("cache", "clear", "--kind", "linked", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    r = _cli("cache", "clear", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    assert _intact(tmp) and not (tmp / "cache" / "linked").exists() and not (tmp / "cache" / "model").exists()
+
+
+def test_item1_cache_clear_refuses_a_root_that_is_not_a_cache(tmp_path, monkeypatch):
+    (tmp_path / "home" / "projects").mkdir(parents=True)
+    (tmp_path / "home" / "projects" / "notes.txt").write_text("keep me")
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "home"))
+    r = _cli("cache", "clear", cwd=tmp_path)
+    assert r.returncode == 2 and "is not an oodrepro cache" in r.stderr
+    assert (tmp_path / "home" / "projects" / "notes.txt").read_text() == "keep me"
+
+
+def test_item5_default_cache_is_the_projects(monkeypatch):
+    monkeypatch.delenv("OODREPRO_CACHE_DIR")
+    assert cache.root() == ROOT / ".cache" / "oodrepro"
+    env = {k: v for k, v in os.environ.items() if k != "OODREPRO_CACHE_DIR"}
+    r = _cli("cache", "info", env=env, cwd="/")  # from anywhere: the same folder
+    assert r.returncode == 0 and f"cache root: {ROOT / '.cache' / 'oodrepro'}" in r.stdout
+    make = subprocess.run(["make", "-s", "-n", "-p", "help"], cwd=ROOT, capture_output=True, text=True, env=env)
+    # the Makefile does not point its runs at another folder
+    assert not [ln for ln in make.stdout.splitlines() if ln.startswith("OODREPRO_CACHE_DIR")
+                and str(ROOT / ".cache" / "oodrepro") not in ln]
+
+
+@pytest.mark.slow
+def test_item5_a_papermill_kernel_uses_the_same_cache(tmp_path, monkeypatch):
+    import papermill as pm
+
+    import nbformat
+
+    monkeypatch.delenv("OODREPRO_CACHE_DIR")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from oodrepro import cache\nprint(cache.root())")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                        progress_bar=False, cwd=str(tmp_path))
+    out = "".join(json.loads((tmp_path / "out.ipynb").read_text())["cells"][0]["outputs"][0]["text"])
+    assert out.strip() == str(ROOT / ".cache" / "oodrepro")
+
+
+def test_damaged_payload_that_still_loads_is_recomputed():
+    import warnings
+
+    cache.cached("t", {"p": 1}, lambda: np.zeros(1000))
+    entry = next(e for e in (cache.root() / "t").iterdir())
+    b = bytearray((entry / "payload.joblib").read_bytes())
+    b[-200] ^= 0x01  # one bit inside the array's data: joblib still loads it
+    (entry / "payload.joblib").write_bytes(bytes(b))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        v = cache.cached("t", {"p": 1}, lambda: np.zeros(1000))
+    assert np.array_equal(v, np.zeros(1000))
+    assert len(w) == 1 and "checksum" in str(w[0].message)

@@ -81,3 +81,47 @@ def test_mean_se():
     m, se = metrics.mean_se([1.0, 2.0, 3.0])
     assert m == 2.0 and se == pytest.approx(1.0 / np.sqrt(3))
     assert metrics.mean_se([0.7]) == (0.7, 0.0)
+
+
+# confidences c = −score: in {1/3, 1}, out {0, 1/3} (one tie, at 1/3, which no grid threshold hits)
+S_IN, S_OUT = np.array([-1 / 3, -1.0]), np.array([0.0, -1 / 3])
+
+
+def test_authors_auroc_counts_ties_zero():
+    # P(c_in > c_out) = 3/4 (the tie counts 0); ours counts it ½: 3.5/4
+    assert metrics.authors_auroc(S_IN, S_OUT) == pytest.approx(0.75, abs=1e-9)
+    assert metrics.auroc(S_IN, S_OUT) == pytest.approx(0.875)
+
+
+def test_authors_detection_accuracy_is_at_the_best_threshold():
+    # every threshold: ½(P(c_in < δ) + P(c_out > δ)) = ¼ at best → 0.75
+    assert metrics.authors_detection_accuracy(S_IN, S_OUT) == pytest.approx(0.75)
+
+
+def test_authors_aupr_hand_values_and_class_balance():
+    # AUPR-in: δ ≤ 1/3: recall 1 (no area); δ ∈ (1/3, 1): recall ½, precision 1 → (1 − ½)·1, plus the
+    # final recall·precision = ½ → 1.0. AUPR-out mirrors it.
+    assert metrics.authors_aupr_in(S_IN, S_OUT) == pytest.approx(1.0)
+    assert metrics.authors_aupr_out(S_IN, S_OUT) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    s_in, s_out = rng.normal(0, 1, 200), rng.normal(1, 1, 500)
+    big = np.tile(s_out, 10)  # the same OOD distribution, ten times as many
+    assert metrics.authors_aupr_in(s_in, big, 20000) == pytest.approx(metrics.authors_aupr_in(s_in, s_out, 20000), abs=1e-9)
+    assert abs(metrics.aupr_in(s_in, big) - metrics.aupr_in(s_in, s_out)) > 0.1  # average precision is not balanced
+
+
+def test_authors_tnr_averages_the_tpr_band():
+    c_in = np.arange(1, 21) / 10  # 0.1 … 2.0: TPR = 0.95 exactly for δ in (0.1, 0.2]
+    c_out = np.array([0.0, 0.15, 0.5])  # FPR 2/3 on (0.1, 0.15), 1/3 on [0.15, 0.2]: mean ½
+    assert metrics.authors_tnr_at_95_tpr(-c_in, -c_out) == pytest.approx(0.5, abs=2e-3)
+    assert metrics.tnr_at_95_tpr(-c_in, -c_out) == pytest.approx(2 / 3)  # ours: the threshold at 0.2
+
+
+def test_authors_metrics_agree_with_ours_without_ties():
+    rng = np.random.default_rng(3)
+    s_in, s_out = rng.normal(0, 1, 300), rng.normal(1.5, 1, 300)
+    assert metrics.authors_auroc(s_in, s_out) == pytest.approx(metrics.auroc(s_in, s_out), abs=2e-3)
+    ev = metrics.evaluate(s_in, s_out, tuple(metrics.AUTHORS), definitions="authors")
+    assert set(ev) == set(metrics.AUTHORS) and all(0 <= v <= 1 for v in ev.values())
+    with pytest.raises(ValueError, match="unknown metric definitions 'paper'"):
+        metrics.evaluate(s_in, s_out, definitions="paper")

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from oodrepro import cache, data, embed, models, train
+from oodrepro import cache, data, embed, train
 from oodrepro.errors import ParameterError
+from oodrepro.losses import OOD_LABEL, ContrastiveLoss
 
 
 def test_smooth_targets_hand_values():
@@ -27,16 +28,6 @@ def test_alpha_out_of_range(alpha):
         train.smooth_targets(torch.tensor([0]), 2, alpha)
 
 
-def test_layer_depths():
-    assert models.layer_index(0, 4) == 3 and models.layer_index(-2, 4) == 1
-    with pytest.raises(ParameterError, match="layer depth -4 is not accepted; use 0 \\(logits\\) down to -3"):
-        models.layer_index(-4, 4)
-    net = models.LeNet5((3, 32, 32), 10)
-    assert [f.shape[1] for f in net.features(torch.zeros(2, 3, 32, 32))] == [400, 120, 84, 10]
-    mlp = models.MLP((1, 28, 28), 10)
-    assert [f.shape[1] for f in mlp.features(torch.zeros(2, 1, 28, 28))] == [256, 256, 256, 10]
-
-
 def test_fit_is_seeded_cached_and_learns():
     ds = data.load("digits", "train")
     m1 = train.fit_classifier("mlp", ds, alpha=0.1, epochs=3, seed=0, progress=False)
@@ -55,3 +46,65 @@ def test_fit_is_seeded_cached_and_learns():
         train.fit_classifier("mlp", ds, epochs=0)
     with pytest.raises(ParameterError, match="'arch' = 'vgg'"):
         train.fit_classifier("vgg", ds, epochs=1, progress=False)
+
+
+class _SquaredError(train.Loss):
+    """A loss that is not cross-entropy: squared error to the one-hot target."""
+
+    def key(self):
+        return {"loss": "squared_error"}
+
+    def __call__(self, outputs, y, n_classes):
+        return ((outputs - torch.nn.functional.one_hot(y, n_classes).float()) ** 2).mean()
+
+
+def test_fit_takes_any_loss_and_keys_the_cache_on_it():
+    ds = data.load("digits", "train")
+    a = train.fit("mlp", ds, loss=_SquaredError(), epochs=2, seed=0, progress=False)
+    b = train.fit("mlp", ds, loss=train.LabelSmoothedCE(0.0), epochs=2, seed=0, progress=False)
+    assert a.cache_key != b.cache_key and a.history[-1]["loss"] < a.history[0]["loss"]
+    hits = cache.CacheStats.hits
+    assert train.fit("mlp", ds, loss=_SquaredError(), epochs=2, seed=0, progress=False).cache_key == a.cache_key
+    assert cache.CacheStats.hits == hits + 1
+    with pytest.raises(ParameterError, match="'loss' must be"):
+        train.fit("mlp", ds, loss="mse", epochs=1)
+
+
+def test_label_smoothed_ce_matches_fit_classifier():
+    ds = data.load("digits", "train")
+    a = train.fit_classifier("mlp", ds, alpha=0.1, epochs=1, seed=3, progress=False)
+    b = train.fit("mlp", ds, loss=train.LabelSmoothedCE(0.1), epochs=1, seed=3, progress=False)
+    assert a.cache_key == b.cache_key
+
+
+class _Recording(ContrastiveLoss):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen = []
+
+    def __call__(self, outputs, y, n_classes):
+        self.seen.append((int((y == OOD_LABEL).sum()), len(y), outputs.shape[1]))
+        return super().__call__(outputs, y, n_classes)
+
+
+def test_fit_mixed_adds_seen_ood_on_every_second_batch_and_is_cached():
+    from oodrepro.data.core import class_subset
+    from oodrepro.train import fit_mixed
+
+    ds = data.load("digits", "train")
+    ins, ood = class_subset(ds, [2, 6, 7]), class_subset(ds, [0, 3, 4, 8])
+    loss = _Recording(margin=10.0)
+    fit_mixed("mlp", ins, loss, ood_set=ood, embedding_dim=5, epochs=1, batch_size=64, seed=0, progress=False,
+              use_cache=False)
+    n_ood = [k for k, _, _ in loss.seen]
+    assert n_ood[0::2] == [0] * len(n_ood[0::2]) and all(k == 16 for k in n_ood[1::2])  # ¼ of 64, odd batches
+    assert {d for _, _, d in loss.seen} == {5}  # a 5-d embedding, not 3 logits
+    a = fit_mixed("mlp", ins, ContrastiveLoss(), ood_set=ood, embedding_dim=5, epochs=2, seed=0, progress=False)
+    b = fit_mixed("mlp", ins, ContrastiveLoss(), ood_set=ood, embedding_dim=5, epochs=2, seed=0, progress=False)
+    c = fit_mixed("mlp", ins, ContrastiveLoss(), embedding_dim=5, epochs=2, seed=0, progress=False)
+    assert a.cache_key == b.cache_key != c.cache_key  # the seen-OOD set is part of the key
+    for u, v in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(u, v)
+    assert a.history[-1]["loss"] < a.history[0]["loss"] * 1.5 and a.steps > 0
+    with pytest.raises(ParameterError, match="'embedding_dim'"):
+        fit_mixed("mlp", ins, ContrastiveLoss(), embedding_dim=0, epochs=1, progress=False)

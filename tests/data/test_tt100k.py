@@ -114,17 +114,3 @@ def test_the_synthetic_set_is_read_by_the_real_loader(tmp_path):
     stamp = (root / "annotations.json").stat().st_mtime_ns
     write_synthetic(tmp_path / "s", n_frames=30, per_frame=3, size=256, seed=1)
     assert (root / "annotations.json").stat().st_mtime_ns == stamp  # reused, not rewritten
-
-
-def test_tsinghua_page_sets_our_training_beside_the_papers_from_one_place():
-    from oodrepro import config
-    from oodrepro.experiments.odm import tsinghua
-    from oodrepro.experiments.odm.paper import PAPER_TSINGHUA_TRAINING
-
-    cfg = config.resolve("odm.tsinghua", profile="paper", random_splits=0)
-    doc = {"rows": [{"status": "needs data", "method": "odin", "ood": "tsinghua"}], "note": "genuine crops",
-           "info": [{"split": "grouped", "seed": 0, "n_train": 7045, "odin": {"T": 1.0, "eps": 0.0}}]}
-    text = tsinghua.page_texts(doc, cfg)["data_md"].data
-    # 15 epochs × ⌈7045 / 128⌉ = 840 steps; lr 1e-3 against the paper's 1e-4 for 10,000 steps
-    assert "840 steps of 128" in text and f"{PAPER_TSINGHUA_TRAINING['steps']:,} steps" in text
-    assert "10× the paper's learning rate for 8.4% of its steps" in text

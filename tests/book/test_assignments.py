@@ -22,11 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OTTER = Path(sys.executable).with_name("otter")
 ASSIGNMENTS = sorted(p.parent.name for p in ROOT.glob("assignments/*/*.ipynb") if p.stem == p.parent.name)
-
-pytestmark = pytest.mark.slow
 
 # --- plausible wrong answers, per assignment: ({function: source}, questions that must lose points,
 # questions that must keep full marks) -------------------------------------------------------------------------
@@ -162,6 +160,7 @@ def test_every_assignment_has_wrong_answers():
     assert set(ASSIGNMENTS) == set(WRONG), "give every assignment a plausible wrong answer per question"
 
 
+@pytest.mark.slow  # otter
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_student_notebook_has_no_solution_or_hidden_test(built, a):
     student = (built / a / "student" / f"{a}.ipynb").read_text()
@@ -182,6 +181,7 @@ def _grade_all(jobs: list[tuple[Path, Path]]) -> list[dict]:
         return list(pool.map(grade, *zip(*jobs)))
 
 
+@pytest.mark.slow  # otter
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_autograder_passes_solutions_fails_blank_and_wrong_answers(built, shared_cache, monkeypatch, tmp_path, a):
     monkeypatch.setenv("OODREPRO_CACHE_DIR", str(shared_cache))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from oodrepro.detectors import KNNRadius, MaxSoftmax, knn_radius, loo_normaliser, max_softmax_score
+from oodrepro.detectors import KNNRadius, knn_radius, loo_normaliser
 from oodrepro.errors import ParameterError
 
 
@@ -74,11 +74,3 @@ def test_knn_bad_input(rng):
         det.score([X[:, 0]])
     with pytest.raises(ValueError, match="NaN or inf"):
         det.score([np.full((2, 3), np.nan)])
-
-
-def test_max_softmax():
-    logits = np.array([[10.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    s = max_softmax_score(logits)
-    assert s[0] == pytest.approx(-1 / (1 + 2 * np.exp(-10)))
-    assert s[1] == pytest.approx(-1 / 3)
-    np.testing.assert_allclose(MaxSoftmax().fit().score([np.zeros((1, 2)), logits]), s)

@@ -1,0 +1,66 @@
+"""knn-ls's theory page (oodrepro.experiments.knn_ls.theory): its building blocks and claims."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oodrepro import config, results, theory
+from oodrepro.detectors import knn_radius
+from oodrepro.errors import ParameterError
+from oodrepro.experiments.knn_ls import theory as K
+
+
+DENS = [(name, d) for name in ("bump", "beta") for d in (1, 2, 5)]
+
+
+def test_schema_profiles_resolve_and_gamma_order_is_checked():
+    for prof in config.PROFILES:
+        cfg = config.resolve("knn_ls.theory", prof)
+        assert cfg["gamma_in"] < cfg["gamma_out"] and cfg["n_grid"] == sorted(cfg["n_grid"])
+    with pytest.raises(ParameterError, match="gamma_in"):
+        config.resolve("knn_ls.theory", "smoke", gamma_in=0.95)
+    with pytest.raises(ParameterError, match="'density'"):
+        config.resolve("knn_ls.theory", "smoke", density="gauss")
+
+
+def test_ks_for_adds_k_min_only_below_n():
+    assert K.ks_for(1000, [1, 10], 0.1, 1) == [(1, "k = 1"), (10, "k = 10")]
+    ks = K.ks_for(2000, [1, 10, 5000], 0.1, 1)
+    assert ks[-1] == (math.ceil(theory.k_min(0.1, 2000, 1)), "k = ⌈k_min⌉") and len(ks) == 3
+
+
+def test_evaluation_points_outliers_have_zero_density():
+    for name, d in DENS:
+        f = theory.make_density(name, d)
+        ev = K.evaluation_points(f, 200, seed=0)
+        assert np.all(f.pdf(ev["out"]) < 1e-20) and np.all(f.pdf(ev["test"]) > 0)  # 0 up to rounding of |x| = 1
+
+
+def test_chunked_radii_equal_knn_radius(rng):
+    X, q = rng.random((500, 2)), rng.random((300, 2))
+    np.testing.assert_allclose(K.radii(q, X, 50, budget=1000), knn_radius(q, X, 50))
+
+
+def test_tiny_run_end_to_end():
+    cfg = config.resolve("knn_ls.theory", "smoke", n_grid=[300, 2500], seeds=2, n_eval=100, prop1_n=600,
+                         prop1_ks=[1, 8])
+    out = K.run(cfg)
+    assert set(out["t1"]["k_label"]) == {"k = 1", "k = 10", "k = ⌈k_min⌉"}
+    assert out["t1"]["p_all_out"].between(0, 1).all() and (out["rows"]["eps_hat"] >= 0).all()
+    assert (out["p1"]["in_ratio_dev"] < 1e-5).all()  # x_in's radius scales by exactly γ_in
+    assert [c["id"] for c in out["claims"]] == ["thm1-recall", "thm1-cut", "cor1-fpr", "thm2-rank",
+                                                "prop1-contraction"]
+    assert all(c["verdict"] in results.VERDICTS and c["page"] == "knn_ls/theory" for c in out["claims"])
+
+
+def test_theory_claims_are_one_function_per_statement():
+    t1 = pd.DataFrame([{"k_label": "k = ⌈k_min⌉", "n": 1000, "k": 500, "p_all_out": 1.0, "p_cut": 1.0,
+                        "lam_over_fmax": 2.0, "fmax_above_max": 0.5, "lam": 2.0, "fpr": 0.5, "fpr_bound": 3.0,
+                        "p_fpr": 1.0}])
+    cfg = {"density": "bump", "d": 1, "delta": 0.1, "seeds": list(range(20))}  # tolerance 0.13
+    assert K.claim_t1_recall(t1, cfg)["verdict"] == "reproduced"
+    assert K.claim_t1_cut(t1, cfg)["verdict"] == "inconclusive"   # λ ≥ max f: vacuous
+    assert K.claim_cor1(t1, cfg)["verdict"] == "inconclusive"     # bound ≥ 1: vacuous
+    assert K.claim_t1_recall(t1.assign(p_all_out=0.5), cfg)["verdict"] == "not reproduced"
+    assert K.claim_t1_recall(t1.iloc[:0], cfg)["verdict"] == "inconclusive"

@@ -1,0 +1,104 @@
+"""oodrepro.losses: odm's contrastive loss (Eq. 1), ODM pair mining and the confidence loss, on hand-computed cases."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from oodrepro import losses
+from oodrepro.errors import ParameterError
+from oodrepro.losses import OOD_LABEL, ContrastiveLoss, contrastive_loss, mine_pairs
+
+
+def _pairs():
+    a = torch.zeros(3, 2)
+    b = torch.tensor([[3.0, 4.0], [3.0, 4.0], [6.0, 8.0]])  # D = 5, 5, 10
+    return a, b, torch.tensor([0, 1, 1])
+
+
+def test_contrastive_loss_squared_hand_values():
+    a, b, diff = _pairs()
+    # same: ½·5² = 12.5; different, m = 6: ½·(6 − 5)² = 0.5; different, D = 10 > m: 0
+    assert float(contrastive_loss(a, b, diff, margin=6.0)) == pytest.approx((12.5 + 0.5 + 0.0) / 3)
+    assert float(contrastive_loss(a[:1], b[:1], diff[:1], margin=6.0)) == pytest.approx(12.5)
+
+
+def test_contrastive_loss_unsquared_hand_values():
+    a, b, diff = _pairs()
+    # the authors' code: same ½·5 = 2.5; different ½·max(0, 6 − 5) = 0.5; 0
+    assert float(contrastive_loss(a, b, diff, margin=6.0, squared=False)) == pytest.approx((2.5 + 0.5) / 3)
+    # margin 12: different pairs ½·7 and ½·2
+    assert float(contrastive_loss(a, b, diff, margin=12.0, squared=False)) == pytest.approx((2.5 + 3.5 + 1.0) / 3)
+
+
+def test_contrastive_loss_gradient_is_finite_at_zero_distance():
+    a = torch.zeros(2, 3, requires_grad=True)
+    for squared in (True, False):
+        contrastive_loss(a, a.detach().clone(), torch.tensor([0, 1]), 10.0, squared).backward()
+        assert torch.isfinite(a.grad).all()
+        a.grad = None
+
+
+@pytest.mark.parametrize("margin", [0, -1.0, "x", float("nan")])
+def test_margin_must_be_positive(margin):
+    with pytest.raises(ParameterError, match="'margin'"):
+        ContrastiveLoss(margin=margin)
+
+
+@pytest.mark.parametrize("dim", [0, -3, 2.5, True])
+def test_embedding_dim_must_be_positive_int(dim):
+    with pytest.raises(ParameterError, match="'embedding_dim'"):
+        losses.check_embedding_dim(dim)
+
+
+def _batch(gen, n_in=128, n_ood=32, n_classes=3):
+    y = torch.randint(n_classes, (n_in,), generator=gen)
+    return torch.cat([y, torch.full((n_ood,), OOD_LABEL)])
+
+
+def test_no_ood_ood_pair_is_ever_formed_and_kinds_are_right():
+    gen = torch.Generator().manual_seed(0)
+    for t in range(200):
+        y = _batch(gen, n_in=int(torch.randint(1, 60, (1,), generator=gen)), n_ood=int(torch.randint(0, 60, (1,), generator=gen)))
+        i, j, diff, kind = mine_pairs(y, generator=gen)
+        assert not ((y[i] == OOD_LABEL) & (y[j] == OOD_LABEL)).any()
+        assert (y[i] != OOD_LABEL).all()  # every anchor is in-distribution
+        assert (y[i][kind == 0] == y[j][kind == 0]).all()
+        assert ((y[i][kind == 1] != y[j][kind == 1]) & (y[j][kind == 1] != OOD_LABEL)).all()
+        assert (y[j][kind == 2] == OOD_LABEL).all()
+        assert torch.equal(diff, (kind > 0).long())
+    i, j, _, _ = mine_pairs(torch.full((10,), OOD_LABEL))
+    assert len(i) == 0  # an all-OOD batch forms no pair at all
+
+
+def test_pair_proportions_over_many_batches():
+    loss = ContrastiveLoss()
+    gen = torch.Generator().manual_seed(1)
+    counts = np.zeros((2, 3))
+    for step in range(400):
+        share = loss.ood_share(step)
+        y = _batch(gen, n_in=128, n_ood=int(round(share * 128)), n_classes=10)
+        _, _, _, kind = mine_pairs(y, generator=gen)
+        counts[step % 2] += np.bincount(kind.numpy(), minlength=3)
+    even, odd = counts[0] / counts[0].sum(), counts[1] / counts[1].sum()
+    np.testing.assert_allclose(even, [0.25, 0.75, 0.0], atol=1e-9)  # no OOD on even batches
+    np.testing.assert_allclose(odd, [0.25, 0.25, 0.5], atol=1e-9)  # every second batch: half in-OOD
+    total = counts.sum(0) / counts.sum()
+    assert total[2] == pytest.approx(0.5 * odd.sum() * counts[1].sum() / counts.sum())
+
+
+def test_mining_is_seeded():
+    y = _batch(torch.Generator().manual_seed(2))
+    a = mine_pairs(y, generator=torch.Generator().manual_seed(5))
+    b = mine_pairs(y, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+def test_confidence_loss_hand_value():
+    loss = losses.ConfidenceLoss(beta=1.0)
+    out = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])
+    y = torch.tensor([0, OOD_LABEL])
+    kl = -math.log(2) - 0.5 * (math.log(0.25) + math.log(0.75))  # KL(U || [1/4, 3/4])
+    assert float(loss(out, y, 2)) == pytest.approx(math.log(2) + kl)
+    with pytest.raises(ParameterError, match="'beta'"):
+        losses.ConfidenceLoss(beta=-1)
