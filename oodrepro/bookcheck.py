@@ -12,7 +12,8 @@ page of the table of contents in headless Chromium (Debian's ``chromium``, drive
   or maths on a page without MathJax;
 * glue that did not resolve (``{glue`` text, or myst-nb's "glue key not found" marker);
 * an internal link whose target file does not exist;
-* a table or figure wider than the text column that does not sit in a horizontal scroll box.
+* a table or figure wider than the text column that does not sit in a horizontal scroll box;
+* a table a reader cannot read: a raw column name (``auroc_se``, ``delta_auroc``) or a column of NaN only.
 
 A full-page screenshot of each page goes to ``_build/screens/``. Exit status 0 when every page is
 clean, 1 with one line per problem (``FAIL <page>: <problem>``), 2 when Chromium or playwright is
@@ -123,6 +124,37 @@ _VISIBLE_TEXT = r"""
         return document.body.innerText; }
 """
 
+# Every table of the article: its header cells and its body cells column by column.
+_TABLES = r"""
+() => [...(document.querySelector('article.bd-article') || document.body).querySelectorAll('table')].map(t => {
+  const heads = [...t.querySelectorAll('thead th')].map(th => th.innerText.trim());
+  const rows = [...t.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()));
+  const caption = t.querySelector('caption') ? t.querySelector('caption').innerText.slice(0, 50) : '';
+  return {heads, rows, caption};
+})
+"""
+
+#: a header that is a variable name (``auroc_se``, ``delta_auroc``), not a label a reader can read
+RAW_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+EMPTY_CELLS = {"nan", "none", "", "<na>"}
+
+
+def _table_problems(tables: list[dict]) -> list[str]:
+    """Tables a reader cannot read: a raw column name, or a column whose every body cell is NaN / empty."""
+    out = []
+    for t in tables:
+        where = f" (table '{t['caption']}')" if t.get("caption") else ""
+        out += [f"raw column name {h!r} in a table{where}" for h in t["heads"] if RAW_NAME.match(h)]
+        rows = [r for r in t["rows"] if r]
+        width = max((len(r) for r in rows), default=0)
+        for j in range(width):
+            cells = [r[j].lower() for r in rows if j < len(r)]
+            if len(rows) > 1 and cells and all(c in EMPTY_CELLS for c in cells) and any(c == "nan" for c in cells):
+                out.append(f"a table column holds only NaN{where}")
+                break
+    return out
+
+
 _MATHJAX_DONE = """async () => { if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
   await MathJax.startup.promise; } return true; }"""
 
@@ -178,6 +210,7 @@ def check_page(pw_page, url: str, base: str, html_dir: Path, shot: Path) -> list
     problems += _link_problems(probe["links"], base, html_dir)
     problems += [f"{w['tag']} wider than the text column by {w['over']} px without a scroll box ({w['what']})"
                  for w in probe["wide"]]
+    problems += _table_problems(pw_page.evaluate(_TABLES))
     shot.parent.mkdir(parents=True, exist_ok=True)
     pw_page.screenshot(path=str(shot), full_page=True)
     problems += _text_problems(pw_page.evaluate(_VISIBLE_TEXT))

@@ -44,3 +44,18 @@ def test_bookcheck_flags_wide_tables_raw_latex_dead_links_and_network_use(tmp_pa
     assert any("missing file: missing.html" in m for m in rep["link.html"])
     assert any("outside 127.0.0.1 blocked: https://example.org/x.png" in m for m in rep["net.html"])
     assert any("unresolved glue" in m for m in rep["glue.html"])
+
+
+def test_a_raw_column_name_or_an_all_nan_column_fails_the_page():
+    from oodrepro.bookcheck import _table_problems
+
+    good = {"heads": ["method", "AUROC, ours (%)", "Δ AUROC"], "rows": [["MSP", "90.1 ± 0.2", "+0.3"]] * 2,
+            "caption": "ok"}
+    assert _table_problems([good]) == []
+    raw = dict(good, heads=["method", "auroc_se", "delta_auroc"])
+    assert _table_problems([raw]) == ["raw column name 'auroc_se' in a table (table 'ok')",
+                                      "raw column name 'delta_auroc' in a table (table 'ok')"]
+    nan = dict(good, rows=[["MSP", "NaN", "+0.3"], ["KNN", "nan", "+0.1"]])
+    assert _table_problems([nan]) == ["a table column holds only NaN (table 'ok')"]
+    # one NaN among numbers is a missing value, not an empty column
+    assert _table_problems([dict(good, rows=[["MSP", "NaN", "+0.3"], ["KNN", "91.0", "+0.1"]])]) == []

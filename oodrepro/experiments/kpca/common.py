@@ -110,8 +110,15 @@ def threshold_claim(claim_id: str, text: str, paper: str, value: float | None, o
                          why=rule, page=page)
 
 
+#: The summary's columns as the pages show them (ours ± s.e. beside the paper's value and Δ).
+SHOWN_COLUMNS = {"auroc": "AUROC, ours (%)", "paper_auroc": "AUROC, paper (%)", "delta_auroc": "Δ AUROC",
+                 "fpr95": "FPR95, ours (%)", "paper_fpr95": "FPR95, paper (%)", "delta_fpr95": "Δ FPR95",
+                 "n_seeds": "seeds"}
+
+
 def shown_table(summ: pd.DataFrame, order=None, labels=METHOD_LABELS) -> pd.DataFrame:
-    """The summary as the page shows it: labelled, rounded, ordered like the paper."""
+    """The summary as the page shows it: labelled rows and columns, AUROC as "mean ± s.e.", the paper's
+    value and Δ beside ours, columns that hold no value at all left out, ordered like the paper."""
     t = summ.copy()
     if order is not None:
         t["_o"] = t["method"].map({m: i for i, m in enumerate(order)})
@@ -119,7 +126,22 @@ def shown_table(summ: pd.DataFrame, order=None, labels=METHOD_LABELS) -> pd.Data
     t["method"] = t["method"].map(lambda m: labels.get(m, m))
     t["in_dist"] = t["in_dist"].map(PAPER.label)
     t["ood"] = t["ood"].map(PAPER.label)
-    return t.round(2).set_index(["in_dist", "ood", "method"])
+    keep = [c for c in SHOWN_COLUMNS if c in t and not t[c].isna().all()]
+
+    def fmt(col, v, se=None):
+        if pd.isna(v):
+            return "—"
+        if col == "n_seeds":
+            return f"{int(v)}"
+        if se is not None and pd.notna(se) and se > 0:
+            return f"{v:.2f} ± {se:.2f}"
+        return f"{v:+.2f}" if col.startswith("delta") else f"{v:.2f}"
+
+    for c in keep:
+        t[c] = [fmt(c, v, se) for v, se in zip(t[c], t["auroc_se"] if c == "auroc" and "auroc_se" in t else [None] * len(t))]
+    t = t.set_index(["in_dist", "ood", "method"])[keep].rename(columns=SHOWN_COLUMNS)
+    t.index.names = ["in-distribution", "OOD set", "method"]
+    return t
 
 
 def data_sentence(rows: pd.DataFrame, cfg: dict) -> str:
