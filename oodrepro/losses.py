@@ -155,6 +155,40 @@ def mine_pairs(y: torch.Tensor, n_pairs: int | None = None, same_fraction: float
     return i, j, (kind > 0).long(), kind
 
 
+#: How :class:`ContrastiveLoss` forms its pairs: ``sampled`` (:func:`mine_pairs`, half the batch as anchors) or
+#: ``all`` (:func:`all_pairs`: every pair of the batch, weighted to the authors' proportions)
+PAIRINGS = ("sampled", "all")
+
+
+def all_pairs(y: torch.Tensor):
+    """Every pair of a batch by kind: ``(same, different, in_ood)``, each ``(i, j)`` index tensors —
+    in–in pairs of one class (i < j), of two classes (i < j), and in × seen-OOD; never OOD–OOD."""
+    y = torch.as_tensor(y).long()
+    ins = y != OOD_LABEL
+    i, j = torch.triu_indices(len(y), len(y), offset=1)
+    both_in = ins[i] & ins[j]
+    same, diff = both_in & (y[i] == y[j]), both_in & (y[i] != y[j])
+    cross = ins[i] ^ ins[j]
+    a, b = torch.where(ins[i], i, j), torch.where(ins[i], j, i)  # the in-distribution one first
+    return (i[same], j[same]), (i[diff], j[diff]), (a[cross], b[cross])
+
+
+def all_pairs_loss(z: torch.Tensor, y: torch.Tensor, margin: float, squared: bool, same_fraction: float,
+                   ood_fraction: float) -> torch.Tensor:
+    r"""Eq. 1 over every pair of the batch, each kind's mean weighted as the authors' batches mix them:
+    same-class ``same_fraction``; in × OOD ``ood_fraction`` (when the batch holds seen OOD); different
+    classes the rest. The expected loss is the authors' (their pairs are a sample of these); the variance is
+    far lower, since a batch of B images gives B(B − 1)/2 pairs instead of B/2."""
+    same, diff, cross = all_pairs(y)
+    w = {"same": same_fraction, "ood": ood_fraction if len(cross[0]) else 0.0}
+    w["diff"] = 1.0 - w["same"] - w["ood"]
+    total = z.sum() * 0.0
+    for kind, (i, j), different in (("same", same, 0), ("diff", diff, 1), ("ood", cross, 1)):
+        if len(i) and w[kind] > 0:
+            total = total + w[kind] * contrastive_loss(z[i], z[j], torch.full((len(i),), different), margin, squared)
+    return total
+
+
 class ContrastiveLoss(Loss):
     r"""The contrastive loss of odm Eq. 1 on pairs mined inside each batch by :func:`mine_pairs`.
 
@@ -171,7 +205,10 @@ class ContrastiveLoss(Loss):
     classifies = False
 
     def __init__(self, margin: float = MARGIN, squared: bool = True, same_fraction: float = SAME_FRACTION,
-                 ood_fraction: float = OOD_PAIR_FRACTION, ood_every: int = 2):
+                 ood_fraction: float = OOD_PAIR_FRACTION, ood_every: int = 2, pairs: str = "sampled"):
+        if pairs not in PAIRINGS:
+            raise ParameterError(f"parameter 'pairs' = {pairs!r} is not accepted; use one of {', '.join(PAIRINGS)}")
+        self.pairs = pairs
         self.margin = check_margin(margin)
         self.squared = bool(squared)
         self.same_fraction = _check_fraction("same_fraction", same_fraction)
@@ -183,7 +220,8 @@ class ContrastiveLoss(Loss):
 
     def key(self) -> dict:
         return {"loss": "contrastive", "margin": self.margin, "squared": self.squared,
-                "same_fraction": self.same_fraction, "ood_fraction": self.ood_fraction, "ood_every": self.ood_every}
+                "same_fraction": self.same_fraction, "ood_fraction": self.ood_fraction, "ood_every": self.ood_every,
+                **({"pairs": self.pairs} if self.pairs != "sampled" else {})}
 
     def start(self, seed: int) -> None:
         """Reset the mining's random generator (called by :func:`oodrepro.train.fit` before training)."""
@@ -196,6 +234,9 @@ class ContrastiveLoss(Loss):
         return self.ood_fraction / 2 if step % self.ood_every == self.ood_every - 1 else 0.0
 
     def __call__(self, outputs, y, n_classes):
+        if self.pairs == "all":
+            return all_pairs_loss(outputs, y.to(outputs.device), self.margin, self.squared, self.same_fraction,
+                                  self.ood_fraction)
         i, j, different, _ = mine_pairs(y, None, self.same_fraction, self.ood_fraction, self.generator)
         i, j, different = i.to(outputs.device), j.to(outputs.device), different.to(outputs.device)
         return contrastive_loss(outputs[i], outputs[j], different, self.margin, self.squared)
