@@ -67,6 +67,7 @@ check-book: env
 bench: env
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_kpca.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf _build book/generated results dist book/api/_autosummary
