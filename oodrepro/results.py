@@ -223,8 +223,13 @@ def _cell_frames(doc: dict):
 def cells(results_dir) -> pd.DataFrame:
     """Every table cell of every result file that has both our value and the paper's, one row each:
     chapter, page, the cell's label (its key columns joined), ours, paper, Δ = ours − paper, profile."""
+    return cells_of(collect(results_dir))
+
+
+def cells_of(docs) -> pd.DataFrame:
+    """:func:`cells` of the result documents ``docs`` (e.g. archived ones, :mod:`oodrepro.archive`)."""
     recs = []
-    for doc in collect(results_dir):
+    for doc in docs:
         for table, df, ours in _cell_frames(doc):
             df = df[pd.to_numeric(df["paper"], errors="coerce").notna() & pd.to_numeric(df[ours], errors="coerce").notna()]
             keys = [c for c in df.columns if c not in CELL_KEYS_EXCLUDED and c != table]
