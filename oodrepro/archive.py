@@ -9,7 +9,7 @@ Layout (``archive/`` in the project; ``$OODREPRO_ARCHIVE`` overrides)::
 An entry holds the sha256 of every archived file and the run's provenance: ``command``, ``commit``,
 ``machine``, ``cpu_seconds`` and ``wall_seconds``, the ``data`` files read and their sha256, the stored
 networks the run used (:mod:`oodrepro.checkpoints` keys), and ``code``: the fingerprint of the page's
-code (:func:`code_fingerprint`). A page renders an archive only when every sha256 matches
+code (:func:`oodrepro.engine.page.page_code`, given by the caller). A page renders an archive only when every sha256 matches
 (:class:`ArchiveError` otherwise); when ``code`` no longer matches the package the page marks the
 archive **stale** (the numbers came from older code). ``oodrepro archive check`` lists stale and tampered
 entries; ``oodrepro archive add PAGE RESULT_JSON`` archives a run.
@@ -69,15 +69,6 @@ def _page_dir(base: Path, page: str) -> Path:
     return base.joinpath(*parts)
 
 
-def code_fingerprint(page: str) -> str:
-    """The fingerprint of the code behind ``page``: its runner and texts with everything they import."""
-    from .engine import page as pages
-    from .fingerprint import fingerprint
-
-    sp = pages.spec(page)
-    return fingerprint(*(f for f in (sp.run, sp.texts) if f is not None))
-
-
 @contextlib.contextmanager
 def _locked(base: Path):
     base.mkdir(parents=True, exist_ok=True)
@@ -89,9 +80,9 @@ def _locked(base: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def add(page: str, result_path, provenance: dict, base: Path | None = None) -> dict:
+def add(page: str, result_path, provenance: dict, code: str, base: Path | None = None) -> dict:
     """Archive the result file ``result_path`` of a paper-profile run of ``page`` with ``provenance``
-    (command, cpu_seconds, data, networks, …); the code fingerprint and sha256 are added here. The file is
+    (command, cpu_seconds, data, networks, …) and the page's ``code`` fingerprint; the sha256 is added here. The file is
     copied beside its final place and moved in with one rename; the manifest is written last."""
     from . import results
 
@@ -107,7 +98,7 @@ def add(page: str, result_path, provenance: dict, base: Path | None = None) -> d
     tmp = dest / f".tmp-result-{os.getpid()}.json"
     shutil.copyfile(result_path, tmp)
     os.replace(tmp, dest / "result.json")
-    entry = {"files": {"result.json": _sha256(dest / "result.json")}, "code": code_fingerprint(page),
+    entry = {"files": {"result.json": _sha256(dest / "result.json")}, "code": code,
              "archived": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **provenance}
     with _locked(base):
         m = manifest(base)
@@ -116,9 +107,10 @@ def add(page: str, result_path, provenance: dict, base: Path | None = None) -> d
     return entry
 
 
-def load(page: str, base: Path | None = None) -> dict | None:
+def load(page: str, base: Path | None = None, code: str | None = None) -> dict | None:
     """``{"doc", "entry", "stale"}`` for an archived page (sha256 checked: :class:`ArchiveError` when a
-    file was altered or is missing), or None when the page has no archive."""
+    file was altered or is missing), or None when the page has no archive. ``stale``: the archive's code
+    fingerprint differs from ``code`` (the page's code now; None: not compared)."""
     base = Path(base or folder())
     entry = manifest(base)["pages"].get(page)
     if entry is None:
@@ -135,16 +127,17 @@ def load(page: str, base: Path | None = None) -> dict | None:
         doc = json.loads((dest / "result.json").read_text())
     except ValueError as exc:
         raise ArchiveError(f"archived file {dest / 'result.json'} is not JSON ({exc})") from None
-    return {"doc": doc, "entry": entry, "stale": entry.get("code") != code_fingerprint(page)}
+    return {"doc": doc, "entry": entry, "stale": code is not None and entry.get("code") != code}
 
 
-def check(base: Path | None = None) -> list[tuple[str, str]]:
-    """``(page, problem)`` for every archived page that is tampered, missing or stale."""
+def check(base: Path | None = None, code_of=None) -> list[tuple[str, str]]:
+    """``(page, problem)`` for every archived page that is tampered, missing or (with ``code_of(page)``, the
+    page's code fingerprint now) stale."""
     base = Path(base or folder())
     out = []
     for page in sorted(manifest(base)["pages"]):
         try:
-            got = load(page, base)
+            got = load(page, base, code_of(page) if code_of else None)
         except (ArchiveError, OodreproError) as exc:
             out.append((page, f"tampered: {exc}"))
             continue
@@ -158,4 +151,4 @@ def pages(base: Path | None = None) -> list[str]:
     return sorted(manifest(base)["pages"])
 
 
-__all__ = ["add", "load", "check", "pages", "manifest", "folder", "code_fingerprint", "ArchiveError"]
+__all__ = ["add", "load", "check", "pages", "manifest", "folder", "ArchiveError"]

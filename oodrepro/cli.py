@@ -429,7 +429,9 @@ def cmd_archive(args) -> int:
         if not src.is_file():
             raise OodreproError(f"no result file {src}; run 'oodrepro run {args.page} --profile paper' first "
                                 "(or pass --results-dir)")
-        entry = archive.add(args.page, src, archive_provenance(src))
+        from .engine.page import page_code
+
+        entry = archive.add(args.page, src, archive_provenance(src), page_code(args.page))
         print(f"archived {args.page}: {entry['files']['result.json'][:12]}… ({entry.get('wall_seconds', 0):.0f} s wall, "
               f"{len(entry.get('networks', []))} stored networks, {len(entry.get('data', {}))} data files)")
         return 0
@@ -438,7 +440,9 @@ def cmd_archive(args) -> int:
             e = archive.manifest()["pages"][page]
             print(f"  {page:22s} archived {e.get('archived', '?')}  commit {e.get('commit', '?')}  {e.get('command', '')}")
         return 0
-    problems = archive.check()
+    from .engine.page import page_code
+
+    problems = archive.check(code_of=page_code)
     for page, why in problems:
         print(f"  {page}: {why}")
     n = len(archive.pages())

@@ -75,6 +75,16 @@ class Archive:
         return out
 
 
+def _code(name: str) -> str | None:
+    """The page's code fingerprint now (None for a page this package no longer has: not compared)."""
+    from .engine.page import page_code
+
+    try:
+        return page_code(name)
+    except OodreproError:
+        return None
+
+
 def read_archive(base=None) -> Archive:
     """Load every archived page; a page whose files fail their sha256 (or cannot be read) is refused with
     one line instead of stopping the page."""
@@ -86,7 +96,7 @@ def read_archive(base=None) -> Archive:
         return out
     for name in names:
         try:
-            got = archive.load(name, base)
+            got = archive.load(name, base, code=_code(name))
         except OodreproError as exc:
             out.refused[name] = _one_line(exc)
             continue

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pandas.io.formats.style import Styler
 
+from oodrepro.engine.page import page_code
 from oodrepro import archive, results, scorecard
 from oodrepro.bookcheck import RAW_NAME
 
@@ -34,7 +35,7 @@ def fake_archive(tmp_path, monkeypatch):
                                             "status": "ok"}]})
     archive.add(PAGE, src, {"command": f"oodrepro run {PAGE} --profile paper", "commit": "abc1234567",
                             "machine": "test-box (x86_64, 2 CPUs)", "wall_seconds": 3600.0, "cpu_seconds": 7200.0,
-                            "networks": [], "data": {}})
+                            "networks": [], "data": {}}, page_code(PAGE))
     return base
 
 

@@ -182,13 +182,22 @@ NO_ARCHIVE = ("No paper-scale run of this page is archived yet: the numbers belo
               "`oodrepro archive add` keeps it.")
 
 
+def page_code(name: str) -> str:
+    """The fingerprint of the code behind page ``name``: its runner and texts with everything they import
+    (an archived run whose fingerprint differs is *stale*)."""
+    from ..fingerprint import fingerprint
+
+    sp = spec(name)
+    return fingerprint(*(f for f in (sp.run, sp.texts) if f is not None))
+
+
 def _archived(sp: PageSpec, page: Page) -> tuple[Page | None, str]:
     """The archived paper-scale run of the page (None on the paper profile itself, or without one) and
     the sentence to show in its place."""
     if page.cfg.get("profile") == "paper":
         return None, "This page ran the paper profile itself: its numbers are below."
     try:
-        got = archive.load(sp.name)
+        got = archive.load(sp.name, code=page_code(sp.name))
     except OodreproError as exc:
         return None, f"The archived paper-scale run of this page was refused: {exc}"
     if got is None:

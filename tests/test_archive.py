@@ -1,0 +1,81 @@
+"""Archived paper-scale results (oodrepro.archive) and how a page renders them."""
+import json
+
+import pytest
+
+from oodrepro import archive, cli, results
+from oodrepro.engine import page as pages
+
+PAGE = "kpca/main"
+
+
+@pytest.fixture()
+def archived(tmp_path, monkeypatch):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    rows = [{"in_dist": "cifar10", "ood": "svhn", "method": "msp", "seed": 0, "status": "ok", "auroc": 91.0,
+             "fpr95": 50.0}]
+    params = {"profile": "paper", "seeds": [0], "methods": ["msp"], "pairings": ["cifar10->svhn"]}
+    src = results.write(tmp_path / "run" / f"{PAGE}.json", PAGE, params, rows, wall_time_s=12.0,
+                        extra={"summary": [{"in_dist": "cifar10", "ood": "svhn", "method": "msp", "auroc": 91.0,
+                                            "auroc_se": 0.0, "fpr95": 50.0, "n_seeds": 1, "status": "ok"}]})
+    archive.add(PAGE, src, {"command": "oodrepro run kpca/main --profile paper", "machine": "test-box",
+                            "cpu_seconds": 3600.0, "wall_seconds": 12.0, "networks": ["net-s0.pt"],
+                            "data": {"cifar10_test_jpg.zip": "ab" * 32}}, pages.page_code(PAGE))
+    return tmp_path / "archive"
+
+
+def test_an_archived_result_renders_with_its_provenance(archived):
+    got = archive.load(PAGE, code=pages.page_code(PAGE))
+    assert got["doc"]["rows"][0]["auroc"] == 91.0 and not got["stale"]
+    from oodrepro import provenance
+
+    box = provenance.archive_admonition(got["doc"], got["entry"], got["stale"])
+    for text in ("oodrepro run kpca/main --profile paper", "test-box", "1.00 CPU-hours", "net-s0.pt",
+                 "cifar10_test_jpg.zip (sha256 abababababab…)"):
+        assert text in box
+    a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "quick"}, {}, None))
+    assert a is not None and note == "" and a.cfg["profile"] == "paper" and a.has_data
+
+
+def test_a_changed_archive_file_is_refused(archived):
+    path = archived / "kpca" / "main" / "result.json"
+    path.write_text(path.read_text().replace("91.0", "99.0"))
+    with pytest.raises(archive.ArchiveError, match="was altered: its sha256 does not match"):
+        archive.load(PAGE)
+    assert archive.check()[0][1].startswith("tampered")
+    assert cli.main(["archive", "check"]) == 1
+    a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "quick"}, {}, None))
+    assert a is None and "refused" in note
+
+
+def test_a_stale_archive_is_flagged(archived):
+    m = json.loads((archived / "manifest.json").read_text())
+    m["pages"][PAGE]["code"] = "0" * 40
+    (archived / "manifest.json").write_text(json.dumps(m))
+    assert archive.load(PAGE, code=pages.page_code(PAGE))["stale"]
+    assert archive.check(code_of=pages.page_code) == [(PAGE, "stale: the page's code changed since the run was archived")]
+    assert cli.main(["archive", "check"]) == 0  # stale is reported, not an error
+    a, _ = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "quick"}, {}, None))
+    from oodrepro import provenance
+
+    assert "STALE" in provenance.archive_admonition(a.doc, a.archive_entry, a.stale)
+
+
+def test_only_paper_profile_runs_of_the_page_are_archived(tmp_path, monkeypatch):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    src = results.write(tmp_path / "q.json", PAGE, {"profile": "quick"}, [])
+    with pytest.raises(archive.ArchiveError, match="only paper-profile runs are archived"):
+        archive.add(PAGE, src, {}, "x")
+    src = results.write(tmp_path / "p.json", "kpca/cost", {"profile": "paper"}, [])
+    with pytest.raises(archive.ArchiveError, match="not of 'kpca/main'"):
+        archive.add(PAGE, src, {}, "x")
+    with pytest.raises(archive.ArchiveError, match="page name '../x'"):
+        archive.load("../x") if archive.manifest()["pages"].get("../x") else archive._page_dir(tmp_path, "../x")
+
+
+def test_no_archive_means_the_reason_in_its_place(tmp_path, monkeypatch):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "empty"))
+    a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "quick"}, {}, None))
+    assert a is None and "No paper-scale run of this page is archived yet" in note
+    a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "paper"}, {}, None))
+    assert a is None and "ran the paper profile itself" in note
