@@ -375,6 +375,7 @@ def radius_ratio_table(med: pd.DataFrame, alpha: float) -> pd.DataFrame:
     ratio = ok.pivot_table(index=["in_dist", "ood", "panel", "set"], columns="alpha", values="median")
     ratio = (ratio[alpha] / ratio[0.0]).unstack("set").rename(index=PAPER.labels).round(3)
     ratio.columns = [f"{c}: median LS / median no-LS" for c in ratio.columns]
+    ratio.index.names = [report.KEY_NAMES.get(k, k) for k in ratio.index.names]
     return ratio
 
 
