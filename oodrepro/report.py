@@ -71,6 +71,24 @@ def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, or
     return df[[c for c in df.columns if not (c[0] in empty and c[1] in ("paper", "Δ"))]]
 
 
+def beside_paper(long: pd.DataFrame, index, across: str, digits: int = 3, order=None) -> pd.DataFrame:
+    """A wide table from long rows that each carry ``ours`` (a display string, e.g. "mean ± s.e."), ``paper``
+    and ``delta`` (numbers): one row per value of the ``index`` columns, for each value of ``across`` (in
+    ``order``, else as they come) the columns *ours*, *paper* and *Δ*; "—" where a row has no value; a
+    group's *paper* and *Δ* left out when no row has the paper's value."""
+    index, recs = list(index), {}
+    for _, r in long.iterrows():
+        rec, top = recs.setdefault(tuple(r[k] for k in index), {}), r[across]
+        rec[(top, "ours")] = r["ours"]
+        if pd.notna(r["paper"]):
+            rec[(top, "paper")] = f"{r['paper']:.{digits}f}"
+            rec[(top, "Δ")] = "—" if pd.isna(r["delta"]) else f"{r['delta']:+.{digits}f}"
+    tops = list(order) if order is not None else list(dict.fromkeys(long[across]))
+    cols = [(t, p) for t in tops for p in ("ours", "paper", "Δ") if any((t, p) in rec for rec in recs.values())]
+    df = pd.DataFrame(list(recs.values()), index=pd.MultiIndex.from_tuples(list(recs), names=index))
+    return df.reindex(columns=pd.MultiIndex.from_tuples(cols)).fillna("—")
+
+
 VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "inconclusive": "#fff3cd",
                    "needs data": "#e2e3e5"}
 
