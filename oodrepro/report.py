@@ -22,12 +22,17 @@ def best_within_2se(summary: pd.DataFrame, group=("in_dist", "ood")) -> pd.Serie
     return flags
 
 
+#: The key columns of the result rows as the tables name them (their index names).
+KEY_NAMES = {"in_dist": "Train/In", "ood": "OOD set", "method": "method", "depth": "depth", "alpha": "α"}
+
+
 def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
                   row_keys=("in_dist", "ood"), show_paper: bool = True, method_labels: dict | None = None) -> pd.DataFrame:
     """A wide table like the paper's: one row per (in-distribution set, OOD set), for each method the
     columns *ours* (mean ± s.e., bold if within 2 s.e. of the row's best), *paper* and *Δ*.
 
-    Cells are strings ready for HTML display; rows without data read "needs data".
+    Cells are strings ready for HTML display; rows without data read "needs data". A method's *paper* and *Δ*
+    columns are left out when no row of the table has the paper's value.
     """
     labels, method_labels = labels or {}, method_labels or {}
     row_keys = [k for k in row_keys if k in summary.columns]
@@ -59,11 +64,29 @@ def ours_vs_paper(summary: pd.DataFrame, methods, labels: dict | None = None, or
                 rec[(lab, "paper")] = "—" if pd.isna(paper) else f"{paper:.3f}"
                 rec[(lab, "Δ")] = delta
         rows.append(rec)
-    names = {"in_dist": "Train/In", "ood": "OOD set", "depth": "depth", "alpha": "α"}
     df = pd.DataFrame(rows).set_index(row_keys)
-    df.index.names = [names.get(k, k) for k in row_keys]
+    df.index.names = [KEY_NAMES.get(k, k) for k in row_keys]
     df.columns = pd.MultiIndex.from_tuples(df.columns)
-    return df
+    empty = {lab for (lab, part) in df.columns if part == "paper" and (df[(lab, part)] == "—").all()}
+    return df[[c for c in df.columns if not (c[0] in empty and c[1] in ("paper", "Δ"))]]
+
+
+def beside_paper(long: pd.DataFrame, index, across: str, digits: int = 3, order=None) -> pd.DataFrame:
+    """A wide table from long rows that each carry ``ours`` (a display string, e.g. "mean ± s.e."), ``paper``
+    and ``delta`` (numbers): one row per value of the ``index`` columns, for each value of ``across`` (in
+    ``order``, else as they come) the columns *ours*, *paper* and *Δ*; "—" where a row has no value; a
+    group's *paper* and *Δ* left out when no row has the paper's value."""
+    index, recs = list(index), {}
+    for _, r in long.iterrows():
+        rec, top = recs.setdefault(tuple(r[k] for k in index), {}), r[across]
+        rec[(top, "ours")] = r["ours"]
+        if pd.notna(r["paper"]):
+            rec[(top, "paper")] = f"{r['paper']:.{digits}f}"
+            rec[(top, "Δ")] = "—" if pd.isna(r["delta"]) else f"{r['delta']:+.{digits}f}"
+    tops = list(order) if order is not None else list(dict.fromkeys(long[across]))
+    cols = [(t, p) for t in tops for p in ("ours", "paper", "Δ") if any((t, p) in rec for rec in recs.values())]
+    df = pd.DataFrame(list(recs.values()), index=pd.MultiIndex.from_tuples(list(recs), names=index))
+    return df.reindex(columns=pd.MultiIndex.from_tuples(cols)).fillna("—")
 
 
 VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "inconclusive": "#fff3cd",

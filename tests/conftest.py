@@ -65,3 +65,49 @@ def knn_ls_rows():
         return pd.DataFrame(recs)
 
     return rows
+
+
+@pytest.fixture
+def readable():
+    """``readable(table)`` → the problems the browser check (:func:`oodrepro.bookcheck._table_problems`) finds in
+    a table a page glues (a DataFrame or a Styler, rendered to HTML as the page shows it): a raw name
+    (``auroc_se``) in a header cell, a column of NaN only — and a raw name among the row labels. ``[]`` when
+    a reader can read it."""
+    from html.parser import HTMLParser
+
+    from oodrepro.bookcheck import RAW_NAME, _table_problems
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.heads, self.rows, self.labels, self.part, self.cell = [], [], [], None, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("thead", "tbody"):
+                self.part = tag
+            elif tag == "tr" and self.part == "tbody":
+                self.rows.append([])
+            elif tag in ("th", "td"):
+                self.cell = ""
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+        def handle_endtag(self, tag):
+            if tag in ("th", "td") and self.cell is not None:
+                text, self.cell = self.cell.strip(), None
+                if self.part == "thead":
+                    self.heads.append(text)
+                elif tag == "td":
+                    self.rows[-1].append(text)
+                else:
+                    self.labels.append(text)
+
+    def problems(table) -> list[str]:
+        p = Cells()
+        p.feed(table.to_html())
+        return (_table_problems([{"heads": p.heads, "rows": p.rows, "caption": ""}])
+                + [f"raw row label {x!r}" for x in p.labels if RAW_NAME.match(x)])
+
+    return problems

@@ -132,15 +132,18 @@ def summarise_table2(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def table2_wide(summary: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Rows (Train/In, OOD, LS α), columns depth 0, −1, …: "ours (paper)" strings like the paper's Table 2."""
-    out = []
-    for (i, o, m), g in summary[summary.status == "ok"].groupby(["in_dist", "ood", "method"], sort=False):
-        rec = {"Train/In": PAPER.label(i), "OOD set": PAPER.label(o), "LS": 0.0 if m == "knn" else alpha}
-        for _, r in g.sort_values("depth", ascending=False).iterrows():
-            paper = "" if pd.isna(r["paper"]) else f" ({r['paper']:.3f})"
-            rec[f"depth {int(r['depth'])}"] = f"{r['mean']:.3f} ± {r['se']:.3f}{paper}"
-        out.append(rec)
-    return pd.DataFrame(out).set_index(["Train/In", "OOD set", "LS"]).fillna("—") if out else pd.DataFrame()
+    """Rows (Train/In, OOD set, LS α), for each depth 0, −1, … ours (mean ± s.e.) beside the paper's Table 2
+    value and Δ (:func:`report.beside_paper`)."""
+    s = summary[summary.status == "ok"]
+    if not len(s):
+        return pd.DataFrame()
+    long = pd.DataFrame({"Train/In": s["in_dist"].map(PAPER.label), "OOD set": s["ood"].map(PAPER.label),
+                         "LS": np.where(s["method"] == "knn", 0.0, alpha),
+                         "depth": [f"depth {int(d)}" for d in s["depth"]],
+                         "ours": [f"{m:.3f} ± {e:.3f}" for m, e in zip(s["mean"], s["se"])],
+                         "paper": s["paper"], "delta": s["delta"]})
+    order = [f"depth {int(d)}" for d in sorted(s["depth"].unique(), reverse=True)]
+    return report.beside_paper(long, ["Train/In", "OOD set", "LS"], "depth", order=order)
 
 
 def table2_claims(rows: pd.DataFrame, summary: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
@@ -356,8 +359,9 @@ def table2_page(cfg: dict) -> dict:
 
 def table2_texts(doc: dict, cfg: dict) -> dict:
     wide = table2_wide(pd.DataFrame(doc["summary"]), cfg["alpha"])
-    caption = (f"Table 2, ours (paper in brackets). AUROC of the k-NN radius (k = {cfg['k']}) on a single layer, "
-               f"mean ± s.e. over {len(doc['meta']['seeds'])} seed(s); LS = label smoothing α. Depth 0 = logits. The "
+    caption = (f"Table 2, ours beside the paper's. AUROC of the k-NN radius (k = {cfg['k']}) on a single layer, "
+               f"mean ± s.e. over {len(doc['meta']['seeds'])} seed(s); paper = knn-ls Table 2, Δ = ours − paper (left "
+               "out where the paper has no value for the run's pairings); LS = label smoothing α. Depth 0 = logits. The "
                "paper's MLP rows have no depth −3; ours has three hidden layers, so depth −3 is its first hidden layer.")
     return {"data_md": _data_md(doc, cfg), "tbl_t2": report.styled(wide, caption)}
 
@@ -375,6 +379,7 @@ def radius_ratio_table(med: pd.DataFrame, alpha: float) -> pd.DataFrame:
     ratio = ok.pivot_table(index=["in_dist", "ood", "panel", "set"], columns="alpha", values="median")
     ratio = (ratio[alpha] / ratio[0.0]).unstack("set").rename(index=PAPER.labels).round(3)
     ratio.columns = [f"{c}: median LS / median no-LS" for c in ratio.columns]
+    ratio.index.names = [report.KEY_NAMES.get(k, k) for k in ratio.index.names]
     return ratio
 
 

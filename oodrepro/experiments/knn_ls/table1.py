@@ -6,7 +6,7 @@ Paper-faithful choices and our reading of what the paper leaves open are in the 
 from __future__ import annotations
 
 import pandas as pd
-from ... import config, metrics
+from ... import config, metrics, report
 from ...config import Param, Schema
 from ...engine import contexts, directional_claim, method_scores, needs_rows, summarise
 from .methods import table1_column
@@ -41,6 +41,8 @@ TABLE1 = config.register(Schema(
     },
 ))
 NORMALISATIONS = ("rank", "zscore", "train_mean")
+#: The normalisations as the spread table names them (oodrepro.detectors.per_layer).
+NORMALISATION_LABELS = {"rank": "rank (training CDF)", "zscore": "z-score", "train_mean": "÷ training mean"}
 
 
 def run_table1(cfg: dict, progress: bool = True) -> pd.DataFrame:
@@ -113,7 +115,9 @@ def spread_table(spread: pd.DataFrame) -> pd.DataFrame:
     t = _by_normalisation(spread)
     t["spread"] = t.max(axis=1) - t.min(axis=1)
     t = t.rename(index=lambda v: PAPER.labels.get(v, PAPER.method_labels.get(v, v)))
-    t.index.names = ["Train/In", "OOD set", "method"]
+    t.index.names = [report.KEY_NAMES[k] for k in t.index.names]
+    t = t.rename(columns={**NORMALISATION_LABELS, "spread": "spread (max − min)"})
+    t.columns.name = "per-layer normalisation"
     return t.round(3)
 
 

@@ -807,8 +807,10 @@ def table_corollary1(t1: pd.DataFrame) -> pd.DataFrame:
 
 def table_proposition1(p1: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
-        "density": p1["density"], "r_min": p1["margin"].map("{:g}".format), "k": p1["k"].map("{:,}".format),
-        "k_max": p1["k_max"].map("{:,.0f}".format), "allowed": np.where(p1["in_range"], "yes", "no"),
+        "density": p1["density"].replace({"uniform_ball": "uniform (ball)", "uniform_cube": "uniform (cube)"}),
+        "margin r_min": p1["margin"].map("{:g}".format), "k": p1["k"].map("{:,}".format),
+        "largest allowed k, k_max": p1["k_max"].map("{:,.0f}".format),
+        "k ≤ k_max": np.where(p1["in_range"], "yes", "no"),
         "P(all improved)": p1["p_all"].map("{:.2f}".format),
         "smallest factor": p1["min_improvement"].map("{:.2f}".format),
         "median factor": p1["median_improvement"].map("{:.2f}".format)})

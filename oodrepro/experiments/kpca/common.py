@@ -114,19 +114,34 @@ def threshold_claim(claim_id: str, text: str, paper: str, value: float | None, o
 SHOWN_COLUMNS = {"auroc": "AUROC, ours (%)", "paper_auroc": "AUROC, paper (%)", "delta_auroc": "Δ AUROC",
                  "fpr95": "FPR95, ours (%)", "paper_fpr95": "FPR95, paper (%)", "delta_fpr95": "Δ FPR95",
                  "n_seeds": "seeds"}
+_KERNELS = {"polynomial": "polynomial", "laplacian": "Laplacian", "gaussian": "Gaussian"}
+#: Row labels of the tables: :data:`METHOD_LABELS` and the names only a table shows (Table 5's kernel rows,
+#: Fig. 7's landmark rules, the motivation's scores). Kept apart from METHOD_LABELS, whose labels the claims
+#: write into the result files.
+SHOWN_LABELS = {**METHOD_LABELS,
+                **{m: ("cosine + " if m.startswith("cosine_") else "") + _KERNELS[m.split("_")[-2]]
+                   + (" (Nyström)" if m.endswith("_nystroem") else " (RFF)") for m in methods.ABLATION[2:]},
+                "nys_low_energy": "low-energy landmarks", "nys_uniform": "uniform landmarks",
+                "nys_high_energy": "high-energy landmarks", "neg_norm": "−‖z‖ (the norm alone)",
+                "knn_raw": "KNN distance on z", "knn_cosine": "KNN distance on z/‖z‖"}
+#: The summary's key columns as the tables name them, and how the values of the others read.
+KEY_NAMES = {"in_dist": "in-distribution", "ood": "OOD set", "method": "method", "m": "landmarks m",
+             "param": "varied", "value": "value"}
+PARAM_LABELS = {"evr": "explained-variance threshold", "gamma": "kernel width γ", "M / m": "M (RFF) / m (Nyström)"}
 
 
-def shown_table(summ: pd.DataFrame, order=None, labels=METHOD_LABELS) -> pd.DataFrame:
-    """The summary as the page shows it: labelled rows and columns, AUROC as "mean ± s.e.", the paper's
-    value and Δ beside ours, columns that hold no value at all left out, ordered like the paper."""
+def shown_table(summ: pd.DataFrame, order=None, labels=SHOWN_LABELS, keys=("ood", "method"),
+                across: str | None = None) -> pd.DataFrame:
+    """The summary as the page shows it: rows (in-distribution set, ``keys``) labelled; AUROC as
+    "mean ± s.e." with, where the summary has them, the paper's value and Δ beside ours; columns that hold
+    no value at all left out; methods in ``order`` (like the paper).
+
+    ``across``: one of ``keys`` whose values become the columns (landmarks m, the method, the OOD set),
+    each cell then the AUROC "mean ± s.e.", "—" where the run has none."""
     t = summ.copy()
     if order is not None:
         t["_o"] = t["method"].map({m: i for i, m in enumerate(order)})
-        t = t.sort_values(["in_dist", "ood", "_o"]).drop(columns="_o")
-    t["method"] = t["method"].map(lambda m: labels.get(m, m))
-    t["in_dist"] = t["in_dist"].map(PAPER.label)
-    t["ood"] = t["ood"].map(PAPER.label)
-    keep = [c for c in SHOWN_COLUMNS if c in t and not t[c].isna().all()]
+        t = t.sort_values(["in_dist", *[k for k in keys if k != "method"], "_o"]).drop(columns="_o")
 
     def fmt(col, v, se=None):
         if pd.isna(v):
@@ -137,10 +152,33 @@ def shown_table(summ: pd.DataFrame, order=None, labels=METHOD_LABELS) -> pd.Data
             return f"{v:.2f} ± {se:.2f}"
         return f"{v:+.2f}" if col.startswith("delta") else f"{v:.2f}"
 
+    def label(col, v):
+        if col in ("in_dist", "ood"):
+            return PAPER.label(v)
+        if col in ("m", "value"):
+            return f"{v:g}"
+        return (labels if col == "method" else PARAM_LABELS).get(v, v)
+
+    se = t["auroc_se"] if "auroc_se" in t else [None] * len(t)
+    rows = ["in_dist", *[k for k in keys if k != across]]
+    if across is not None:
+        t["_cell"] = [fmt("auroc", v, s) for v, s in zip(t["auroc"], se)]
+        cols = [label(across, v) for v in dict.fromkeys(t[across])]
+        for k in (*rows, across):
+            t[k] = [label(k, v) for v in t[k]]
+        w = t.pivot_table(index=rows, columns=across, values="_cell", aggfunc="first", sort=False)
+        w = w.reindex(columns=cols).fillna("—")
+        w = w.loc[:, [c for c in w.columns if (w[c] != "—").any()]]
+        w.index.names = [KEY_NAMES[k] for k in rows]
+        w.columns.name = f"AUROC, ours (%), by {KEY_NAMES[across]}"
+        return w
+    keep = [c for c in SHOWN_COLUMNS if c in t and not t[c].isna().all()]
     for c in keep:
-        t[c] = [fmt(c, v, se) for v, se in zip(t[c], t["auroc_se"] if c == "auroc" and "auroc_se" in t else [None] * len(t))]
-    t = t.set_index(["in_dist", "ood", "method"])[keep].rename(columns=SHOWN_COLUMNS)
-    t.index.names = ["in-distribution", "OOD set", "method"]
+        t[c] = [fmt(c, v, s) for v, s in zip(t[c], se if c == "auroc" else [None] * len(t))]
+    for k in rows:
+        t[k] = [label(k, v) for v in t[k]]
+    t = t.set_index(rows)[keep].rename(columns=SHOWN_COLUMNS)
+    t.index.names = [KEY_NAMES[k] for k in rows]
     return t
 
 

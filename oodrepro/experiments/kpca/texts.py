@@ -3,56 +3,83 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .pages import _common_texts
-from .paper import PAPER
+from .common import shown_table
+from .pages import LANDMARKS, _common_texts
+from .paper import METHOD_LABELS
+
+#: The approximation page's columns as the table shows them.
+APPROX_COLUMNS = {"InD": "reconstruction error, InD", "OoD": "reconstruction error, OoD",
+                  "auroc": "average AUROC (%)", "spearman": "Spearman ρ with exact (full)"}
+#: The cost page's measurements as the table shows them (×: this detector's figure over exact k-NN's).
+COST_COLUMNS = {"fit_s": "fit (s)", "us_per_query": "time per query (µs)", "time_vs_knn": "× k-NN time",
+                "kept_mib": "memory kept (MiB)", "memory_vs_knn": "× k-NN memory", "peak_mib": "peak memory (MiB)"}
+#: The paper's Table 4 (ImageNet-1K, ResNet50) as the table shows it.
+TABLE4_COLUMNS = {"accuracy": "accuracy (%)", "fpr95": "FPR95 (%)", "auroc": "AUROC (%)",
+                  "time_ms": "time per query (ms)", "memory_mib": "memory (MiB)"}
 
 
 def _frame(doc: dict, key: str = "rows") -> pd.DataFrame:
     return pd.DataFrame(doc.get(key, []))
 
 
-def _avg_pivot(s: pd.DataFrame, cols) -> pd.DataFrame:
-    a = s[s["ood"] == "average"].copy()
-    a["in_dist"] = a["in_dist"].map(PAPER.label)
-    return a.pivot_table(index=["in_dist", "method"], columns=cols, values="auroc").round(2)
-
-
 def landmark_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
+    a = s[s["ood"] == "average"] if len(s) else s
     return {**_common_texts(doc, cfg),
-            "tbl_landmarks": _avg_pivot(s, "m") if len(s) else "No pairing of this run has data."}
+            "tbl_landmarks": shown_table(a, [f"nys_{h}" for h in LANDMARKS], keys=("method", "m"), across="m")
+            if len(a) else "No pairing of this run has data."}
 
 
 def sensitivity_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
     if not len(s):
         return {**_common_texts(doc, cfg), "tbl_sensitivity": "No pairing of this run has data."}
-    a = s[s["ood"] == "average"].copy()
-    a["in_dist"] = a["in_dist"].map(PAPER.label)
-    t = a.pivot_table(index=["in_dist", "param", "value"], columns="method", values="auroc").round(2)
+    t = shown_table(s[s["ood"] == "average"], keys=("param", "value", "method"), across="method")
     return {**_common_texts(doc, cfg), "tbl_sensitivity": t}
+
+
+def approx_table(r: pd.DataFrame) -> pd.DataFrame:
+    """Reconstruction error (InD, OoD), AUROC and Spearman ρ with exact KPCA per approximation and size."""
+    t = r.pivot_table(index=["approximation", "size"], columns="split", values="error").join(
+        r.groupby(["approximation", "size"])[["auroc", "spearman"]].mean())
+    t = t.round({"InD": 4, "OoD": 4, "auroc": 2, "spearman": 3}).rename(columns=APPROX_COLUMNS)
+    t = t.rename(index={"exact (in_span)": "exact (in span)"})
+    t.columns.name = None
+    t.index.names = ["approximation", "M / m"]
+    return t
 
 
 def approx_texts(doc: dict, cfg: dict) -> dict:
     r = _frame(doc)
     if not len(r):
         return {**_common_texts({"rows": []}, cfg), "tbl_approx": "No pairing of this run has data."}
-    t = r.pivot_table(index=["approximation", "size"], columns="split", values="error").join(
-        r.groupby(["approximation", "size"])[["auroc", "spearman"]].mean())
-    return {**_common_texts({"rows": []}, cfg), "tbl_approx": t.round(4)}
+    return {**_common_texts({"rows": []}, cfg), "tbl_approx": approx_table(r)}
+
+
+def cost_table(r: pd.DataFrame) -> pd.DataFrame:
+    """The measured cost per (N, detector), labelled with units."""
+    t = r.set_index(["n", "detector"])[list(COST_COLUMNS)]
+    t = t.round({"fit_s": 3, "us_per_query": 1, "time_vs_knn": 3, "kept_mib": 2, "memory_vs_knn": 3,
+                 "peak_mib": 2}).rename(columns=COST_COLUMNS)
+    t.index.names = ["N (training points)", "detector"]
+    return t
+
+
+def table4(p: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 4, labelled with units."""
+    t = p.pivot_table(index="method", columns="metric", values="value")
+    t = t[[c for c in TABLE4_COLUMNS if c in t.columns]].rename(columns=TABLE4_COLUMNS,
+                                                                   index=lambda m: METHOD_LABELS.get(m, m))
+    t.columns.name = None
+    return t
 
 
 def cost_texts(doc: dict, cfg: dict) -> dict:
-    r = _frame(doc)
-    t = r.set_index(["n", "detector"])[["fit_s", "us_per_query", "time_vs_knn", "kept_mib", "memory_vs_knn",
-                                         "peak_mib"]].round(4)
-    p = _frame(doc, "paper_table4").pivot_table(index="method", columns="metric", values="value")
-    return {"tbl_cost": t, "tbl_table4": p}
+    return {"tbl_cost": cost_table(_frame(doc)), "tbl_table4": table4(_frame(doc, "paper_table4"))}
 
 
 def motivation_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
     return {**_common_texts(doc, cfg),
-            "tbl_motivation": (s.assign(in_dist=s["in_dist"].map(PAPER.label))
-                               .pivot_table(index=["in_dist", "method"], columns="ood", values="auroc").round(2)
-                               if len(s) else "No pairing of this run has data.")}
+            "tbl_motivation": shown_table(s, keys=("method", "ood"), across="ood")
+            if len(s) else "No pairing of this run has data."}

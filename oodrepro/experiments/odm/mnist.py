@@ -14,8 +14,8 @@ from ...data.core import conform, gaussian_noise
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
-from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
-                    ODIN_T_PAPER, paper_value, torch_threads, training_params)
+from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
+                    ODIN_T_PAPER, paper_value, shown_wide, torch_threads, training_params)
 
 IN, SEEN, NOVEL = [2, 6, 7], [0, 3, 4, 8], [5, 9, 1]
 #: The reference table's name for ODM's seen OOD (digits 0, 3, 4, 8).
@@ -131,16 +131,10 @@ def summary(rows: pd.DataFrame, table: str = "Table 3", in_dist: str = "mnist267
 
 
 def table3_wide(s: pd.DataFrame) -> pd.DataFrame:
-    """Table 3's layout: rows (method, OOD set), columns the metrics, 'ours (paper)' in %."""
-    def cell(r):
-        ours = f"{100 * r['mean']:.2f} ± {100 * r['se']:.2f}"
-        return ours if np.isnan(r["paper"]) else f"{ours} ({100 * r['paper']:.2f})"
-
-    s = s.assign(cell=s.apply(cell, axis=1))
-    w = s.pivot_table(index=["method", "ood"], columns="metric", values="cell", aggfunc="first", sort=False)
-    w = w[[c for c in ("accuracy", *METRICS_ODIN) if c in w.columns]]
-    w.columns = [METRIC_LABELS[c] + " %" for c in w.columns]
-    return w.rename(index={**METHOD_LABELS, **LABELS})
+    """Table 3's layout: rows (method, OOD set), for each metric ours (mean ± s.e.) beside the paper's value
+    and Δ, in %."""
+    return shown_wide(s, [f"{100 * m:.2f} ± {100 * e:.2f}" for m, e in zip(s["mean"], s["se"])],
+                      {**METHOD_LABELS, **LABELS})
 
 
 def _paired(rows, where: str, value: str, across: str, a: str, b: str, metric: str = "auroc") -> np.ndarray:
@@ -244,8 +238,8 @@ def odin_sentence(doc: dict, cfg: dict) -> str:
 
 def page_texts(doc: dict, cfg: dict) -> dict:
     s = pd.DataFrame(doc.get("summary", []))
-    caption = (f"Table 3, ours (paper in brackets), in %: mean ± s.e. over {len(cfg['seeds'])} seed(s), "
-               f"{cfg['embedding_dim']}-d embedding for ML and ODM. Metrics as the paper's Table 3 computed them "
+    caption = (f"Table 3, ours beside the paper's, in %: ours = mean ± s.e. over {len(cfg['seeds'])} seed(s), "
+               f"{cfg['embedding_dim']}-d embedding for ML and ODM; Δ = ours − paper; — = not in the paper's table. Metrics as the paper's Table 3 computed them "
                "(ODIN's definitions: FPR and detection error at 95 % TPR, in-distribution positive; AUPR = "
                f"average precision). {CCAG_NOTE}; ODIN and CC are not in the paper's Table 3.")
     tbl = report.styled(table3_wide(s), caption) if len(s) else "No row of this run has data on this machine."

@@ -6,9 +6,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 import torch
 
-from ... import config, reference
+from ... import config, reference, report
 from ...config import Param
 
 #: Method labels as the paper prints them.
@@ -27,6 +28,19 @@ METRICS_CCAG = ("tnr95", "detection_accuracy", "auroc", "aupr_in", "aupr_out")
 METRIC_LABELS = {"fpr95": "FPR at 95% TPR", "detection_error": "Detection error", "auroc": "AUROC",
                  "aupr_in": "AUPR-in", "aupr_out": "AUPR-out", "tnr95": "TNR at 95% TPR",
                  "detection_accuracy": "Detection accuracy", "accuracy": "Accuracy"}
+
+
+def shown_wide(s: pd.DataFrame, ours, labels: dict) -> pd.DataFrame:
+    """A summary (method, ood, metric; mean, paper, delta as fractions) as the pages show it: rows (method, OOD
+    set) labelled, for each metric (the paper's order, accuracy first) ``ours`` (display strings) beside the
+    paper's value and Δ, in % (:func:`oodrepro.report.beside_paper`)."""
+    long = pd.DataFrame({"method": [labels.get(m, m) for m in s["method"]],
+                         "OOD set": [labels.get(o, o) for o in s["ood"]],
+                         "metric": [f"{METRIC_LABELS[k]} (%)" for k in s["metric"]], "ours": list(ours),
+                         "paper": 100 * s["paper"].to_numpy(dtype=float),
+                         "delta": 100 * s["delta"].to_numpy(dtype=float)})
+    order = [f"{METRIC_LABELS[k]} (%)" for k in ("accuracy", *METRICS_ODIN) if k in set(s["metric"])]
+    return report.beside_paper(long, ["method", "OOD set"], "metric", digits=2, order=order)
 
 
 def paper_value(table: str, in_dist: str, ood: str, method: str, metric: str, seen: str = "") -> float:

@@ -26,7 +26,7 @@ from ...losses import ContrastiveLoss
 from ...train import fit_mixed
 from .methods import Scorer, metric_row, split_validation, tune_odin
 from .mnist import _claim
-from .paper import (BASE, METRIC_LABELS, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, torch_threads,
+from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, shown_wide, torch_threads,
                     training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
@@ -227,15 +227,10 @@ def summary(rows: pd.DataFrame, split: str = "grouped", table: str = "Table 2") 
 
 
 def wide(s: pd.DataFrame) -> pd.DataFrame:
-    def cell(r):
-        ours = f"{100 * r['mean']:.2f}" + (f" ± {100 * r['sd']:.2f}" if r["n"] > 1 else "")
-        return ours if np.isnan(r["paper"]) else f"{ours} ({100 * r['paper']:.2f})"
-
-    s = s.assign(cell=s.apply(cell, axis=1))
-    w = s.pivot_table(index=["method", "ood"], columns="metric", values="cell", aggfunc="first", sort=False)
-    w = w[[c for c in ("accuracy", *METRICS_ODIN) if c in w.columns]]
-    w.columns = [METRIC_LABELS[c] + " %" for c in w.columns]
-    return w.rename(index=LABELS)
+    """Tables 2 and 4's layout: rows (method, OOD set), for each metric ours (mean, ± sd over runs when there
+    are several) beside the paper's value and Δ, in % (:func:`report.beside_paper`)."""
+    ours = [f"{100 * m:.2f}" + (f" ± {100 * d:.2f}" if n > 1 else "") for m, d, n in zip(s["mean"], s["sd"], s["n"])]
+    return shown_wide(s, ours, LABELS)
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
@@ -254,7 +249,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     if cfg["source"] == "synthetic":
         data_txt = ("**This run uses a synthetic stand-in**, not TT100K: drawn signs written in TT100K's format and read "
                     "by the real loader, so the numbers show that the pipeline runs, not the paper's. " + data_txt)
-    cap = ("{t}, ours (paper in brackets), in %{sd}. Metrics as the paper computed them for Tables 2 and 4 (ODIN's "
+    cap = ("{t}, ours beside the paper's, in %{sd}; Δ = ours − paper. Metrics as the paper computed them for Tables 2 and 4 (ODIN's "
            "definitions: FPR and detection error at 95 % TPR, in-distribution positive). The novelty test set is "
            "always the *unseen* 30 % of the groups; a network's '(seen: …)' names the kind of OOD it trained with.")
     t2 = report.styled(wide(summary(rows)), cap.format(t="Table 2", sd="")) if ok else "No data on this machine."

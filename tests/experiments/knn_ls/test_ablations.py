@@ -29,7 +29,21 @@ def test_table2_claims_on_hand_made_layers():
     assert "best depth -1" in cl[1]["ours"]
 
 
-def test_figure1_claims_and_ratio_table():
+def test_table2_sets_ours_beside_the_paper(readable):
+    rows = pd.DataFrame([{"in_dist": "fashion_mnist", "ood": o, "method": m, "depth": d, "seed": s, "status": "ok",
+                          "auroc": 0.95 + 0.001 * s}
+                         for s in range(3) for d in (0, -1) for m in ("knn", "knn_ls") for o in ("mnist", "hflip")
+                         if not (d == -1 and o == "hflip" and m == "knn")])  # one cell missing: it reads "—"
+    t = A.table2_wide(A.summarise_table2(rows), 0.1)
+    assert readable(t) == [] and list(t.index.names) == ["Train/In", "OOD set", "LS"]
+    assert list(t.columns) == [(f"depth {d}", p) for d in (0, -1) for p in ("ours", "paper", "Δ")]
+    row = t.loc[("Fashion MNIST", "MNIST", 0.1)]
+    assert (row[("depth 0", "ours")], row[("depth 0", "paper")], row[("depth 0", "Δ")]) == ("0.951 ± 0.001", "0.992",
+                                                                                        "-0.041")
+    assert t.loc[("Fashion MNIST", "HFlip", 0.0), ("depth -1", "ours")] == "—"
+
+
+def test_figure1_claims_and_ratio_table(readable):
     med = pd.DataFrame([{"in_dist": "mnist5k", "ood": "hflip", "alpha": a, "panel": p, "set": st, "seed": s,
                          "status": "ok", "median": (1.0 if a == 0 else (0.5 if st == "in" else 0.8)) + 0.01 * s}
                         for s in range(3) for a in (0.0, 0.1) for p in ("depth 0", "depth -1") for st in ("in", "out")])
@@ -37,3 +51,4 @@ def test_figure1_claims_and_ratio_table():
     assert [c["verdict"] for c in cl] == ["reproduced", "reproduced"]
     t = A.radius_ratio_table(med, 0.1)
     assert t.iloc[0]["in: median LS / median no-LS"] < t.iloc[0]["out: median LS / median no-LS"] < 1
+    assert readable(t) == [] and list(t.index.names) == ["Train/In", "OOD set", "panel"]

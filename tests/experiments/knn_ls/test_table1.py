@@ -17,13 +17,16 @@ def test_table1_claims_pick_the_columns_that_ran(knn_ls_rows):
     assert knn_ls.table1_claims(rows, dict(cfg, methods=["knn"]), "p") == []
 
 
-def test_spread_max_and_table():
-    spread = pd.DataFrame([{"in_dist": "mnist5k", "ood": "hflip", "method": "svm", "normalise": n, "seed": s,
-                            "auroc": v + 0.01 * s}
+def test_spread_max_and_table(readable):
+    spread = pd.DataFrame([{"in_dist": "mnist5k", "ood": o, "method": "svm", "normalise": n, "seed": s,
+                            "auroc": v + 0.01 * s} for o in ("hflip", "vflip")
                            for s in range(2) for n, v in (("rank", 0.5), ("zscore", 0.6), ("train_mean", 0.4))])
     assert knn_ls.spread_max(spread) == pytest.approx(0.2)
     t = knn_ls.spread_table(spread)
-    assert t.loc[("MNIST (5k sample)", "HFlip", "SVM"), "spread"] == pytest.approx(0.2)
+    assert t.loc[("MNIST (5k sample)", "HFlip", "SVM"), "spread (max − min)"] == pytest.approx(0.2)
+    assert readable(t) == [] and list(t.columns) == ["rank (training CDF)", "z-score", "÷ training mean",
+                                                     "spread (max − min)"]
+    assert list(t.index.names) == ["Train/In", "OOD set", "method"]
 
 
 @pytest.mark.parametrize("schema,kw,match", [

@@ -64,3 +64,13 @@ def test_theory_claims_are_one_function_per_statement():
     assert K.claim_cor1(t1, cfg)["verdict"] == "inconclusive"     # bound ≥ 1: vacuous
     assert K.claim_t1_recall(t1.assign(p_all_out=0.5), cfg)["verdict"] == "not reproduced"
     assert K.claim_t1_recall(t1.iloc[:0], cfg)["verdict"] == "inconclusive"
+
+
+def test_proposition1_table_names_its_columns(readable):
+    p1 = pd.DataFrame([{"density": d, "margin": r, "k": k, "k_max": km, "in_range": k <= km, "p_all": 1.0,
+                        "min_improvement": 3.1, "median_improvement": 3.2}
+                       for d, km in (("uniform_ball", 328.0), ("bump", 0.0)) for r in (0.05, 0.5) for k in (1, 512)])
+    t = K.table_proposition1(p1)
+    assert readable(t) == []
+    assert list(t.columns[:5]) == ["density", "margin r_min", "k", "largest allowed k, k_max", "k ≤ k_max"]
+    assert t["density"].iloc[0] == "uniform (ball)" and t["k ≤ k_max"].tolist()[:2] == ["yes", "no"]

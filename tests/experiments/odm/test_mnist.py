@@ -27,3 +27,21 @@ def test_mnist_claim_rules_on_hand_made_rows():
     assert c["odm-t3-odm-ml-novelty"] == "inconclusive"  # −0.01, +0.01, −0.01
     assert c["odm-t3-ml-ce-svhn"] == "needs data"
     assert c["odm-t3-novelty-harder-ce"] == "reproduced"
+
+
+def test_table3_sets_ours_beside_the_paper_with_labelled_columns(readable):
+    import pandas as pd
+
+    from oodrepro.experiments.odm.mnist import summary, table3_wide
+    from oodrepro.experiments.odm.paper import METRICS_ODIN
+
+    rows = pd.DataFrame([{"method": m, "ood": o, "seed": s, "status": "ok", "accuracy": 0.95,
+                          **{k: 0.5 + 0.01 * s for k in METRICS_ODIN}}
+                         for m in ("ce", "odin") for o in ("novelty", "digits28") for s in range(2)])
+    t = table3_wide(summary(rows))
+    assert readable(t) == [] and list(t.index.names) == ["method", "OOD set"]
+    ce = t.loc[("CE (max softmax)", "Novelty (5, 9, 1)")]
+    assert ce[("AUROC (%)", "ours")] == "50.50 ± 0.50" and ce[("AUROC (%)", "paper")] == "92.33"
+    assert ce[("AUROC (%)", "Δ")] == "-41.83"
+    assert t.loc[("ODIN", "sklearn digits"), ("AUROC (%)", "paper")] == "—"  # not in the paper's Table 3
+    assert list(dict.fromkeys(t.columns.get_level_values(0)))[:2] == ["Accuracy (%)", "FPR at 95% TPR (%)"]

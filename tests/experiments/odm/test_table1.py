@@ -4,7 +4,7 @@ import pytest
 from oodrepro.errors import ParameterError
 
 
-def test_table1_page_reads_needs_data_without_svhn(monkeypatch, tmp_path):
+def test_table1_page_reads_needs_data_without_svhn(monkeypatch, tmp_path, readable):
     from oodrepro import config
     from oodrepro.experiments.odm import table1
 
@@ -15,6 +15,7 @@ def test_table1_page_reads_needs_data_without_svhn(monkeypatch, tmp_path):
     assert {c["verdict"] for c in out["claims"]} == {"needs data"}
     wide = table1.table1_wide(out["rows"])
     assert wide.shape[0] == 8 and "needs data (47.4)" in wide.iloc[0, 2]
+    assert readable(wide) == []
     with pytest.raises(ParameterError, match="'in_dists'"):
         config.resolve("odm.table1", profile="quick", in_dists=["mnist"])
     with pytest.raises(ParameterError, match="'margin'"):

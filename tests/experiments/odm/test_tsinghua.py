@@ -26,3 +26,19 @@ def test_tsinghua_page_runs_on_the_synthetic_set(tmp_path, monkeypatch):
     assert set(r.method) == {"odin", "ml", "odm:tsinghua"} and set(r.ood) == {"tsinghua", "background", "noise"}
     assert r[["auroc", "fpr95", "aupr_in"]].apply(lambda v: v.between(0, 1).all()).all()
     assert out["extra"]["points"] and len(out["extra"]["split"]) == out["extra"]["n_classes"] - 1  # pr40 dropped
+
+
+def test_table2_sets_ours_beside_the_paper_with_labelled_columns(readable):
+    import pandas as pd
+
+    from oodrepro.experiments.odm import tsinghua
+    from oodrepro.experiments.odm.paper import METRICS_ODIN
+
+    rows = pd.DataFrame([{"method": m, "ood": o, "split": "grouped", "seed": 0, "status": "ok", "accuracy": 0.9,
+                          **{k: 0.6 for k in METRICS_ODIN}}
+                         for m in ("odin", "ml", "odm:tsinghua") for o in ("tsinghua", "background", "noise")])
+    t = tsinghua.wide(tsinghua.summary(rows))
+    assert readable(t) == [] and list(t.index.names) == ["method", "OOD set"]
+    row = t.loc[("Ours - ODM (seen: Tsinghua)", "Tsinghua (unseen classes)")]
+    assert row[("AUROC (%)", "ours")] == "60.00" and row[("AUROC (%)", "paper")] == "99.01"
+    assert row[("AUROC (%)", "Δ")] == "-39.01"
