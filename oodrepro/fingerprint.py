@@ -22,6 +22,7 @@ import ast
 import hashlib
 import inspect
 import sys
+import textwrap
 import types
 from functools import lru_cache
 from pathlib import Path
@@ -163,6 +164,61 @@ def fingerprint(*objs, functions=()) -> str:
             src = normalised_source(src)
         except SyntaxError:  # a lambda's line can be a fragment: hash it as text
             pass
+        h.update(src.encode())
+    return h.hexdigest()
+
+
+def _source(obj) -> str | None:
+    try:
+        return normalised_source(inspect.getsource(obj))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _referenced(obj, tree) -> list:
+    """The objects ``obj``'s code names: globals of its module, and attributes of modules it names
+    (``loop.run``), resolved now."""
+    mod = sys.modules.get(getattr(obj, "__module__", "") or "")
+    scope = dict(vars(mod)) if mod else {}
+    scope.update(getattr(obj, "__globals__", {}) or {})
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in scope:
+            out.append(scope[node.id])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in scope:
+            base = scope[node.value.id]
+            if isinstance(base, types.ModuleType) and hasattr(base, node.attr):
+                out.append(getattr(base, node.attr))
+    if isinstance(obj, type):
+        out += list(obj.__bases__)
+    return out
+
+
+def function_fingerprint(*objs, package: str = PACKAGE) -> str:
+    """SHA-1 over the source of each of ``objs`` (functions or classes) and of every function or class of
+    ``package`` they name, transitively — not over the modules they live in. Moving a function to another
+    module keeps its fingerprint; editing its body, or the body of anything it calls, changes it.
+
+    Comments, docstrings and layout do not count (:func:`normalised_source`); objects outside ``package``
+    (numpy, torch) and in :data:`EXCLUDED` modules (the data, whose content enters keys by its own
+    fingerprint; the cache mechanism) are not followed."""
+    seen: dict[int, str] = {}
+    todo = list(objs)
+    while todo:
+        obj = todo.pop()
+        obj = getattr(obj, "__func__", obj)
+        if id(obj) in seen or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        mod = getattr(obj, "__module__", "") or ""
+        if not (mod == package or mod.startswith(package + ".")) or _excluded(mod):
+            continue
+        src = _source(obj)
+        if src is None:
+            continue
+        seen[id(obj)] = src
+        todo.extend(_referenced(obj, ast.parse(textwrap.dedent(inspect.getsource(obj)))))
+    h = hashlib.sha1()
+    for src in sorted(seen.values()):
         h.update(src.encode())
     return h.hexdigest()
 

@@ -22,7 +22,7 @@ import torch
 from . import cache, checkpoints, loop, models, recipes
 from .data import Dataset
 from .errors import ParameterError
-from .fingerprint import fingerprint
+from .fingerprint import function_fingerprint
 
 #: Label of a seen out-of-distribution sample inside a training batch.
 OOD_LABEL = -1
@@ -226,7 +226,7 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     n_classes = int(train_set.y.max()) + 1
     out_dim = n_classes if embedding_dim is None else _check_dim(embedding_dim)
     defn = definition(arch, train_set, loss, recipe, seed, out_dim, n_classes, ood_set)
-    code = fingerprint(models, type(loss), functions=(_train, _ood_mixer, loop.run))
+    code = function_fingerprint(_train, _ood_mixer, type(loss), models.ARCHITECTURES.get(arch, models.build))
     params = {k: v for k, v in defn.items() if k != "data"} | {"code": code, "device": device_of(device).type}
     t0 = time.perf_counter()
     out, entry = _stored(defn, code)
