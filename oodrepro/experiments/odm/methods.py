@@ -34,20 +34,32 @@ def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
     return ds.subset(rest, f"{ds.name}[train]"), ds.subset(np.sort(val), f"{ds.name}[valid]")
 
 
-def _kw(cfg: dict, seed: int) -> dict:
+def fit_kw(cfg: dict, seed: int) -> dict:
+    """The training arguments of every odm network: the recipe (if named) and epochs, batch size, learning rate."""
     return dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, device=cfg["device"],
-                progress=False)
+                progress=False, recipe=cfg.get("recipe"))
+
+
+def stored_as(cfg: dict, name: str, seed: int) -> str | None:
+    """The name a network trained under a named recipe is kept under (:mod:`oodrepro.checkpoints`), else None."""
+    return f"{cfg.get('arch', 'net')}-{name.replace('/', '-').replace(':', '-')}-{cfg['recipe']}-s{seed}" \
+        if cfg.get("recipe") else None
+
+
+def contrastive(cfg: dict) -> ContrastiveLoss:
+    """The contrastive loss of the run's parameters (margin, squared, pairs)."""
+    return ContrastiveLoss(margin=cfg["margin"], squared=cfg["squared"], pairs=cfg.get("pairs", "sampled"))
 
 
 def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: int, dims=()) -> dict:
     """The networks of one seed: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
     ``(cfg['embedding_dim'], *dims)`` ``ml/d`` and ``odm/d`` (if seen OOD)."""
-    kw = _kw(cfg, seed)
+    kw = fit_kw(cfg, seed)
     out = {"ce": train.fit(arch, tr, train.LabelSmoothedCE(0.0), **kw)}
     if seen is not None:
         out["ccag"] = fit_mixed(arch, tr, ConfidenceLoss(), ood_set=seen, **kw)
     for d in dict.fromkeys((cfg["embedding_dim"], *dims)):
-        loss = ContrastiveLoss(margin=cfg["margin"], squared=cfg["squared"])
+        loss = contrastive(cfg)
         out[f"ml/{d}"] = fit_mixed(arch, tr, loss, embedding_dim=d, **kw)
         if seen is not None:
             out[f"odm/{d}"] = fit_mixed(arch, tr, loss, ood_set=seen, embedding_dim=d, **kw)

@@ -58,9 +58,14 @@ def training_params() -> list[Param]:
         Param("embedding_dim", "int", "size of the metric-learned embedding", low=1),
         Param("margin", "float", "contrastive margin m (authors' code: 10)", low=1e-6),
         Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
-        Param("epochs", "int", "training epochs of every network", low=1),
-        Param("batch_size", "int", "training batch size (images of in-distribution per batch)", low=2),
-        Param("lr", "float", "Adam learning rate", low=1e-8, high=1.0),
+        Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, as the authors) or "
+              "all (every pair of the batch, weighted to the authors' proportions)", choices=losses.PAIRINGS),
+        Param("recipe", "str", "training recipe (oodrepro.recipes); None = Adam at lr for epochs", allow_none=True,
+              choices=tuple(recipes.RECIPES)),
+        Param("epochs", "int", "training epochs of every network; None = the recipe's", low=1, allow_none=True),
+        Param("batch_size", "int", "training batch size (images of in-distribution per batch); None = the recipe's",
+              low=2, allow_none=True),
+        Param("lr", "float", "learning rate; None = the recipe's", low=1e-8, high=1.0, allow_none=True),
         Param("odin_temperatures", "floats", "ODIN's temperature grid (tuned on the validation split)", low=1.0,
               min_len=1),
         Param("odin_epsilons", "floats", "ODIN's perturbation grid (tuned on the validation split)", low=0.0,
@@ -93,5 +98,5 @@ ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
 #: ODIN's own grid (Liang et al. 2018, §4): T in {1, 2, 5, …, 1000}, 21 ε from 0 to 0.004.
 ODIN_T_PAPER = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
 ODIN_EPS_PAPER = [round(0.0002 * i, 4) for i in range(21)]
-BASE = dict(margin=10.0, squared=True, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
+BASE = dict(margin=10.0, squared=True, pairs="sampled", recipe=None, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
             device="auto", threads=1, results_dir="results")

@@ -22,9 +22,8 @@ from ...data.core import from_uint8, gaussian_noise
 from ...data.tt100k_synth import write_synthetic
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
-from ...losses import ContrastiveLoss
 from ...train import fit_mixed
-from .methods import Scorer, metric_row, split_validation, tune_odin
+from .methods import Scorer, contrastive, fit_kw, metric_row, split_validation, stored_as, tune_odin
 from .mnist import _claim
 from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, shown_wide, torch_threads,
                     training_params)
@@ -111,14 +110,12 @@ def _sets(signs: dict, split: dict, cfg: dict, seed: int):
 
 
 def _models(cfg: dict, tr, seen: dict, seed: int) -> dict:
-    kw = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, device=cfg["device"],
-              progress=False)
-    loss = ContrastiveLoss(margin=cfg["margin"], squared=cfg["squared"])
-    d = cfg["embedding_dim"]
-    out = {"ce": train.fit(cfg["arch"], tr, train.LabelSmoothedCE(0.0), **kw),
-           f"ml/{d}": fit_mixed(cfg["arch"], tr, loss, embedding_dim=d, **kw)}
+    kw, loss, d = fit_kw(cfg, seed), contrastive(cfg), cfg["embedding_dim"]
+    out = {"ce": train.fit(cfg["arch"], tr, train.LabelSmoothedCE(0.0), store=stored_as(cfg, "tsinghua-ce", seed), **kw),
+           f"ml/{d}": fit_mixed(cfg["arch"], tr, loss, embedding_dim=d, store=stored_as(cfg, "tsinghua-ml", seed), **kw)}
     for kind in cfg["seen_kinds"]:
-        out[f"odm:{kind}/{d}"] = fit_mixed(cfg["arch"], tr, loss, ood_set=seen[kind], embedding_dim=d, **kw)
+        out[f"odm:{kind}/{d}"] = fit_mixed(cfg["arch"], tr, loss, ood_set=seen[kind], embedding_dim=d,
+                                           store=stored_as(cfg, f"tsinghua-odm-{kind}", seed), **kw)
     return out
 
 
