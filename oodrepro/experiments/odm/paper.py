@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ... import config, reference, report
+from ... import config, losses, recipes, reference, report
 from ...config import Param
 
 #: Method labels as the paper prints them.
