@@ -147,8 +147,9 @@ def run(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Callable
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lr_multiplier(recipe, t, total))
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last)
-    if hasattr(model, "init_whitening"):
-        model.init_whitening(unstage(x[:5000]).to(dev))
+    if hasattr(model, "init_whitening"):  # 5,000 images drawn across the set (a folder's order is by class)
+        pick = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:5000]
+        model.init_whitening(unstage(x[pick]).to(dev))
     look = _Lookahead(model, recipe.lookahead, total)
     flips = _Flips(recipe.flip, n, gen)
     history, step, seen, t0 = [], 0, 0, time.perf_counter()
