@@ -130,6 +130,31 @@ def _autocast(dev: torch.device, recipe: Recipe):
     return torch.autocast(dev.type, dtype=torch.bfloat16 if dev.type == "cpu" else torch.float16)
 
 
+def _step(model, opt, sched, loss: Callable, xb, yb, n_classes: int, recipe: Recipe, dev) -> tuple[float, torch.Tensor]:
+    """One optimiser step on a batch; returns the loss value and the outputs."""
+    xb, yb = xb.to(dev), yb.to(dev)
+    if recipe.channels_last:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    with _autocast(dev, recipe):
+        outputs = model(xb)
+        value = loss(outputs.float(), yb, n_classes)
+    opt.zero_grad(set_to_none=True)
+    value.backward()
+    opt.step()
+    sched.step()
+    return value.item(), outputs
+
+
+def _prepare(model, x: torch.Tensor, recipe: Recipe, seed: int, dev) -> None:
+    """Channels-last memory and, for the speed-run net, its whitening filters from 5,000 training images
+    drawn across the set (seeded; a folder's order is by class)."""
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if hasattr(model, "init_whitening"):
+        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:5000]
+        model.init_whitening(unstage(x[pick]).to(dev))
+
+
 def run(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Callable, n_classes: int, recipe: Recipe,
         seed: int, dev: torch.device, progress: bool = False, mix: Callable | None = None,
         classifies: bool = True, desc: str = "train") -> dict:
@@ -140,51 +165,30 @@ def run(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: Callable
     "steps": optimiser steps, "seconds": wall time, "images_per_s"}``.
     """
     gen = torch.Generator().manual_seed(seed)
-    n, bs = len(x), recipe.batch_size
-    per_epoch = recipe.batches_per_epoch(n)
-    total = recipe.total_steps(n)
+    n, bs, total = len(x), recipe.batch_size, recipe.total_steps(len(x))
     opt = optimizer(model, recipe)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lr_multiplier(recipe, t, total))
-    if recipe.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if hasattr(model, "init_whitening"):  # 5,000 images drawn across the set (a folder's order is by class)
-        pick = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:5000]
-        model.init_whitening(unstage(x[pick]).to(dev))
-    look = _Lookahead(model, recipe.lookahead, total)
-    flips = _Flips(recipe.flip, n, gen)
-    history, step, seen, t0 = [], 0, 0, time.perf_counter()
+    _prepare(model, x, recipe, seed, dev)
+    look, flips = _Lookahead(model, recipe.lookahead, total), _Flips(recipe.flip, n, gen)
+    history, step, seen, epoch, t0 = [], 0, 0, 0, time.perf_counter()
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
-    epoch = 0
     while step < total:
         if hasattr(model, "whiten") and recipe.whiten_bias_epochs:
             model.whiten.bias.requires_grad_(epoch < recipe.whiten_bias_epochs)
         model.train()
         perm, flip = torch.randperm(n, generator=gen), flips.epoch(epoch, n)
         tot, correct, count, nb = 0.0, 0, 0, 0
-        for b in range(per_epoch):
-            if step >= total:
-                break
+        for b in range(min(recipe.batches_per_epoch(n), total - step)):
             idx = perm[b * bs:(b + 1) * bs]
-            xb = augment(unstage(x[idx]), None if flip is None else flip[idx], recipe, gen)
-            yb = y[idx]
+            xb, yb = augment(unstage(x[idx]), None if flip is None else flip[idx], recipe, gen), y[idx]
             if mix is not None:
                 xb, yb = mix(xb, yb, step)
-            xb, yb = xb.to(dev), yb.to(dev)
-            if recipe.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with _autocast(dev, recipe):
-                outputs = model(xb)
-                value = loss(outputs.float(), yb, n_classes)
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            sched.step()
-            step += 1
+            value, outputs = _step(model, opt, sched, loss, xb, yb, n_classes, recipe, dev)
+            step, tot, nb, seen = step + 1, tot + value, nb + 1, seen + len(xb)
             look.update(model, step)
-            tot, nb, seen = tot + value.item(), nb + 1, seen + len(xb)
             if classifies:
-                keep = yb >= 0
-                correct += int((outputs.argmax(1)[keep] == yb[keep]).sum())
+                keep = yb.to(outputs.device) >= 0
+                correct += int((outputs.argmax(1)[keep] == yb.to(outputs.device)[keep]).sum())
                 count += int(keep.sum())
             bar.update(1)
         history.append({"loss": tot / max(nb, 1), **({"train_acc": correct / max(count, 1)} if classifies else {})})
