@@ -131,6 +131,120 @@ def _result_outside_results_dir(tmp, monkeypatch):
     return results.write(tmp / "res" / ".." / "elsewhere.json", "x/y", {}, [{"a": 1}])
 
 
+# --- issue 21, class 2: paths that leave the folder the user gave -------------------------------------------
+def _png(path: Path, value: int = 0, size: int = 8) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size), value, np.uint8)).save(path)
+    return path
+
+
+def _imgs(tmp: Path) -> Path:
+    for c in ("a", "b"):
+        _png(tmp / "imgs" / c / "0.png")
+    return tmp / "imgs"
+
+
+def _folder_symlink_loop(tmp):  # a link to an ancestor: ImageFolder walked it, multiplying images
+    root = _imgs(tmp)
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_self(tmp):
+    root = _imgs(tmp)
+    (root / "b" / "again").symlink_to(root / "b", target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_outside_dir(tmp):
+    root = _imgs(tmp)
+    _png(tmp / "elsewhere" / "x.png")
+    (root / "c").symlink_to(tmp / "elsewhere", target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_outside_file(tmp):
+    root = _imgs(tmp)
+    _png(tmp / "secret.png")
+    (root / "a" / "1.png").symlink_to(tmp / "secret.png")
+    return data.image_folder(root)
+
+
+def _folder_symlink_dotdot(tmp):  # a relative link with '..' out of the folder
+    root = _imgs(tmp)
+    _png(tmp / "other" / "y.png")
+    os.symlink("../../other/y.png", root / "b" / "1.png")
+    return data.image_folder(root)
+
+
+def _folder_symlink_broken(tmp):
+    root = _imgs(tmp)
+    os.symlink("nowhere.png", root / "a" / "1.png")
+    return data.image_folder(root)
+
+
+def _folder_subdir_dotdot(tmp):
+    _imgs(tmp)
+    (tmp / "outer").mkdir()
+    return data.image_folder(tmp / "outer", subdir="../imgs")
+
+
+def _folder_subdir_absolute(tmp):
+    root = _imgs(tmp)
+    (tmp / "outer").mkdir()
+    return data.image_folder(tmp / "outer", subdir=str(root))
+
+
+def _folder_corrupt_image(tmp):  # class 5: a truncated file, named
+    root = _imgs(tmp)
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
+    return data.image_folder(root)
+
+
+def _tt100k(tmp: Path, frame_path: str) -> Path:
+    import json
+
+    root = tmp / "tt100k"
+    _png(root / "train" / "1.png", size=64)
+    _png(tmp / "outside.png", size=64)
+    ann = {"types": ["pl40"], "imgs": {"1": {"path": frame_path, "id": 1, "objects": [
+        {"category": "pl40", "bbox": {"xmin": 10, "ymin": 10, "xmax": 30, "ymax": 30}}]}}}
+    (root / "annotations.json").write_text(json.dumps(ann))
+    return root
+
+
+def _tt100k_frame(frame_path):
+    def f(tmp):
+        from oodrepro.data import tt100k
+
+        return tt100k.crop_signs(_tt100k(tmp, frame_path(tmp) if callable(frame_path) else frame_path))
+    return f
+
+
+def _tt100k_frame_symlink_out(tmp):
+    from oodrepro.data import tt100k
+
+    root = _tt100k(tmp, "train/2.png")
+    (root / "train" / "2.png").symlink_to(tmp / "outside.png")
+    return tt100k.crop_signs(root)
+
+
+def _tt100k_corrupt_frame(tmp):
+    from oodrepro.data import tt100k
+
+    root = _tt100k(tmp, "train/1.png")
+    (root / "train" / "1.png").write_bytes(b"not a png")
+    return tt100k.crop_signs(root)
+
+
+def _tt100k_background_dotdot(tmp):
+    from oodrepro.data import tt100k
+
+    return tt100k.background_patches(_tt100k(tmp, "train/../../outside.png"), n=1)
+
+
 def _param(**kw):
     def f(tmp):
         return config.resolve("knn_ls.table1", "smoke", **kw)
@@ -174,6 +288,23 @@ CASES = [
     ("param-k-overflow", _param(k=2**40), ParameterError, "'k' = 1099511627776 is out of range"),
     ("param-seed-overflow", _param(seeds=[2**63]), ParameterError, "'seeds' = 9223372036854775808 is out of range"),
     ("param-seeds-count-overflow", _param(seeds=2**40), ParameterError, "out of range"),
+    # issue 21, class 2: paths leaving the folder the user gave (image folders, annotation files)
+    ("folder-symlink-loop", _folder_symlink_loop, DataFormatError, "loops back to"),
+    ("folder-symlink-self", _folder_symlink_self, DataFormatError, "loops back to"),
+    ("folder-symlink-outside-dir", _folder_symlink_outside_dir, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-outside-file", _folder_symlink_outside_file, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-dotdot", _folder_symlink_dotdot, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-broken", _folder_symlink_broken, DataFormatError, "is broken or loops"),
+    ("folder-subdir-dotdot", _folder_subdir_dotdot, ParameterError, "subdir = '../imgs' is not accepted"),
+    ("folder-subdir-absolute", _folder_subdir_absolute, ParameterError, "is not accepted; name a folder inside"),
+    ("folder-corrupt-image", _folder_corrupt_image, DataFormatError, "broken.png: not a readable image"),
+    ("tt100k-frame-dotdot", _tt100k_frame("../outside.png"), DataFormatError, "path = '../outside.png' is not accepted"),
+    ("tt100k-frame-inner-dotdot", _tt100k_frame("train/../../outside.png"), DataFormatError, "without '..'"),
+    ("tt100k-frame-absolute", _tt100k_frame(lambda t: str(t / "outside.png")), DataFormatError, "is not accepted"),
+    ("tt100k-frame-backslash-dotdot", _tt100k_frame("..\\outside.png"), DataFormatError, "without '..'"),
+    ("tt100k-frame-symlink-out", _tt100k_frame_symlink_out, DataFormatError, "outside the data set's folder"),
+    ("tt100k-corrupt-frame", _tt100k_corrupt_frame, DataFormatError, "1.png: not a readable image"),
+    ("tt100k-background-dotdot", _tt100k_background_dotdot, DataFormatError, "without '..'"),
 ]
 
 
@@ -207,3 +338,10 @@ def test_good_bundles_still_load(tmp_path, x):
 def test_integer_valued_float_labels_and_unlabelled_are_accepted(tmp_path):
     ds = data.array_bundle(_bundle(tmp_path, IMG, np.array([0.0, 1.0, -1.0, 1.0])))
     assert ds.y.tolist() == [0, 1, -1, 1]
+
+
+def test_symlinks_inside_the_folder_are_still_followed(tmp_path):
+    root = _imgs(tmp_path)
+    (root / "a" / "1.png").symlink_to(root / "b" / "0.png")  # a link to a file inside: accepted
+    ds = data.image_folder(root)
+    assert len(ds.x) == 3 and ds.classes == ["a", "b"]
