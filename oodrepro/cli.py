@@ -55,9 +55,25 @@ def _resolve_type(value: str):
     return value
 
 
+def read_notebook(path: Path) -> dict:
+    """The notebook ``path`` as JSON; a half-saved or damaged one raises one line naming the file."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise OodreproError(f"notebook {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                            "was it saved half-way? Restore it (git checkout) or save it again") from None
+    except UnicodeDecodeError:
+        raise OodreproError(f"notebook {path} is not UTF-8 text; restore it (git checkout)") from None
+    except OSError as exc:
+        raise OodreproError(f"notebook {path} is not readable ({exc.strerror or exc})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list) or not isinstance(nb.get("metadata", {}), dict):
+        raise OodreproError(f"notebook {path} is not a Jupyter notebook (expected an object with 'cells' and 'metadata')")
+    return nb
+
+
 def notebook_meta(path: Path) -> dict:
-    nb = json.loads(path.read_text())
-    return nb.get("metadata", {}).get("oodrepro", {})
+    meta = read_notebook(path).get("metadata", {}).get("oodrepro", {})
+    return meta if isinstance(meta, dict) else {}
 
 
 def discover(root: Path = NOTEBOOKS) -> list[Path]:
@@ -79,10 +95,15 @@ def notebook_params(nb: Path) -> set:
     """Names assigned in the notebook's cell tagged ``parameters``."""
     import ast
 
-    cells = json.loads(nb.read_text())["cells"]
+    cells = read_notebook(nb).get("cells", [])
     for c in cells:
         if "parameters" in c.get("metadata", {}).get("tags", []):
-            tree = ast.parse("".join(c["source"]))
+            src = c.get("source", "")
+            try:
+                tree = ast.parse(src if isinstance(src, str) else "".join(src))
+            except SyntaxError as exc:
+                raise OodreproError(f"notebook {nb}: the parameters cell is not valid Python (line {exc.lineno}: "
+                                    f"{exc.msg})") from None
             return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
                     if isinstance(t, ast.Name)}
     return set()
@@ -277,9 +298,28 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     except PapermillExecutionError as exc:
         failed = out.with_name(f"{out.stem}.failed.ipynb")
         os.replace(tmp, failed)
-        raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+        evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
+        raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {evalue} "
                             f"(executed copy: {failed}; the page and result files of the last successful run "
                             "are unchanged)") from None
+    except OodreproError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except KeyboardInterrupt:  # main() prints one line and exits 130
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OodreproError(f"{nb}: {_os_error(exc)}; the page and result files of the last successful run "
+                            "are unchanged") from None
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if type(exc).__name__ in ("DeadKernelError", "CellTimeoutError"):
+            what = "the kernel died (killed, or out of memory)" if type(exc).__name__ == "DeadKernelError" \
+                else "a cell timed out"
+            raise OodreproError(f"{nb}: {what}; the page and result files of the last successful run "
+                                "are unchanged") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -287,9 +327,26 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
         shutil.rmtree(stage, ignore_errors=True)
         if ktmp:
             shutil.rmtree(ktmp, ignore_errors=True)
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OodreproError(f"{nb}: {_os_error(exc)}") from None
     out.with_name(f"{out.stem}.failed.ipynb").unlink(missing_ok=True)  # a stale failed copy
     return out
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError, naming the folder of the file it concerns (a full disk: which one)."""
+    import errno
+
+    f = Path(exc.filename) if exc.filename else None
+    where = f" in {f.parent}" if f is not None else ""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device{where} (writing {f.name if f else '?'}); free space there"
+    if exc.errno == errno.EDQUOT:
+        return f"disk quota exceeded{where}"
+    return f"{exc.strerror or type(exc).__name__}{': ' + str(f) if f else ''}"
 
 
 def cmd_run(args) -> int:
@@ -518,13 +575,23 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_params)
     args = ap.parse_args(argv)
     try:
-        return args.fn(args)
+        rc = args.fn(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return rc
     except OodreproError as exc:
         print(f"oodrepro: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("oodrepro: interrupted", file=sys.stderr)
+        print("oodrepro: interrupted; outputs of the last successful run are unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `oodrepro params kpca/main | head -1`: the reader left; exit quietly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a closed pipe
+    except OSError as exc:  # a full or unwritable disk outside the paths checked up front
+        print(f"oodrepro: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
