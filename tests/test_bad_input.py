@@ -245,6 +245,94 @@ def _tt100k_background_dotdot(tmp):
     return tt100k.background_patches(_tt100k(tmp, "train/../../outside.png"), n=1)
 
 
+# --- issue 21, class 1: values accepted outside their meaning -----------------------------------------------
+def _spec(spec):
+    def f(tmp):
+        return data.load(spec, split="test")
+    return f
+
+
+def _subset_twice(tmp):
+    ds = data.array_bundle(_bundle(tmp, np.zeros((6, 8, 8), np.uint8), np.array([0, 1, 2, 0, 1, 2])))
+    return data.core.class_subset(ds, [1, 2, 1])
+
+
+def _kpca_feats(n_train: int = 40):
+    from oodrepro.experiments.kpca.features import Features
+
+    rng = np.random.default_rng(0)
+    z = lambda n: np.abs(rng.normal(size=(n, 8))).astype(np.float32)  # noqa: E731
+    lg = lambda n: rng.normal(size=(n, 3)).astype(np.float32)  # noqa: E731
+    return Features("toy", (z(n_train), lg(n_train)), (z(10), lg(10)), {"o": (z(10), lg(10))})
+
+
+def _kpca_cfg(**kw):
+    return dict({"n_components": 16, "evr": 0.9, "gamma": 1.0}, **kw)
+
+
+def _kpca_nys_above_n(tmp):  # Nyström's m was capped at N while the page said m
+    from oodrepro.experiments.kpca import methods
+
+    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=64), approximation="nystroem")
+
+
+def _kpca_landmarks_grid_above_n(tmp):
+    from oodrepro.experiments.kpca import methods
+
+    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=2048, _m_param="m_grid"), approximation="nystroem",
+                        landmarks="uniform")
+
+
+def _kpca_sensitivity_nys_above_n(tmp):
+    from oodrepro.experiments.kpca import methods
+
+    return methods.detector("kpca_nys", _kpca_feats(), _kpca_cfg(n_components=100, _m_param="m_grid"))
+
+
+def _raw_bank(values, dim, **kw):
+    def f(tmp):
+        from oodrepro.experiments.kpca import features
+
+        np.asarray(values).tofile(tmp / "bank.bin")
+        return features.bank_features(tmp / "bank.bin", dim=dim, **kw)
+    return f
+
+
+_FEATS64 = np.abs(np.random.default_rng(1).normal(size=(32, 8)))  # float64 written where float32 is assumed
+
+
+def _int_features(tmp):
+    np.save(tmp / "f.npy", np.array([[2 ** 30 + 1, 3], [1, 2]], np.int64))
+    return data.load_features(tmp / "f.npy")
+
+
+def _logits_overflow_float32(tmp):  # finite in float64, inf in float32: every score was NaN
+    from oodrepro.detectors import Energy
+
+    return Energy().score(logits=np.array([[1e39, 0.0], [0.0, 1.0]]))
+
+
+def _msp_logits_overflow(tmp):
+    from oodrepro.detectors import MaxSoftmax
+
+    return MaxSoftmax().score(logits=np.array([[-1e40, 0.0], [0.0, 1.0]]))
+
+
+def _embeddings_strings(tmp):
+    from oodrepro.detectors.base import as_layers
+
+    return as_layers([np.array([["a", "b"], ["c", "d"]])])
+
+
+# --- issue 21, class 4: errors that name the culprit --------------------------------------------------------
+def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
+    def f(tmp):
+        from oodrepro import metrics
+
+        return metrics.auroc(s_in, s_out)
+    return f
+
+
 def _param(**kw):
     def f(tmp):
         return config.resolve("knn_ls.table1", "smoke", **kw)
@@ -305,6 +393,31 @@ CASES = [
     ("tt100k-frame-symlink-out", _tt100k_frame_symlink_out, DataFormatError, "outside the data set's folder"),
     ("tt100k-corrupt-frame", _tt100k_corrupt_frame, DataFormatError, "1.png: not a readable image"),
     ("tt100k-background-dotdot", _tt100k_background_dotdot, DataFormatError, "without '..'"),
+    # issue 21, class 1: values accepted outside their meaning
+    ("spec-class-twice", _spec("mnist5k:classes=2,2,7"), ParameterError, "names class 2 more than once"),
+    ("spec-class-empty-entry", _spec("mnist5k:classes=2,,7"), ParameterError, "must list integers"),
+    ("subset-class-twice", _subset_twice, ParameterError, "names class 1 more than once"),
+    ("kpca-landmarks-m-above-n", _kpca_landmarks_grid_above_n, ParameterError, "'m_grid' = 2048 is above the 40"),
+    ("kpca-sensitivity-m-above-n", _kpca_sensitivity_nys_above_n, ParameterError, "use m_grid <= 40"),
+    ("raw-bank-float64-as-float32", _raw_bank(_FEATS64, 8), DataFormatError, "not float32 features"),
+    ("raw-bank-uint8-as-float32", _raw_bank(np.arange(256, dtype=np.uint8).repeat(4), 8), DataFormatError,
+     "not float32 features"),
+    ("raw-bank-int32-as-float32", _raw_bank(np.arange(1, 257, dtype=np.int32), 8), DataFormatError, "below 1e-30"),
+    ("raw-bank-dtype-unknown", _raw_bank(_FEATS64, 8, dtype="int8"), ParameterError, "'dtype' = 'int8' is not accepted"),
+    ("raw-bank-dim-bool", _raw_bank(_FEATS64, True), ParameterError, "parameter 'dim' = True"),
+    ("features-int-beyond-2-24", _int_features, DataFormatError, "lose digits in float32"),
+    ("logits-overflow-float32-energy", _logits_overflow_float32, ParameterError, "overflow float32"),
+    ("logits-overflow-float32-msp", _msp_logits_overflow, ParameterError, "overflow float32"),
+    ("embeddings-strings", _embeddings_strings, ParameterError, "must hold real numbers, got dtype <U1"),
+    # issue 21, class 4: a wrong-type score array named, not flattened or called NaN
+    ("metric-2d-scores", _metric(np.zeros((4, 3))), ParameterError, "scores_in has shape (4, 3)"),
+    ("metric-2d-scores-out", _metric([0.1, 0.2], np.ones((2, 2))), ParameterError, "scores_out has shape (2, 2)"),
+    ("metric-string-scores", _metric(["0.1", "0.2"]), ParameterError, "scores_in must hold real numbers, got dtype <U3"),
+    ("metric-object-scores", _metric(np.array([0.1, None], dtype=object)), ParameterError, "got dtype object"),
+    ("metric-complex-scores", _metric(np.array([1 + 1j, 2])), ParameterError, "got dtype complex128"),
+    ("metric-none-scores", _metric(None), ParameterError, "scores_in is None"),
+    ("metric-scalar-scores", _metric(0.5), ParameterError, "scores_in is a single number"),
+    ("metric-ragged-scores", _metric([[0.1, 0.2], [0.3]]), ParameterError, "is not an array of scores"),
 ]
 
 
@@ -345,3 +458,35 @@ def test_symlinks_inside_the_folder_are_still_followed(tmp_path):
     (root / "a" / "1.png").symlink_to(root / "b" / "0.png")  # a link to a file inside: accepted
     ds = data.image_folder(root)
     assert len(ds.x) == 3 and ds.classes == ["a", "b"]
+
+
+def test_a_constant_score_warns_in_one_line():
+    from oodrepro import metrics
+
+    with pytest.warns(RuntimeWarning, match="every score is -1 .*constant") as rec:
+        assert metrics.auroc([-1.0] * 5, [-1.0] * 4) == pytest.approx(0.5)
+    assert "\n" not in str(rec[0].message)
+
+
+def test_raw_banks_of_the_named_type_still_load(tmp_path):
+    from oodrepro.experiments.kpca import features
+
+    _FEATS64.tofile(tmp_path / "b64.bin")
+    np.testing.assert_array_equal(features.bank_features(tmp_path / "b64.bin", dim=8, dtype="float64"), _FEATS64)
+    z = np.zeros((4, 8), np.float32)
+    z.tofile(tmp_path / "zeros.bin")  # all-zero (dead) features are features
+    assert features.bank_features(tmp_path / "zeros.bin", dim=8).shape == (4, 8)
+
+
+def test_a_capped_nystroem_m_is_said_on_the_page():
+    """The main and ablation pages share one M / m: Nyström runs with m = N and says so (one warning line)."""
+    with pytest.warns(RuntimeWarning, match="Nyström ran with m = 40 landmarks, not n_components = 64") as rec:
+        det = _kpca_nys_above_n(None)
+    assert det.n_components == 40 and "\n" not in str(rec[0].message)
+
+
+def test_an_m_within_the_training_set_is_kept(tmp_path):
+    from oodrepro.experiments.kpca import methods
+
+    det = methods.kpca(_kpca_feats(), _kpca_cfg(n_components=40), approximation="nystroem")
+    assert det.n_components == 40

@@ -232,6 +232,9 @@ def load_features(path, key: str | None = None, dim: int | None = None) -> np.nd
         raise DataFormatError(f"{path}: features must be real numbers, got dtype {a.dtype}")
     if not np.isfinite(a).all():
         raise DataFormatError(f"{path}: features contain NaN or inf")
+    if np.issubdtype(a.dtype, np.integer) and a.size and int(np.max(np.abs(a.astype(np.float64)))) > 2 ** 24:
+        raise DataFormatError(f"{path}: integer features (dtype {a.dtype}) beyond ±2**24 lose digits in float32; "
+                              "store them as float32 (rescaled) or float64")
     with np.errstate(over="ignore"):
         f = a.astype(np.float32)
     if not np.isfinite(f).all():
