@@ -138,6 +138,46 @@ def writable_dir(path: Path, what: str) -> Path:
     return path
 
 
+def check_results_tree(res_root: Path, chapter: Path) -> None:
+    """Every folder a run may move result files into — the results folder's chapter sub-folder and every
+    sub-folder already there — is writable and on the results folder's device (staged files are moved with
+    ``os.replace``, which cannot cross devices), checked before a kernel starts, not after the computation."""
+    base = res_root.resolve()
+    dev = base.stat().st_dev
+    folders = [res_root / chapter] if str(chapter) not in ("", ".") else []
+    for dirpath, dirnames, _ in os.walk(res_root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        folders += [Path(dirpath) / d for d in dirnames]
+    for f in dict.fromkeys(folders):
+        if f.exists() or f.is_symlink():
+            real = inside(f, res_root, "results sub-folder")
+            if real.is_dir() and real.stat().st_dev != dev:
+                raise OodreproError(f"results sub-folder {f} is on another device than the results folder {res_root}; "
+                                    "result files are moved there atomically, which cannot cross devices")
+            if real.is_dir() and not os.access(real, os.W_OK | os.X_OK):
+                raise OodreproError(f"results sub-folder {f} is not writable; nothing was computed")
+
+
+def clean_stale_runs(*folders: Path) -> None:
+    """Remove working files (``.<page>.running-<pid>-*.ipynb``) and staging folders (``.staging-<pid>-*``) that
+    a killed run left, whose process is gone; those of a run still going are kept."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        for p in list(Path(folder).glob(".*.running-*-*.ipynb")) + list(Path(folder).glob(f"{results.STAGE_PREFIX}*")):
+            parts = p.name.rsplit(".running-", 1)[-1] if ".running-" in p.name else p.name[len(results.STAGE_PREFIX):]
+            try:
+                pid = int(parts.split("-")[0])
+            except ValueError:
+                continue
+            if cache.pid_alive(pid) or p.is_symlink():
+                continue
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
 def inside(path: Path, base: Path, what: str) -> Path:
     """``path`` with symlinks and ``..`` resolved, which must lie inside ``base`` (also resolved)."""
     rp, rb = Path(path).resolve(), Path(base).resolve()
@@ -275,9 +315,12 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     inside(out, out_dir, "executed notebook")  # before anything is created or written
     writable_dir(out.parent, "output folder")
     writable_dir(res_root, "results folder")
+    check_results_tree(res_root, rel.parent)
     cache.ensure_writable()
-    tmp = out.with_name(f".{out.stem}.running.ipynb")
-    stage = res_root / f"{results.STAGE_PREFIX}{uuid.uuid4().hex[:8]}"
+    clean_stale_runs(out.parent, res_root)
+    # this run's own working file: two runs of one page never share one, a killed run's is found by its pid
+    tmp = out.with_name(f".{out.stem}.running-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb")
+    stage = res_root / f"{results.STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     kconf, ktmp = _kernel_config()
     extra = {"config": kconf} if kconf is not None else {}
     try:

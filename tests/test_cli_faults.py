@@ -149,3 +149,95 @@ def test_bookcheck_broken_toc_is_one_line(tmp_path, capsys):
     (tmp_path / "toc.yml").write_text("root: intro\nparts: [\n  - {file: a")
     assert bookcheck.main([str(_html(tmp_path)), "--toc", str(tmp_path / "toc.yml")]) == 2
     assert "is not readable YAML" in _one_line(capsys)
+
+
+# --- class 6: every output location checked before a kernel starts --------------------------------------------
+def _no_kernel(monkeypatch):
+    import papermill
+
+    def boom(*a, **k):
+        raise AssertionError("a kernel started")
+
+    monkeypatch.setattr(papermill, "execute_notebook", boom)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+@pytest.mark.parametrize("sub", ["t", "other"])
+def test_unwritable_results_sub_folder_fails_before_a_kernel_starts(tmp_path, monkeypatch, capsys, sub):
+    tmp = _project(tmp_path, monkeypatch)
+    (tmp / "results" / sub).mkdir(parents=True)
+    (tmp / "results" / sub).chmod(0o555)
+    _no_kernel(monkeypatch)
+    try:
+        assert cli.main(["run", "t/page"]) == 2
+    finally:
+        (tmp / "results" / sub).chmod(0o755)
+    assert f"results sub-folder results/{sub} is not writable" in _one_line(capsys)
+
+
+def test_results_sub_folder_linking_outside_fails_before_a_kernel_starts(tmp_path, monkeypatch, capsys):
+    tmp = _project(tmp_path, monkeypatch)
+    (tmp / "elsewhere").mkdir()
+    (tmp / "results").mkdir()
+    (tmp / "results" / "t").symlink_to(tmp / "elsewhere", target_is_directory=True)
+    _no_kernel(monkeypatch)
+    assert cli.main(["run", "t/page"]) == 2
+    assert "results sub-folder results/t resolves to" in _one_line(capsys)
+    assert list((tmp / "elsewhere").iterdir()) == []
+
+
+def test_results_sub_folder_on_another_device_fails_before_a_kernel_starts(tmp_path, monkeypatch, capsys):
+    tmp = _project(tmp_path, monkeypatch)
+    (tmp / "results" / "t").mkdir(parents=True)
+    real_stat = Path.stat
+
+    class _St:
+        def __init__(self, st):
+            self._st = st
+
+        def __getattr__(self, k):
+            return self._st.st_dev + 1 if k == "st_dev" else getattr(self._st, k)
+
+    def stat(self, *a, **k):
+        st = real_stat(self, *a, **k)
+        return _St(st) if self.name == "t" and self.parent.name == "results" else st
+
+    monkeypatch.setattr(Path, "stat", stat)
+    _no_kernel(monkeypatch)
+    assert cli.main(["run", "t/page"]) == 2
+    assert "is on another device than the results folder" in _one_line(capsys)
+
+
+# --- class 8: one working file per run, stale ones cleaned up -------------------------------------------------
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_each_run_has_its_own_working_file_and_stale_ones_are_removed(tmp_path, monkeypatch, capsys):
+    tmp = _project(tmp_path, monkeypatch)
+    out = tmp / "book/generated/t"
+    out.mkdir(parents=True)
+    dead, live = _dead_pid(), os.getpid()
+    stale = [out / f".page.running-{dead}-abcdef.ipynb", tmp / f"results/.staging-{dead}-abcdef01"]
+    stale[1].mkdir(parents=True)
+    stale[0].write_text("{}")
+    running = out / f".page.running-{live}-123456.ipynb"  # another run of this page, still going
+    running.write_text("{}")
+    seen = []
+    _fake_papermill(monkeypatch, write=lambda st: seen.append(st))
+    import papermill
+
+    fake = papermill.execute_notebook
+
+    def record(src, dst, **kw):
+        seen.append(Path(dst))
+        return fake(src, dst, **kw)
+
+    monkeypatch.setattr(papermill, "execute_notebook", record)
+    assert cli.main(["run", "t/page", "--force"]) == 0, capsys.readouterr().err
+    work = [p for p in seen if p.suffix == ".ipynb"][0]
+    assert work != running and f".running-{os.getpid()}-" in work.name and not work.exists()
+    assert not any(p.exists() for p in stale) and running.exists()
+    assert (out / "page.ipynb").is_file()
