@@ -316,7 +316,16 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     writable_dir(out.parent, "output folder")
     writable_dir(res_root, "results folder")
     check_results_tree(res_root, rel.parent)
-    cache.ensure_writable()
+    try:
+        cache.ensure_writable()
+    except OodreproError as exc:
+        base = cache.root()
+        if not (base.is_dir() and (base / "CACHEDIR.TAG").is_file()):
+            raise
+        # a read-only but existing cache (a shared, complete one): read what is there; a computation that
+        # must store a new entry still fails in one line before it starts (oodrepro.cache.cached)
+        print(f"oodrepro: warning: {exc}; reading the entries present, a missing one will fail", file=sys.stderr,
+              flush=True)
     clean_stale_runs(out.parent, res_root)
     # this run's own working file: two runs of one page never share one, a killed run's is found by its pid
     tmp = out.with_name(f".{out.stem}.running-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb")

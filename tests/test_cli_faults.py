@@ -241,3 +241,22 @@ def test_each_run_has_its_own_working_file_and_stale_ones_are_removed(tmp_path, 
     assert work != running and f".running-{os.getpid()}-" in work.name and not work.exists()
     assert not any(p.exists() for p in stale) and running.exists()
     assert (out / "page.ipynb").is_file()
+
+
+# --- class 7: a read-only but complete cache is read, not refused ---------------------------------------------
+def test_read_only_cache_is_read_with_a_warning(tmp_path, monkeypatch, capsys):
+    from oodrepro import cache
+
+    tmp = _project(tmp_path, monkeypatch)
+    root = cache.ensure_writable(tmp / "ro-cache")
+    monkeypatch.setenv(cache.ENV, str(root))
+
+    def read_only(base=None):
+        raise cli.OodreproError(f"cache folder {root} is not writable (PermissionError: Read-only file system)")
+
+    monkeypatch.setattr(cache, "ensure_writable", read_only)
+    _fake_papermill(monkeypatch)
+    assert cli.main(["run", "t/page", "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: cache folder" in err and "reading the entries present" in err
+    assert (tmp / "book/generated/t/page.ipynb").is_file()
