@@ -53,12 +53,13 @@ book: notebooks
 	$(MAKE) --no-print-directory book-only
 
 # The classroom assignments (assignments/<name>/<name>.ipynb, otter-grader's format). otter assign runs the
-# instructor's solutions against every test before writing dist/ (a failing test stops the build).
+# instructor's solutions against every test before writing dist/ (a failing test stops the build). Each build
+# goes to a hidden folder beside dist/<name> and replaces it only on success: after a failure the last good
+# dist/<name> is intact (oodrepro.classroom.assign).
 ASSIGNMENTS ?= $(notdir $(patsubst %/,%,$(dir $(wildcard assignments/*/*.ipynb))))
 assignments: env
 	@for a in $(ASSIGNMENTS); do \
-	  rm -rf dist/$$a && echo "otter assign assignments/$$a/$$a.ipynb -> dist/$$a" && \
-	  $(BIN)/otter assign assignments/$$a/$$a.ipynb dist/$$a || exit 1; \
+	  $(BIN)/python -m oodrepro.classroom assign assignments/$$a/$$a.ipynb dist/$$a || exit 1; \
 	done
 
 check-book: env

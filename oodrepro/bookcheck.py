@@ -63,7 +63,9 @@ def toc_pages(html_dir: Path, toc: Path | None) -> list[str]:
     """The pages of the table of contents as paths relative to ``html_dir`` (``book/intro.html``…)."""
     import yaml
 
-    if toc is None or not toc.is_file():
+    if toc is not None and not Path(toc).is_file():
+        raise FileNotFoundError(f"table of contents {toc} not found; pass --toc with the book's _toc.yml")
+    if toc is None:
         return sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
                       if not any(part.startswith(("_", ".")) for part in p.relative_to(html_dir).parts))
     files: list[str] = []
@@ -79,7 +81,13 @@ def toc_pages(html_dir: Path, toc: Path | None) -> list[str]:
             for v in node:
                 walk(v)
 
-    walk(yaml.safe_load(toc.read_text()))
+    try:
+        walk(yaml.safe_load(Path(toc).read_text()))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"table of contents {toc} is not readable YAML ({first})") from None
+    if not files:
+        raise ValueError(f"table of contents {toc} names no page (no 'root' or 'file' entry)")
     return [re.sub(r"\.(md|ipynb|rst)$", "", f) + ".html" for f in dict.fromkeys(files)]
 
 
@@ -223,6 +231,7 @@ def check(html_dir, toc=None, screens=None, chromium: str | None = None, only=No
     html_dir = Path(html_dir).resolve()
     if not (html_dir / "index.html").exists():
         raise FileNotFoundError(f"{html_dir}/index.html does not exist: build the book first (make book)")
+    pages = only or toc_pages(html_dir, Path(toc) if toc else None)  # a bad toc fails before the browser starts
     exe = chromium or find_chromium()
     try:
         from playwright.sync_api import sync_playwright
@@ -244,7 +253,7 @@ def check(html_dir, toc=None, screens=None, chromium: str | None = None, only=No
                 return r.abort()
 
             ctx.route("**/*", route)
-            for rel in only or toc_pages(html_dir, Path(toc) if toc else None):
+            for rel in pages:
                 page = ctx.new_page()
                 blocked.clear()
                 probs = check_page(page, urljoin(base, rel), base, html_dir,
@@ -260,16 +269,24 @@ def check(html_dir, toc=None, screens=None, chromium: str | None = None, only=No
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m oodrepro.bookcheck", description=__doc__.splitlines()[0])
     ap.add_argument("html", nargs="?", default="_build/html", help="the built book (default _build/html)")
-    ap.add_argument("--toc", default="_toc.yml", help="table of contents listing the pages (default _toc.yml)")
+    ap.add_argument("--toc", default=None, help="table of contents listing the pages (default _toc.yml when it "
+                    "exists, else every page of the built book)")
     ap.add_argument("--screens", default=None, help="folder for screenshots (default: _build/screens)")
     args = ap.parse_args(argv)
+    toc = args.toc if args.toc is not None else ("_toc.yml" if Path("_toc.yml").is_file() else None)
     try:
-        report = check(args.html, args.toc, args.screens)
+        report = check(args.html, toc, args.screens)
     except BrowserMissing as exc:
         print(f"check-book: NOT RUN — {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"check-book: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("check-book: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"check-book: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     bad = {p: v for p, v in report.items() if v}
     for page, probs in bad.items():

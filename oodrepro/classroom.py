@@ -105,3 +105,120 @@ def _models():
     from .experiments.knn_ls.paper import MODELS
 
     return MODELS
+
+
+# --- the classroom build: ``make assignments`` ---------------------------------------------------------------
+STAGE_PREFIX = ".staging-"
+
+
+def _otter() -> list[str]:
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("otter")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "otter"]
+
+
+def assign(source, dest, command: Sequence[str] | None = None, extra: Sequence[str] = ()) -> "Path":
+    """``otter assign source dest``, staged like ``oodrepro run``: the build goes to a hidden folder beside
+    ``dest`` (``.staging-<name>-<pid>-<random>``) and replaces ``dest`` only when otter succeeded and wrote
+    both ``student/`` and ``autograder/``. After a failure the previous ``dest`` is untouched and the staging
+    folder removed; raises :class:`~oodrepro.errors.OodreproError` (one line, naming the assignment).
+
+    ``command`` replaces the otter executable (tests pass a stand-in).
+    """
+    import os
+    import shutil
+    import subprocess
+    import uuid
+    from pathlib import Path
+
+    from .errors import OodreproError
+
+    source, dest = Path(source), Path(dest)
+    if not source.is_file():
+        raise OodreproError(f"assignment notebook {source} not found")
+    parent = dest.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OodreproError(f"output folder {parent} is not writable ({exc.strerror or exc})") from None
+    if dest.is_symlink():
+        raise OodreproError(f"output folder {dest} is a symlink; give a real folder (nothing written)")
+    clean_stale(parent)
+    stage = parent / f"{STAGE_PREFIX}{dest.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    old = parent / f".old-{dest.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    cmd = list(command or _otter()) + ["assign", *extra, str(source), str(stage)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = next((ln for ln in reversed((proc.stderr or proc.stdout or "").strip().splitlines()) if ln.strip()), "")
+            raise OodreproError(f"otter assign {source} failed (exit {proc.returncode}): {last.strip()}; "
+                                f"{dest} is unchanged")
+        missing = [d for d in ("student", "autograder") if not (stage / d).is_dir()]
+        if missing:
+            raise OodreproError(f"otter assign {source} wrote no {' or '.join(missing)} folder; {dest} is unchanged")
+        if dest.exists():
+            os.replace(dest, old)
+        try:
+            os.replace(stage, dest)
+        except OSError:
+            if old.exists():
+                os.replace(old, dest)
+            raise
+    except KeyboardInterrupt:
+        raise OodreproError(f"interrupted; {dest} is unchanged") from None
+    except OSError as exc:
+        raise OodreproError(f"could not write {dest} ({exc.strerror or exc}); the previous build is unchanged") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def clean_stale(parent) -> list:
+    """Remove staging / old folders in ``parent`` left by a killed build whose process is gone."""
+    import shutil
+    from pathlib import Path
+
+    from .cache import pid_alive
+
+    removed = []
+    for p in Path(parent).glob(".*-*-*-*"):
+        if not p.name.startswith((STAGE_PREFIX, ".old-")) or not p.is_dir() or p.is_symlink():
+            continue
+        try:
+            pid = int(p.name.rsplit("-", 2)[1])
+        except ValueError:
+            continue
+        if not pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def main(argv=None) -> int:
+    """``python -m oodrepro.classroom assign SOURCE DEST``: what ``make assignments`` runs."""
+    import argparse
+    import sys
+
+    from .errors import OodreproError
+
+    ap = argparse.ArgumentParser(prog="python -m oodrepro.classroom")
+    ap.add_argument("action", choices=("assign",))
+    ap.add_argument("source")
+    ap.add_argument("dest")
+    args = ap.parse_args(argv)
+    try:
+        print(f"otter assign {args.source} -> {args.dest}", flush=True)
+        assign(args.source, args.dest)
+    except OodreproError as exc:
+        print(f"oodrepro: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -55,9 +55,25 @@ def _resolve_type(value: str):
     return value
 
 
+def read_notebook(path: Path) -> dict:
+    """The notebook ``path`` as JSON; a half-saved or damaged one raises one line naming the file."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise OodreproError(f"notebook {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                            "was it saved half-way? Restore it (git checkout) or save it again") from None
+    except UnicodeDecodeError:
+        raise OodreproError(f"notebook {path} is not UTF-8 text; restore it (git checkout)") from None
+    except OSError as exc:
+        raise OodreproError(f"notebook {path} is not readable ({exc.strerror or exc})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list) or not isinstance(nb.get("metadata", {}), dict):
+        raise OodreproError(f"notebook {path} is not a Jupyter notebook (expected an object with 'cells' and 'metadata')")
+    return nb
+
+
 def notebook_meta(path: Path) -> dict:
-    nb = json.loads(path.read_text())
-    return nb.get("metadata", {}).get("oodrepro", {})
+    meta = read_notebook(path).get("metadata", {}).get("oodrepro", {})
+    return meta if isinstance(meta, dict) else {}
 
 
 def discover(root: Path = NOTEBOOKS) -> list[Path]:
@@ -79,10 +95,15 @@ def notebook_params(nb: Path) -> set:
     """Names assigned in the notebook's cell tagged ``parameters``."""
     import ast
 
-    cells = json.loads(nb.read_text())["cells"]
+    cells = read_notebook(nb).get("cells", [])
     for c in cells:
         if "parameters" in c.get("metadata", {}).get("tags", []):
-            tree = ast.parse("".join(c["source"]))
+            src = c.get("source", "")
+            try:
+                tree = ast.parse(src if isinstance(src, str) else "".join(src))
+            except SyntaxError as exc:
+                raise OodreproError(f"notebook {nb}: the parameters cell is not valid Python (line {exc.lineno}: "
+                                    f"{exc.msg})") from None
             return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
                     if isinstance(t, ast.Name)}
     return set()
@@ -115,6 +136,46 @@ def writable_dir(path: Path, what: str) -> Path:
     except OSError as exc:
         raise OodreproError(f"{what} {path} is not writable ({type(exc).__name__}: {exc.strerror or exc})") from None
     return path
+
+
+def check_results_tree(res_root: Path, chapter: Path) -> None:
+    """Every folder a run may move result files into — the results folder's chapter sub-folder and every
+    sub-folder already there — is writable and on the results folder's device (staged files are moved with
+    ``os.replace``, which cannot cross devices), checked before a kernel starts, not after the computation."""
+    base = res_root.resolve()
+    dev = base.stat().st_dev
+    folders = [res_root / chapter] if str(chapter) not in ("", ".") else []
+    for dirpath, dirnames, _ in os.walk(res_root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        folders += [Path(dirpath) / d for d in dirnames]
+    for f in dict.fromkeys(folders):
+        if f.exists() or f.is_symlink():
+            real = inside(f, res_root, "results sub-folder")
+            if real.is_dir() and real.stat().st_dev != dev:
+                raise OodreproError(f"results sub-folder {f} is on another device than the results folder {res_root}; "
+                                    "result files are moved there atomically, which cannot cross devices")
+            if real.is_dir() and not os.access(real, os.W_OK | os.X_OK):
+                raise OodreproError(f"results sub-folder {f} is not writable; nothing was computed")
+
+
+def clean_stale_runs(*folders: Path) -> None:
+    """Remove working files (``.<page>.running-<pid>-*.ipynb``) and staging folders (``.staging-<pid>-*``) that
+    a killed run left, whose process is gone; those of a run still going are kept."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        for p in list(Path(folder).glob(".*.running-*-*.ipynb")) + list(Path(folder).glob(f"{results.STAGE_PREFIX}*")):
+            parts = p.name.rsplit(".running-", 1)[-1] if ".running-" in p.name else p.name[len(results.STAGE_PREFIX):]
+            try:
+                pid = int(parts.split("-")[0])
+            except ValueError:
+                continue
+            if cache.pid_alive(pid) or p.is_symlink():
+                continue
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 def inside(path: Path, base: Path, what: str) -> Path:
@@ -254,9 +315,21 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     inside(out, out_dir, "executed notebook")  # before anything is created or written
     writable_dir(out.parent, "output folder")
     writable_dir(res_root, "results folder")
-    cache.ensure_writable()
-    tmp = out.with_name(f".{out.stem}.running.ipynb")
-    stage = res_root / f"{results.STAGE_PREFIX}{uuid.uuid4().hex[:8]}"
+    check_results_tree(res_root, rel.parent)
+    try:
+        cache.ensure_writable()
+    except OodreproError as exc:
+        base = cache.root()
+        if not (base.is_dir() and (base / "CACHEDIR.TAG").is_file()):
+            raise
+        # a read-only but existing cache (a shared, complete one): read what is there; a computation that
+        # must store a new entry still fails in one line before it starts (oodrepro.cache.cached)
+        print(f"oodrepro: warning: {exc}; reading the entries present, a missing one will fail", file=sys.stderr,
+              flush=True)
+    clean_stale_runs(out.parent, res_root)
+    # this run's own working file: two runs of one page never share one, a killed run's is found by its pid
+    tmp = out.with_name(f".{out.stem}.running-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb")
+    stage = res_root / f"{results.STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     kconf, ktmp = _kernel_config()
     extra = {"config": kconf} if kconf is not None else {}
     try:
@@ -277,9 +350,28 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
     except PapermillExecutionError as exc:
         failed = out.with_name(f"{out.stem}.failed.ipynb")
         os.replace(tmp, failed)
-        raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+        evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
+        raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {evalue} "
                             f"(executed copy: {failed}; the page and result files of the last successful run "
                             "are unchanged)") from None
+    except OodreproError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except KeyboardInterrupt:  # main() prints one line and exits 130
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OodreproError(f"{nb}: {_os_error(exc)}; the page and result files of the last successful run "
+                            "are unchanged") from None
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if type(exc).__name__ in ("DeadKernelError", "CellTimeoutError"):
+            what = "the kernel died (killed, or out of memory)" if type(exc).__name__ == "DeadKernelError" \
+                else "a cell timed out"
+            raise OodreproError(f"{nb}: {what}; the page and result files of the last successful run "
+                                "are unchanged") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -287,9 +379,26 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
         shutil.rmtree(stage, ignore_errors=True)
         if ktmp:
             shutil.rmtree(ktmp, ignore_errors=True)
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OodreproError(f"{nb}: {_os_error(exc)}") from None
     out.with_name(f"{out.stem}.failed.ipynb").unlink(missing_ok=True)  # a stale failed copy
     return out
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError, naming the folder of the file it concerns (a full disk: which one)."""
+    import errno
+
+    f = Path(exc.filename) if exc.filename else None
+    where = f" in {f.parent}" if f is not None else ""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device{where} (writing {f.name if f else '?'}); free space there"
+    if exc.errno == errno.EDQUOT:
+        return f"disk quota exceeded{where}"
+    return f"{exc.strerror or type(exc).__name__}{': ' + str(f) if f else ''}"
 
 
 def cmd_run(args) -> int:
@@ -518,13 +627,23 @@ def main(argv=None) -> int:
     p.set_defaults(fn=cmd_params)
     args = ap.parse_args(argv)
     try:
-        return args.fn(args)
+        rc = args.fn(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return rc
     except OodreproError as exc:
         print(f"oodrepro: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("oodrepro: interrupted", file=sys.stderr)
+        print("oodrepro: interrupted; outputs of the last successful run are unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `oodrepro params kpca/main | head -1`: the reader left; exit quietly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a closed pipe
+    except OSError as exc:  # a full or unwritable disk outside the paths checked up front
+        print(f"oodrepro: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

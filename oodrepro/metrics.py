@@ -15,24 +15,52 @@ interpolate between ROC points give slightly smaller values on small test sets.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from .errors import ParameterError
+
 TPR_LEVEL = 0.95
 
 
+def _as_scores(name: str, s) -> np.ndarray:
+    """One score per point: a 1-D array of real numbers (an (N, 1) or (1, N) array is read as N scores).
+
+    A 2-D (N, K) array is refused, not flattened into N·K "points"; strings, objects, complex numbers and
+    None are refused by their type, not reported as NaN. Each refusal is one
+    :class:`~oodrepro.errors.ParameterError` line naming the argument."""
+    if s is None:
+        raise ParameterError(f"{name} is None; pass a 1-D array of scores, one per point")
+    try:
+        a = np.asarray(s)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        raise ParameterError(f"{name} is not an array of scores ({type(exc).__name__}: ragged or mixed); "
+                             "pass a 1-D array of real numbers") from None
+    if a.dtype == object or a.dtype.kind in "USVMmc" or not (a.dtype.kind in "biuf"):
+        raise ParameterError(f"{name} must hold real numbers, got dtype {a.dtype}; pass a 1-D float array")
+    if a.ndim == 0:
+        raise ParameterError(f"{name} is a single number ({a.item()!r}); pass a 1-D array of scores, one per point")
+    if sum(d != 1 for d in a.shape) > 1:
+        raise ParameterError(f"{name} has shape {a.shape}; pass a 1-D array of scores, one per point (a 2-D array "
+                             "is not flattened)")
+    a = a.astype(np.float64).ravel()
+    if a.size == 0:
+        raise ParameterError(f"{name} is empty: need at least one score")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ParameterError(f"{name} contains {int(bad.sum())} NaN/inf value(s) (first at index {int(np.argmax(bad))})")
+    return a
+
+
 def _check(scores_in, scores_out) -> tuple[np.ndarray, np.ndarray]:
-    out = []
-    for name, s in (("scores_in", scores_in), ("scores_out", scores_out)):
-        a = np.asarray(s, dtype=np.float64).ravel()
-        if a.size == 0:
-            raise ValueError(f"{name} is empty: need at least one score")
-        bad = ~np.isfinite(a)
-        if bad.any():
-            raise ValueError(f"{name} contains {int(bad.sum())} NaN/inf value(s) (first at index {int(np.argmax(bad))})")
-        out.append(a)
-    return out[0], out[1]
+    a, b = _as_scores("scores_in", scores_in), _as_scores("scores_out", scores_out)
+    if a.min() == a.max() == b.min() == b.max() and len(a) + len(b) > 2:
+        warnings.warn(f"oodrepro.metrics: every score is {float(a[0]):g} ({len(a)} in, {len(b)} out): the detector's score is "
+                      "constant here (saturated softmax? features too large?), so AUROC 0.5 and FPR 1 say nothing "
+                      "about it", RuntimeWarning, stacklevel=3)
+    return a, b
 
 
 def _labels_scores(s_in, s_out):

@@ -131,6 +131,208 @@ def _result_outside_results_dir(tmp, monkeypatch):
     return results.write(tmp / "res" / ".." / "elsewhere.json", "x/y", {}, [{"a": 1}])
 
 
+# --- issue 21, class 2: paths that leave the folder the user gave -------------------------------------------
+def _png(path: Path, value: int = 0, size: int = 8) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size), value, np.uint8)).save(path)
+    return path
+
+
+def _imgs(tmp: Path) -> Path:
+    for c in ("a", "b"):
+        _png(tmp / "imgs" / c / "0.png")
+    return tmp / "imgs"
+
+
+def _folder_symlink_loop(tmp):  # a link to an ancestor: ImageFolder walked it, multiplying images
+    root = _imgs(tmp)
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_self(tmp):
+    root = _imgs(tmp)
+    (root / "b" / "again").symlink_to(root / "b", target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_outside_dir(tmp):
+    root = _imgs(tmp)
+    _png(tmp / "elsewhere" / "x.png")
+    (root / "c").symlink_to(tmp / "elsewhere", target_is_directory=True)
+    return data.image_folder(root)
+
+
+def _folder_symlink_outside_file(tmp):
+    root = _imgs(tmp)
+    _png(tmp / "secret.png")
+    (root / "a" / "1.png").symlink_to(tmp / "secret.png")
+    return data.image_folder(root)
+
+
+def _folder_symlink_dotdot(tmp):  # a relative link with '..' out of the folder
+    root = _imgs(tmp)
+    _png(tmp / "other" / "y.png")
+    os.symlink("../../other/y.png", root / "b" / "1.png")
+    return data.image_folder(root)
+
+
+def _folder_symlink_broken(tmp):
+    root = _imgs(tmp)
+    os.symlink("nowhere.png", root / "a" / "1.png")
+    return data.image_folder(root)
+
+
+def _folder_subdir_dotdot(tmp):
+    _imgs(tmp)
+    (tmp / "outer").mkdir()
+    return data.image_folder(tmp / "outer", subdir="../imgs")
+
+
+def _folder_subdir_absolute(tmp):
+    root = _imgs(tmp)
+    (tmp / "outer").mkdir()
+    return data.image_folder(tmp / "outer", subdir=str(root))
+
+
+def _folder_corrupt_image(tmp):  # class 5: a truncated file, named
+    root = _imgs(tmp)
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
+    return data.image_folder(root)
+
+
+def _tt100k(tmp: Path, frame_path: str) -> Path:
+    import json
+
+    root = tmp / "tt100k"
+    _png(root / "train" / "1.png", size=64)
+    _png(tmp / "outside.png", size=64)
+    ann = {"types": ["pl40"], "imgs": {"1": {"path": frame_path, "id": 1, "objects": [
+        {"category": "pl40", "bbox": {"xmin": 10, "ymin": 10, "xmax": 30, "ymax": 30}}]}}}
+    (root / "annotations.json").write_text(json.dumps(ann))
+    return root
+
+
+def _tt100k_frame(frame_path):
+    def f(tmp):
+        from oodrepro.data import tt100k
+
+        return tt100k.crop_signs(_tt100k(tmp, frame_path(tmp) if callable(frame_path) else frame_path))
+    return f
+
+
+def _tt100k_frame_symlink_out(tmp):
+    from oodrepro.data import tt100k
+
+    root = _tt100k(tmp, "train/2.png")
+    (root / "train" / "2.png").symlink_to(tmp / "outside.png")
+    return tt100k.crop_signs(root)
+
+
+def _tt100k_corrupt_frame(tmp):
+    from oodrepro.data import tt100k
+
+    root = _tt100k(tmp, "train/1.png")
+    (root / "train" / "1.png").write_bytes(b"not a png")
+    return tt100k.crop_signs(root)
+
+
+def _tt100k_background_dotdot(tmp):
+    from oodrepro.data import tt100k
+
+    return tt100k.background_patches(_tt100k(tmp, "train/../../outside.png"), n=1)
+
+
+# --- issue 21, class 1: values accepted outside their meaning -----------------------------------------------
+def _spec(spec):
+    def f(tmp):
+        return data.load(spec, split="test")
+    return f
+
+
+def _subset_twice(tmp):
+    ds = data.array_bundle(_bundle(tmp, np.zeros((6, 8, 8), np.uint8), np.array([0, 1, 2, 0, 1, 2])))
+    return data.core.class_subset(ds, [1, 2, 1])
+
+
+def _kpca_feats(n_train: int = 40):
+    from oodrepro.experiments.kpca.features import Features
+
+    rng = np.random.default_rng(0)
+    z = lambda n: np.abs(rng.normal(size=(n, 8))).astype(np.float32)  # noqa: E731
+    lg = lambda n: rng.normal(size=(n, 3)).astype(np.float32)  # noqa: E731
+    return Features("toy", (z(n_train), lg(n_train)), (z(10), lg(10)), {"o": (z(10), lg(10))})
+
+
+def _kpca_cfg(**kw):
+    return dict({"n_components": 16, "evr": 0.9, "gamma": 1.0}, **kw)
+
+
+def _kpca_nys_above_n(tmp):  # Nyström's m was capped at N while the page said m
+    from oodrepro.experiments.kpca import methods
+
+    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=64), approximation="nystroem")
+
+
+def _kpca_landmarks_grid_above_n(tmp):
+    from oodrepro.experiments.kpca import methods
+
+    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=2048, _m_param="m_grid"), approximation="nystroem",
+                        landmarks="uniform")
+
+
+def _kpca_sensitivity_nys_above_n(tmp):
+    from oodrepro.experiments.kpca import methods
+
+    return methods.detector("kpca_nys", _kpca_feats(), _kpca_cfg(n_components=100, _m_param="m_grid"))
+
+
+def _raw_bank(values, dim, **kw):
+    def f(tmp):
+        from oodrepro.experiments.kpca import features
+
+        np.asarray(values).tofile(tmp / "bank.bin")
+        return features.bank_features(tmp / "bank.bin", dim=dim, **kw)
+    return f
+
+
+_FEATS64 = np.abs(np.random.default_rng(1).normal(size=(32, 8)))  # float64 written where float32 is assumed
+
+
+def _int_features(tmp):
+    np.save(tmp / "f.npy", np.array([[2 ** 30 + 1, 3], [1, 2]], np.int64))
+    return data.load_features(tmp / "f.npy")
+
+
+def _logits_overflow_float32(tmp):  # finite in float64, inf in float32: every score was NaN
+    from oodrepro.detectors import Energy
+
+    return Energy().score(logits=np.array([[1e39, 0.0], [0.0, 1.0]]))
+
+
+def _msp_logits_overflow(tmp):
+    from oodrepro.detectors import MaxSoftmax
+
+    return MaxSoftmax().score(logits=np.array([[-1e40, 0.0], [0.0, 1.0]]))
+
+
+def _embeddings_strings(tmp):
+    from oodrepro.detectors.base import as_layers
+
+    return as_layers([np.array([["a", "b"], ["c", "d"]])])
+
+
+# --- issue 21, class 4: errors that name the culprit --------------------------------------------------------
+def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
+    def f(tmp):
+        from oodrepro import metrics
+
+        return metrics.auroc(s_in, s_out)
+    return f
+
+
 def _param(**kw):
     def f(tmp):
         return config.resolve("knn_ls.table1", "smoke", **kw)
@@ -174,6 +376,48 @@ CASES = [
     ("param-k-overflow", _param(k=2**40), ParameterError, "'k' = 1099511627776 is out of range"),
     ("param-seed-overflow", _param(seeds=[2**63]), ParameterError, "'seeds' = 9223372036854775808 is out of range"),
     ("param-seeds-count-overflow", _param(seeds=2**40), ParameterError, "out of range"),
+    # issue 21, class 2: paths leaving the folder the user gave (image folders, annotation files)
+    ("folder-symlink-loop", _folder_symlink_loop, DataFormatError, "loops back to"),
+    ("folder-symlink-self", _folder_symlink_self, DataFormatError, "loops back to"),
+    ("folder-symlink-outside-dir", _folder_symlink_outside_dir, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-outside-file", _folder_symlink_outside_file, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-dotdot", _folder_symlink_dotdot, DataFormatError, "leads outside the folder"),
+    ("folder-symlink-broken", _folder_symlink_broken, DataFormatError, "is broken or loops"),
+    ("folder-subdir-dotdot", _folder_subdir_dotdot, ParameterError, "subdir = '../imgs' is not accepted"),
+    ("folder-subdir-absolute", _folder_subdir_absolute, ParameterError, "is not accepted; name a folder inside"),
+    ("folder-corrupt-image", _folder_corrupt_image, DataFormatError, "broken.png: not a readable image"),
+    ("tt100k-frame-dotdot", _tt100k_frame("../outside.png"), DataFormatError, "path = '../outside.png' is not accepted"),
+    ("tt100k-frame-inner-dotdot", _tt100k_frame("train/../../outside.png"), DataFormatError, "without '..'"),
+    ("tt100k-frame-absolute", _tt100k_frame(lambda t: str(t / "outside.png")), DataFormatError, "is not accepted"),
+    ("tt100k-frame-backslash-dotdot", _tt100k_frame("..\\outside.png"), DataFormatError, "without '..'"),
+    ("tt100k-frame-symlink-out", _tt100k_frame_symlink_out, DataFormatError, "outside the data set's folder"),
+    ("tt100k-corrupt-frame", _tt100k_corrupt_frame, DataFormatError, "1.png: not a readable image"),
+    ("tt100k-background-dotdot", _tt100k_background_dotdot, DataFormatError, "without '..'"),
+    # issue 21, class 1: values accepted outside their meaning
+    ("spec-class-twice", _spec("mnist5k:classes=2,2,7"), ParameterError, "names class 2 more than once"),
+    ("spec-class-empty-entry", _spec("mnist5k:classes=2,,7"), ParameterError, "must list integers"),
+    ("subset-class-twice", _subset_twice, ParameterError, "names class 1 more than once"),
+    ("kpca-landmarks-m-above-n", _kpca_landmarks_grid_above_n, ParameterError, "'m_grid' = 2048 is above the 40"),
+    ("kpca-sensitivity-m-above-n", _kpca_sensitivity_nys_above_n, ParameterError, "use m_grid <= 40"),
+    ("raw-bank-float64-as-float32", _raw_bank(_FEATS64, 8), DataFormatError, "not float32 features"),
+    ("raw-bank-uint8-as-float32", _raw_bank(np.arange(256, dtype=np.uint8).repeat(4), 8), DataFormatError,
+     "not float32 features"),
+    ("raw-bank-int32-as-float32", _raw_bank(np.arange(1, 257, dtype=np.int32), 8), DataFormatError, "below 1e-30"),
+    ("raw-bank-dtype-unknown", _raw_bank(_FEATS64, 8, dtype="int8"), ParameterError, "'dtype' = 'int8' is not accepted"),
+    ("raw-bank-dim-bool", _raw_bank(_FEATS64, True), ParameterError, "parameter 'dim' = True"),
+    ("features-int-beyond-2-24", _int_features, DataFormatError, "lose digits in float32"),
+    ("logits-overflow-float32-energy", _logits_overflow_float32, ParameterError, "overflow float32"),
+    ("logits-overflow-float32-msp", _msp_logits_overflow, ParameterError, "overflow float32"),
+    ("embeddings-strings", _embeddings_strings, ParameterError, "must hold real numbers, got dtype <U1"),
+    # issue 21, class 4: a wrong-type score array named, not flattened or called NaN
+    ("metric-2d-scores", _metric(np.zeros((4, 3))), ParameterError, "scores_in has shape (4, 3)"),
+    ("metric-2d-scores-out", _metric([0.1, 0.2], np.ones((2, 2))), ParameterError, "scores_out has shape (2, 2)"),
+    ("metric-string-scores", _metric(["0.1", "0.2"]), ParameterError, "scores_in must hold real numbers, got dtype <U3"),
+    ("metric-object-scores", _metric(np.array([0.1, None], dtype=object)), ParameterError, "got dtype object"),
+    ("metric-complex-scores", _metric(np.array([1 + 1j, 2])), ParameterError, "got dtype complex128"),
+    ("metric-none-scores", _metric(None), ParameterError, "scores_in is None"),
+    ("metric-scalar-scores", _metric(0.5), ParameterError, "scores_in is a single number"),
+    ("metric-ragged-scores", _metric([[0.1, 0.2], [0.3]]), ParameterError, "is not an array of scores"),
 ]
 
 
@@ -207,3 +451,42 @@ def test_good_bundles_still_load(tmp_path, x):
 def test_integer_valued_float_labels_and_unlabelled_are_accepted(tmp_path):
     ds = data.array_bundle(_bundle(tmp_path, IMG, np.array([0.0, 1.0, -1.0, 1.0])))
     assert ds.y.tolist() == [0, 1, -1, 1]
+
+
+def test_symlinks_inside_the_folder_are_still_followed(tmp_path):
+    root = _imgs(tmp_path)
+    (root / "a" / "1.png").symlink_to(root / "b" / "0.png")  # a link to a file inside: accepted
+    ds = data.image_folder(root)
+    assert len(ds.x) == 3 and ds.classes == ["a", "b"]
+
+
+def test_a_constant_score_warns_in_one_line():
+    from oodrepro import metrics
+
+    with pytest.warns(RuntimeWarning, match="every score is -1 .*constant") as rec:
+        assert metrics.auroc([-1.0] * 5, [-1.0] * 4) == pytest.approx(0.5)
+    assert "\n" not in str(rec[0].message)
+
+
+def test_raw_banks_of_the_named_type_still_load(tmp_path):
+    from oodrepro.experiments.kpca import features
+
+    _FEATS64.tofile(tmp_path / "b64.bin")
+    np.testing.assert_array_equal(features.bank_features(tmp_path / "b64.bin", dim=8, dtype="float64"), _FEATS64)
+    z = np.zeros((4, 8), np.float32)
+    z.tofile(tmp_path / "zeros.bin")  # all-zero (dead) features are features
+    assert features.bank_features(tmp_path / "zeros.bin", dim=8).shape == (4, 8)
+
+
+def test_a_capped_nystroem_m_is_said_on_the_page():
+    """The main and ablation pages share one M / m: Nyström runs with m = N and says so (one warning line)."""
+    with pytest.warns(RuntimeWarning, match="Nyström ran with m = 40 landmarks, not n_components = 64") as rec:
+        det = _kpca_nys_above_n(None)
+    assert det.n_components == 40 and "\n" not in str(rec[0].message)
+
+
+def test_an_m_within_the_training_set_is_kept(tmp_path):
+    from oodrepro.experiments.kpca import methods
+
+    det = methods.kpca(_kpca_feats(), _kpca_cfg(n_components=40), approximation="nystroem")
+    assert det.n_components == 40

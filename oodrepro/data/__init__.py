@@ -142,7 +142,7 @@ def load(spec: str, split: str = "test", root=None, download: bool = False, seed
         return uniform_noise(ds, seed=seed)
     if shift.startswith("classes="):
         try:
-            classes = [int(c) for c in shift[len("classes="):].split(",") if c.strip()]
+            classes = [int(c) for c in shift[len("classes="):].split(",")]
         except ValueError:
             raise ParameterError(f"class subset {shift!r} must list integers, e.g. 'classes=2,6,7'") from None
         return class_subset(ds, classes)

@@ -180,6 +180,10 @@ def class_subset(ds: Dataset, classes, relabel: bool = True) -> Dataset:
     With ``relabel`` the kept classes are renumbered 0..len(classes)-1 in the order given.
     """
     classes = [int(c) for c in classes]
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:  # relabelling would give one class two labels, and the subset would read as len(classes) classes
+        raise ParameterError(f"class subset {classes} of {ds.name!r} names class {twice[0]} more than once; "
+                             "list each class once, e.g. 'classes=2,6,7'")
     present = set(np.unique(ds.y).tolist())
     missing = [c for c in classes if c not in present]
     if missing or not classes:

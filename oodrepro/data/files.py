@@ -65,6 +65,31 @@ def tree_fingerprint(path: Path) -> str:
     return "dir:" + h.hexdigest()
 
 
+def check_tree(folder: Path, what: str = "image folder") -> None:
+    """Refuse a folder whose symlinks leave it or loop.
+
+    torchvision's ``ImageFolder`` follows symlinks: a link to a folder outside ``folder`` reads images from
+    elsewhere, and a link to an ancestor (a loop) multiplies every image below it under new class names.
+    A symlink that resolves inside ``folder`` and is not an ancestor of itself is accepted; a broken one
+    is refused too (ImageFolder would fail on it with a traceback).
+    """
+    base = Path(folder).resolve()
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if not p.is_symlink():
+                continue
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):
+                raise DataFormatError(f"{what} {folder}: symlink {p} is broken or loops; remove it") from None
+            if not target.is_relative_to(base):
+                raise DataFormatError(f"{what} {folder}: symlink {p} leads outside the folder (to {target}); "
+                                      "copy the files in or remove the link") from None
+            if target.is_dir() and p.parent.resolve().is_relative_to(target):
+                raise DataFormatError(f"{what} {folder}: symlink {p} loops back to {target}; remove it")
+
+
 def _stage_zip(path: Path) -> Path:
     """Unpack ``path`` once into the staging area (atomically) and return the folder.
 
@@ -110,21 +135,33 @@ def image_folder(path, subdir: str | None = None, size: int | None = None, chann
         raise ParameterError(f"channels = {channels!r} is not accepted; use 1, 3 or None")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ParameterError(f"size = {size!r} is not accepted; use a positive integer or None")
+    if subdir is not None and (not isinstance(subdir, str) or not subdir or Path(subdir).is_absolute()
+                               or ".." in Path(subdir).parts):
+        raise ParameterError(f"subdir = {subdir!r} is not accepted; name a folder inside {path} (no '..', not absolute)")
     params = {"path": str(path.resolve()), "subdir": subdir, "size": size, "channels": channels}
+    if path.is_dir():  # before the cache is asked: a link out or a loop is refused whatever was cached
+        check_tree(path / subdir if subdir and (path / subdir).is_dir() else path)
 
     def build():
         base = _stage_zip(path) if path.suffix.lower() == ".zip" else path
         folder = base / subdir if subdir else base
+        if folder.exists() and not folder.resolve().is_relative_to(base.resolve()):
+            raise DataFormatError(f"{path}: folder {subdir!r} leads outside it")
         if not folder.is_dir():
             raise DataFormatError(f"{path}: no folder {subdir!r} inside")
         mode = {1: "L", 3: "RGB", None: "RGB"}[channels]
+        check_tree(folder)
         try:
             ds = ImageFolder(str(folder))
         except (FileNotFoundError, RuntimeError) as exc:
             raise DataFormatError(f"{folder}: not an image-folder layout ({exc})") from None
         imgs = []
         for file, _ in ds.samples:
-            img = ds.loader(file).convert(mode)
+            try:
+                img = ds.loader(file).convert(mode)
+            except (OSError, ValueError, SyntaxError) as exc:  # PIL: truncated or not an image
+                raise DataFormatError(f"{file}: not a readable image ({type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0] if str(exc) else ''}); remove or replace it") from None
             if size:
                 img = img.resize((size, size))
             imgs.append(np.asarray(img, dtype=np.uint8))
@@ -195,6 +232,9 @@ def load_features(path, key: str | None = None, dim: int | None = None) -> np.nd
         raise DataFormatError(f"{path}: features must be real numbers, got dtype {a.dtype}")
     if not np.isfinite(a).all():
         raise DataFormatError(f"{path}: features contain NaN or inf")
+    if np.issubdtype(a.dtype, np.integer) and a.size and int(np.max(np.abs(a.astype(np.float64)))) > 2 ** 24:
+        raise DataFormatError(f"{path}: integer features (dtype {a.dtype}) beyond ±2**24 lose digits in float32; "
+                              "store them as float32 (rescaled) or float64")
     with np.errstate(over="ignore"):
         f = a.astype(np.float32)
     if not np.isfinite(f).all():

@@ -73,6 +73,11 @@ def read_annotations(root) -> dict:
     for img_id, im in doc["imgs"].items():
         if not isinstance(im, dict) or not isinstance(im.get("path"), str) or not isinstance(im.get("objects", []), list):
             raise _bad(path, f"imgs[{img_id!r}] needs 'path' (a string) and 'objects' (a list)")
+        rel = im["path"]
+        if not rel or "\0" in rel or Path(rel).is_absolute() or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel) \
+                or ".." in re.split(r"[/\\]", rel):
+            raise _bad(path, f"imgs[{img_id!r}].path = {rel!r} is not accepted; frame paths must be relative to "
+                             f"{Path(root)} without '..'")
         imgs[str(img_id)] = {"path": im["path"], "objects": [_check_object(path, img_id, k, o)
                                                              for k, o in enumerate(im.get("objects", []))]}
     return {"types": [str(t) for t in doc["types"]], "imgs": imgs, "root": str(root)}
@@ -95,9 +100,18 @@ def _open(root: Path, rel: str):
     from PIL import Image
 
     p = root / rel
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise DataFormatError(f"{root / ANNOTATIONS}: frame path {rel!r} is not accepted; it must be relative "
+                              "to the data set's folder, without '..'")
+    if p.exists() and not p.resolve().is_relative_to(Path(root).resolve()):
+        raise DataFormatError(f"{p}: frame resolves to {p.resolve()}, outside the data set's folder "
+                              f"{Path(root).resolve()}; copy it in or remove the link")
     if not p.is_file():
         raise DataNotFoundError("tt100k", str(p), "annotations.json names a frame that is not on disk")
-    return Image.open(p).convert("RGB")
+    try:
+        return Image.open(p).convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataFormatError(f"{p}: not a readable image ({type(exc).__name__}); replace the frame") from None
 
 
 def crop_signs(root, size: int = 32, margin: float = 0.1, ann: dict | None = None) -> dict:

@@ -23,9 +23,16 @@ def as_layers(layers, name: str = "layers") -> list[np.ndarray]:
         a = np.asarray(a)
         if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
             raise ValueError(f"{name}[{i}]: embeddings must be a non-empty 2-D array (N, D), got shape {a.shape}")
+        if a.dtype == object or a.dtype.kind not in "biuf":
+            raise ParameterError(f"{name}[{i}]: embeddings must hold real numbers, got dtype {a.dtype}")
         if not np.isfinite(a).all():
             raise ValueError(f"{name}[{i}]: embeddings contain NaN or inf")
-        out.append(np.ascontiguousarray(a, dtype=np.float32))
+        with np.errstate(over="ignore"):
+            f = np.ascontiguousarray(a, dtype=np.float32)
+        if not np.isfinite(f).all():  # finite in float64, inf in float32: every score would be inf or NaN
+            raise ParameterError(f"{name}[{i}]: embeddings overflow float32 (|value| up to "
+                                 f"{float(np.max(np.abs(a))):.3g} > 3.4e38); rescale them")
+        out.append(f)
     if len({a.shape[0] for a in out}) != 1:
         raise ValueError(f"{name}: layers disagree on the number of samples: {[a.shape[0] for a in out]}")
     return out

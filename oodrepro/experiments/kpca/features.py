@@ -196,21 +196,51 @@ def torchvision_features(folder, backbone: str = "resnet50", pretrained: bool = 
 
 
 # --- feature banks -----------------------------------------------------------------------------
-def bank_features(path, dim: int | None = None, key: str | None = None) -> np.ndarray:
-    """A feature bank: ``.npy`` / ``.npz`` (:func:`oodrepro.data.load_features`) or a raw float32 file of
-    ``N × dim`` values (the authors' memmaps; ``dim`` required), opened as a read-only ``np.memmap`` so a
-    10⁶ × 2048 bank is streamed by :meth:`oodrepro.detectors.KPCA.fit`, never loaded whole."""
+RAW_DTYPES = ("float32", "float64", "float16")
+
+
+def _check_raw(path: Path, bank: np.ndarray, dtype: str) -> None:
+    """A raw file read as ``dtype`` must look like features: finite, no value beyond ±1e30 and almost no
+    denormal-sized ones. Another element type read as float32 (a float64 bank: every other word is the low
+    half of a double, uniformly random bits; uint8 or int data) fails this on its first rows."""
+    flat = bank.reshape(-1)
+    n = flat.size
+    idx = np.unique(np.linspace(0, n - 1, min(n, 1 << 16)).astype(np.int64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        sample = np.asarray(flat[idx], dtype=np.float64)
+        a = np.abs(sample)
+    tiny = float(np.mean((a > 0) & (a < 1e-30)))
+    why = ("it holds NaN or inf" if not np.isfinite(sample).all() else
+           f"it holds values up to {a.max():.3g}" if a.max() > 1e30 else
+           f"{tiny:.0%} of its values are below 1e-30 in magnitude" if tiny > 0.01 else "")
+    if why:
+        other = [d for d in RAW_DTYPES if d != dtype]
+        raise DataFormatError(f"{path}: read as raw {dtype}, {why} — not {dtype} features; pass dtype= "
+                              f"{' or '.join(map(repr, other))} if that is how it was written, or save it as .npy")
+
+
+def bank_features(path, dim: int | None = None, key: str | None = None, dtype: str = "float32") -> np.ndarray:
+    """A feature bank: ``.npy`` / ``.npz`` (:func:`oodrepro.data.load_features`) or a raw file of ``N × dim``
+    values of element type ``dtype`` (float32 by default: the authors' memmaps; ``dim`` required), opened as a
+    read-only ``np.memmap`` so a 10⁶ × 2048 bank is streamed by :meth:`oodrepro.detectors.KPCA.fit`, never
+    loaded whole. A raw file whose values do not look like ``dtype`` features (another element type) is
+    refused (:class:`DataFormatError`), not read as garbage."""
     path = Path(path)
     if path.suffix in (".npy", ".npz"):
         return data.load_features(path, key=key, dim=dim)
     if not path.exists():
         raise DataNotFoundError(path.stem, str(path), "Give the path of a .npy, .npz or raw float32 feature file")
-    if dim is None or dim < 1:
-        raise ParameterError(f"parameter 'dim' = {dim!r}: a raw float32 bank needs its feature width (an integer >= 1)")
+    if dtype not in RAW_DTYPES:
+        raise ParameterError(f"parameter 'dtype' = {dtype!r} is not accepted; use one of {', '.join(RAW_DTYPES)}")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ParameterError(f"parameter 'dim' = {dim!r}: a raw {dtype} bank needs its feature width (an integer >= 1)")
+    item = np.dtype(dtype).itemsize
     size = path.stat().st_size
-    if size == 0 or size % (4 * dim):
-        raise DataFormatError(f"{path}: {size} bytes is not a whole number of float32 rows of width {dim}")
-    return np.memmap(path, dtype=np.float32, mode="r", shape=(size // (4 * dim), dim))
+    if size == 0 or size % (item * dim):
+        raise DataFormatError(f"{path}: {size} bytes is not a whole number of {dtype} rows of width {dim}")
+    bank = np.memmap(path, dtype=dtype, mode="r", shape=(size // (item * dim), int(dim)))
+    _check_raw(path, bank, dtype)
+    return bank
 
 
 def subsample(z: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:

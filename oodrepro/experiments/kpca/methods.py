@@ -10,9 +10,12 @@ activations (ReAct's own rule; the authors' 1.0 is for ImageNet ResNet50 feature
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ... import metrics
+from ...errors import ParameterError
 from ...detectors import KPCA, PCA, DeepKNN, Energy, MaxLogit, MaxSoftmax, Mahalanobis, ODIN, ReAct, ViM
 from .features import Features
 
@@ -40,9 +43,19 @@ def kpca(feats: Features, cfg: dict, kernel="gaussian", approximation="rff", cos
                 seed=cfg.get("_seed", 0), clip=None, weight=feats.weight, bias=feats.bias)
     if kernel == "gaussian" and approximation == "rff":  # the page's RFF draw (other maps have one layout)
         args["rff_layout"] = cfg.get("rff_layout", "ours")
+    grid = kw.pop("param", None) or cfg.get("_m_param")
     args.update(kw)
-    args["n_components"] = min(int(args["n_components"]), len(feats.train[0])) \
-        if approximation == "nystroem" else args["n_components"]
+    n_train, m = len(feats.train[0]), int(args["n_components"])
+    src = getattr(feats, "source", "the features")
+    if approximation == "nystroem" and m > n_train:
+        if grid:  # a grid page labels its column and claims with m: capping it would mislabel them
+            raise ParameterError(f"parameter {grid!r} = {m} is above the {n_train} training points of {src}: "
+                                 f"Nyström takes m <= N landmarks; use {grid} <= {n_train} or more training points "
+                                 "(max_train)")
+        # one M / m for both maps: RFF keeps M, Nyström runs with m = N, and says so on the page
+        warnings.warn(f"kpca: Nyström ran with m = {n_train} landmarks, not n_components = {m}: {src} has "
+                      f"{n_train} training points", RuntimeWarning, stacklevel=2)
+        args["n_components"] = n_train
     return KPCA(**args)
 
 

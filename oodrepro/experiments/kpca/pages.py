@@ -138,7 +138,7 @@ LANDMARK_PAGE = _schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of l
 def landmark_page(cfg: dict) -> dict:
     frames = []
     for m in cfg["m_grid"]:
-        c = dict(cfg, n_components=m)
+        c = dict(cfg, n_components=m, _m_param="m_grid")
         make = (lambda name, feats, cc: methods.kpca(feats, cc, approximation="nystroem",
                                                      landmarks=name.removeprefix("nys_")))
         frames.append(run_methods(c, [f"nys_{h}" for h in LANDMARKS], make=make, m=m))
@@ -169,7 +169,8 @@ def sensitivity_page(cfg: dict) -> dict:
     for param, grid, key in (("evr", cfg["evr_grid"], "evr"), ("gamma", cfg["gamma_grid"], "gamma"),
                              ("M / m", cfg["m_grid"], "n_components")):
         for v in grid:
-            frames.append(run_methods(dict(cfg, **{key: v}), ["kpca_rff", "kpca_nys"], param=param, value=float(v)))
+            c = dict(cfg, **{key: v}, _m_param="m_grid" if key == "n_components" else None)
+            frames.append(run_methods(c, ["kpca_rff", "kpca_nys"], param=param, value=float(v)))
     rows = pd.concat(frames, ignore_index=True)
     s = summary(rows, PAPER, None, by=("in_dist", "ood", "method", "param", "value"))
     claims = []
