@@ -571,10 +571,10 @@ def archive_provenance(result_path: Path) -> dict:
             and e["definition"].get("recipe", {}).get("name") == cfg.get("recipe")
             and e["definition"].get("seed") in (cfg.get("seeds") or [])}
     used = provenance.data_used(doc)
-    files = {}
+    files, root = {}, data.data_root(cfg.get("data_root"))
     for name in used["data_root"] + used["embedded"]:
         for f in data.source_files(name, cfg.get("data_root")):
-            files[f.name] = checkpoints.sha256(f)
+            files[str(f.relative_to(root))] = checkpoints.sha256(f)
     cpu = (meta.get("cpu_seconds") or 0.0) + sum(float(e.get("train_seconds") or 0) for e in nets.values())
     return {"command": meta.get("command") or "?", "commit": meta.get("git_commit"), "machine": checkpoints.machine(),
             "wall_seconds": meta.get("wall_time_s"), "cpu_seconds": round(cpu, 1),
