@@ -29,6 +29,7 @@ what it is good at: hashing parameters (:func:`joblib.hash`) and storing NumPy-h
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -136,17 +137,39 @@ def _looks_like_cache(base: Path) -> bool:
     return True
 
 
+#: errno values that mean "this folder cannot take the file" (full disk, quota, read-only file system)
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def disk_error(exc: OSError, folder: Path, what: str = "files") -> OodreproError | None:
+    """One-line :class:`OodreproError` for a full disk, an exceeded quota or a read-only file system while
+    writing ``what`` into ``folder`` (naming the folder and what to do); ``None`` for any other OSError."""
+    if exc.errno not in _DISK_ERRNOS:
+        return None
+    why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+           errno.EROFS: "the file system is read-only"}[exc.errno]
+    todo = "free space there" if exc.errno != errno.EROFS else "make it writable"
+    return OodreproError(f"cannot write {what} in {folder}: {why}; {todo} or write to another folder"
+                         f" (the cache: set {ENV}; results: results_dir=). Nothing was left half-written")
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` through a hidden temporary file beside it and one ``os.replace``: a
-    reader sees the old file or the new one, never half of one (also used for result files)."""
+    reader sees the old file or the new one, never half of one (also used for result files).
+
+    A full disk, an exceeded quota or a read-only file system raises :class:`OodreproError` naming the
+    folder (:func:`disk_error`), after removing the temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        err = disk_error(exc, path.parent, path.name) if isinstance(exc, OSError) else None
+        if err is not None:
+            raise err from None
         raise
 
 
@@ -272,8 +295,8 @@ def cached(kind: str, params: dict, compute: Callable[[], Any], fingerprint: str
 
 def _write(entry: Path, k: str, kind: str, params: dict, fingerprint: str, value: Any, wall: float) -> None:
     tmp = entry.parent / f".tmp-{k}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True, exist_ok=True)
     try:
+        tmp.mkdir(parents=True, exist_ok=True)
         joblib.dump(value, tmp / "payload.joblib")
         meta = {"key": k, "kind": kind, "params": {a: _jsonable(b) for a, b in params.items()},
                 "fingerprint": fingerprint, "version": __version__, "compute_seconds": round(wall, 3),
@@ -284,8 +307,11 @@ def _write(entry: Path, k: str, kind: str, params: dict, fingerprint: str, value
             os.replace(tmp, entry)
         except OSError:  # another process won the race: keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        err = disk_error(exc, entry.parent, f"the cache entry {kind}/{k}") if isinstance(exc, OSError) else None
+        if err is not None:
+            raise err from None
         raise
 
 

@@ -151,8 +151,16 @@ def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = N
     if extra:
         doc.update(extra)
     text = json.dumps(_clean(doc), indent=1)
-    write_atomic(output_path(path), text)
-    write_atomic(output_path(path.with_suffix(".csv")), df.to_csv(index=False))
+    # both files are written aside first and moved into place together: a full disk on the second one
+    # leaves neither a new JSON beside an old CSV nor a temporary file (cache.write_atomic names the folder)
+    out_json, out_csv = output_path(path), output_path(path.with_suffix(".csv"))
+    tmp_csv = out_csv.with_name(f".new-{out_csv.name}-{os.getpid()}")
+    write_atomic(tmp_csv, df.to_csv(index=False))
+    try:
+        write_atomic(out_json, text)
+        os.replace(tmp_csv, out_csv)
+    finally:
+        tmp_csv.unlink(missing_ok=True)
     return path
 
 
