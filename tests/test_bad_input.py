@@ -16,82 +16,105 @@ import pytest
 from oodrepro import cache, config, data, results
 from oodrepro.errors import DataFormatError, OodreproError, ParameterError
 
+
 def _bundle(tmp: Path, x, y, **more) -> Path:
     p = tmp / "bundle.npz"
     np.savez(p, x=x, y=y, **more)
     return p
 
+
 IMG = np.zeros((4, 8, 8), np.uint8)
 LAB = np.array([0, 1, 0, 1])
+
 
 def _uint16(tmp):  # issue 12, item 6: uint16 pixels ended up as large as 125 after scaling
     return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 32000, np.uint16), LAB))
 
+
 def _float_pm1(tmp):  # item 6: floats in [-1, 1] loaded as if in [0, 1]
     return data.array_bundle(_bundle(tmp, np.linspace(-1, 1, 256, dtype=np.float32).reshape(4, 8, 8), LAB))
+
 
 def _nan(tmp):  # item 6
     x = np.full((4, 8, 8), 0.5, np.float32)
     x[1, 2, 3] = np.nan
     return data.array_bundle(_bundle(tmp, x, LAB))
 
+
 def _float_labels(tmp):  # item 6: non-integer labels were truncated
     return data.array_bundle(_bundle(tmp, IMG, np.array([0.0, 1.5, 0.2, 1.0])))
+
 
 def _label_beyond_classes(tmp):
     return data.array_bundle(_bundle(tmp, IMG, np.array([0, 1, 2, 5]), classes=np.array(["a", "b"])))
 
+
 def _negative_label(tmp):
     return data.array_bundle(_bundle(tmp, IMG, np.array([0, -3, 1, 1])))
+
 
 def _string_labels(tmp):
     return data.array_bundle(_bundle(tmp, IMG, np.array(["cat", "dog", "cat", "dog"])))
 
+
 def _bool_pixels(tmp):
     return data.array_bundle(_bundle(tmp, np.ones((4, 8, 8), bool), LAB))
+
 
 def _float_0_255(tmp):  # floats in 0..255 are not silently divided any more
     return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 200.0, np.float32), LAB))
 
+
 def _int_over_255(tmp):
     return data.array_bundle(_bundle(tmp, np.full((4, 8, 8), 300, np.int64), LAB))
+
 
 def _two_d_x(tmp):
     return data.array_bundle(_bundle(tmp, np.zeros((4, 64), np.uint8), LAB))
 
+
 def _two_channels(tmp):
     return data.array_bundle(_bundle(tmp, np.zeros((4, 8, 8, 2), np.uint8), LAB))
+
 
 def _label_count(tmp):
     return data.array_bundle(_bundle(tmp, IMG, np.array([0, 1, 0])))
 
+
 def _repeated_class_names(tmp):
     return data.array_bundle(_bundle(tmp, IMG, LAB, classes=np.array(["a", "a"])))
+
 
 def _complex_features(tmp):
     np.save(tmp / "f.npy", np.ones((3, 2), complex))
     return data.load_features(tmp / "f.npy")
 
+
 def _overflow_features(tmp):  # finite in float64, inf in float32
     np.save(tmp / "f.npy", np.full((3, 2), 1e300))
     return data.load_features(tmp / "f.npy")
 
+
 def _image_folder_channels(tmp):
     (tmp / "imgs" / "a").mkdir(parents=True)
     return data.image_folder(tmp / "imgs", channels=2)
+
 
 def _cache_kind(kind):
     def f(tmp):
         return cache.clear(kind=kind, path=tmp / "cache")
     return f
 
+
 def _cached_kind(tmp):
     return cache.cached("../escape", {"p": 1}, lambda: 1)
+
 
 def _clear_untagged_folder(tmp):  # OODREPRO_CACHE_DIR=$HOME, then 'cache clear'
     (tmp / "home" / "Documents").mkdir(parents=True)
     (tmp / "home" / "Documents" / "thesis.tex").write_text("years of work")
     return cache.clear(path=tmp / "home")
+
 
 def _unwritable_cache(tmp, monkeypatch):
     (tmp / "afile").write_text("")
@@ -102,10 +125,12 @@ def _unwritable_cache(tmp, monkeypatch):
     finally:
         assert not calls, "computed before finding out that the cache is unwritable"
 
+
 def _result_outside_results_dir(tmp, monkeypatch):
     monkeypatch.setenv(results.STAGE_ENV, str(tmp / "res" / ".staging-x"))
     monkeypatch.setenv(results.ROOT_ENV, str(tmp / "res"))
     return results.write(tmp / "res" / ".." / "elsewhere.json", "x/y", {}, [{"a": 1}])
+
 
 # --- issue 21, class 2: paths that leave the folder the user gave -------------------------------------------
 def _png(path: Path, value: int = 0, size: int = 8) -> Path:
@@ -115,20 +140,24 @@ def _png(path: Path, value: int = 0, size: int = 8) -> Path:
     Image.fromarray(np.full((size, size), value, np.uint8)).save(path)
     return path
 
+
 def _imgs(tmp: Path) -> Path:
     for c in ("a", "b"):
         _png(tmp / "imgs" / c / "0.png")
     return tmp / "imgs"
+
 
 def _folder_symlink_loop(tmp):  # a link to an ancestor: ImageFolder walked it, multiplying images
     root = _imgs(tmp)
     (root / "a" / "loop").symlink_to(root, target_is_directory=True)
     return data.image_folder(root)
 
+
 def _folder_symlink_self(tmp):
     root = _imgs(tmp)
     (root / "b" / "again").symlink_to(root / "b", target_is_directory=True)
     return data.image_folder(root)
+
 
 def _folder_symlink_outside_dir(tmp):
     root = _imgs(tmp)
@@ -136,11 +165,13 @@ def _folder_symlink_outside_dir(tmp):
     (root / "c").symlink_to(tmp / "elsewhere", target_is_directory=True)
     return data.image_folder(root)
 
+
 def _folder_symlink_outside_file(tmp):
     root = _imgs(tmp)
     _png(tmp / "secret.png")
     (root / "a" / "1.png").symlink_to(tmp / "secret.png")
     return data.image_folder(root)
+
 
 def _folder_symlink_dotdot(tmp):  # a relative link with '..' out of the folder
     root = _imgs(tmp)
@@ -148,25 +179,30 @@ def _folder_symlink_dotdot(tmp):  # a relative link with '..' out of the folder
     os.symlink("../../other/y.png", root / "b" / "1.png")
     return data.image_folder(root)
 
+
 def _folder_symlink_broken(tmp):
     root = _imgs(tmp)
     os.symlink("nowhere.png", root / "a" / "1.png")
     return data.image_folder(root)
+
 
 def _folder_subdir_dotdot(tmp):
     _imgs(tmp)
     (tmp / "outer").mkdir()
     return data.image_folder(tmp / "outer", subdir="../imgs")
 
+
 def _folder_subdir_absolute(tmp):
     root = _imgs(tmp)
     (tmp / "outer").mkdir()
     return data.image_folder(tmp / "outer", subdir=str(root))
 
+
 def _folder_corrupt_image(tmp):  # class 5: a truncated file, named
     root = _imgs(tmp)
     (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
     return data.image_folder(root)
+
 
 def _tt100k(tmp: Path, frame_path: str) -> Path:
     import json
@@ -179,12 +215,14 @@ def _tt100k(tmp: Path, frame_path: str) -> Path:
     (root / "annotations.json").write_text(json.dumps(ann))
     return root
 
+
 def _tt100k_frame(frame_path):
     def f(tmp):
         from oodrepro.data import tt100k
 
         return tt100k.crop_signs(_tt100k(tmp, frame_path(tmp) if callable(frame_path) else frame_path))
     return f
+
 
 def _tt100k_frame_symlink_out(tmp):
     from oodrepro.data import tt100k
@@ -193,6 +231,7 @@ def _tt100k_frame_symlink_out(tmp):
     (root / "train" / "2.png").symlink_to(tmp / "outside.png")
     return tt100k.crop_signs(root)
 
+
 def _tt100k_corrupt_frame(tmp):
     from oodrepro.data import tt100k
 
@@ -200,10 +239,12 @@ def _tt100k_corrupt_frame(tmp):
     (root / "train" / "1.png").write_bytes(b"not a png")
     return tt100k.crop_signs(root)
 
+
 def _tt100k_background_dotdot(tmp):
     from oodrepro.data import tt100k
 
     return tt100k.background_patches(_tt100k(tmp, "train/../../outside.png"), n=1)
+
 
 # --- issue 21, class 1: values accepted outside their meaning -----------------------------------------------
 def _spec(spec):
@@ -211,9 +252,11 @@ def _spec(spec):
         return data.load(spec, split="test")
     return f
 
+
 def _subset_twice(tmp):
     ds = data.array_bundle(_bundle(tmp, np.zeros((6, 8, 8), np.uint8), np.array([0, 1, 2, 0, 1, 2])))
     return data.core.class_subset(ds, [1, 2, 1])
+
 
 def _kpca_feats(n_train: int = 40):
     from oodrepro.experiments.kpca.features import Features
@@ -223,13 +266,16 @@ def _kpca_feats(n_train: int = 40):
     lg = lambda n: rng.normal(size=(n, 3)).astype(np.float32)  # noqa: E731
     return Features("toy", (z(n_train), lg(n_train)), (z(10), lg(10)), {"o": (z(10), lg(10))})
 
+
 def _kpca_cfg(**kw):
     return dict({"n_components": 16, "evr": 0.9, "gamma": 1.0}, **kw)
+
 
 def _kpca_nys_above_n(tmp):  # Nyström's m was capped at N while the page said m
     from oodrepro.experiments.kpca import methods
 
     return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=64), approximation="nystroem")
+
 
 def _kpca_landmarks_grid_above_n(tmp):
     from oodrepro.experiments.kpca import methods
@@ -237,10 +283,12 @@ def _kpca_landmarks_grid_above_n(tmp):
     return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=2048, _m_param="m_grid"), approximation="nystroem",
                         landmarks="uniform")
 
+
 def _kpca_sensitivity_nys_above_n(tmp):
     from oodrepro.experiments.kpca import methods
 
     return methods.detector("kpca_nys", _kpca_feats(), _kpca_cfg(n_components=100, _m_param="m_grid"))
+
 
 def _raw_bank(values, dim, **kw):
     def f(tmp):
@@ -250,26 +298,32 @@ def _raw_bank(values, dim, **kw):
         return features.bank_features(tmp / "bank.bin", dim=dim, **kw)
     return f
 
+
 _FEATS64 = np.abs(np.random.default_rng(1).normal(size=(32, 8)))  # float64 written where float32 is assumed
+
 
 def _int_features(tmp):
     np.save(tmp / "f.npy", np.array([[2 ** 30 + 1, 3], [1, 2]], np.int64))
     return data.load_features(tmp / "f.npy")
+
 
 def _logits_overflow_float32(tmp):  # finite in float64, inf in float32: every score was NaN
     from oodrepro.detectors import Energy
 
     return Energy().score(logits=np.array([[1e39, 0.0], [0.0, 1.0]]))
 
+
 def _msp_logits_overflow(tmp):
     from oodrepro.detectors import MaxSoftmax
 
     return MaxSoftmax().score(logits=np.array([[-1e40, 0.0], [0.0, 1.0]]))
 
+
 def _embeddings_strings(tmp):
     from oodrepro.detectors.base import as_layers
 
     return as_layers([np.array([["a", "b"], ["c", "d"]])])
+
 
 # --- issue 21, class 4: errors that name the culprit --------------------------------------------------------
 def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
@@ -279,18 +333,34 @@ def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
         return metrics.auroc(s_in, s_out)
     return f
 
+
 def _param(**kw):
     def f(tmp):
         return config.resolve("knn_ls.table1", "smoke", **kw)
     return f
 
-# --- issue 21, class 4: errors that name the culprit (disk full; truncated files; parameters) ----------------
-def _disk_full(errno_value):
-    """``open``-level writes fail as a full disk / quota / read-only file system would."""
 
+# --- issue 21, class 4: errors that name the culprit --------------------------------------------------------
+
+def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
+    def f(tmp):
+        from oodrepro import metrics
+
+        return metrics.auroc(s_in, s_out)
+    return f
+
+
+def _param(**kw):
+    def f(tmp):
+        return config.resolve("knn_ls.table1", "smoke", **kw)
+    return f
+
+
+def _disk_full(errno_value):  # a write fails as on a full disk / over quota / on a read-only file system
     def fail(self, *a, **k):
         raise OSError(errno_value, os.strerror(errno_value), str(self))
     return fail
+
 
 def _cache_disk_full(code):
     def f(tmp, monkeypatch):
@@ -300,16 +370,19 @@ def _cache_disk_full(code):
         return cache.cached("t", {"p": 1}, lambda: np.zeros(3))
     return f
 
+
 def _write_atomic_disk_full(code):
     def f(tmp, monkeypatch):
         monkeypatch.setattr(Path, "write_bytes", _disk_full(code))
         return cache.write_atomic(tmp / "out" / "x.json", "{}")
     return f
 
+
 def _result_disk_full(tmp, monkeypatch):
 
     monkeypatch.setattr(Path, "write_bytes", _disk_full(errno.ENOSPC))
     return results.write(tmp / "res" / "t.json", "x/y", {}, [{"a": 1}])
+
 
 CASES = [
     # data: values outside their meaning (issue 12, item 6, and the same class elsewhere)
@@ -398,6 +471,7 @@ CASES = [
     ("result-disk-full", _result_disk_full, OodreproError, "/res: no space left on the device"),
 ]
 
+
 @pytest.mark.parametrize("case,call,exc,fragment", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(tmp_path, monkeypatch, case, call, exc, fragment):
     import inspect
@@ -409,10 +483,12 @@ def test_bad_input(tmp_path, monkeypatch, case, call, exc, fragment):
     assert fragment in msg, msg
     assert "\n" not in msg  # one line
 
+
 def test_the_untagged_folder_survived(tmp_path):
     with pytest.raises(OodreproError):
         _clear_untagged_folder(tmp_path)
     assert (tmp_path / "home" / "Documents" / "thesis.tex").read_text() == "years of work"
+
 
 @pytest.mark.parametrize("x", [np.full((4, 8, 8), 255, np.int64), np.full((4, 8, 8), 0.25, np.float64),
                                np.full((4, 8, 8, 3), 7, np.uint8)], ids=["int64-0-255", "float-0-1", "uint8-rgb"])
@@ -422,9 +498,11 @@ def test_good_bundles_still_load(tmp_path, x):
     expect = x.max() / 255 if np.issubdtype(x.dtype, np.integer) else x.max()
     assert np.isclose(ds.x.max(), expect)
 
+
 def test_integer_valued_float_labels_and_unlabelled_are_accepted(tmp_path):
     ds = data.array_bundle(_bundle(tmp_path, IMG, np.array([0.0, 1.0, -1.0, 1.0])))
     assert ds.y.tolist() == [0, 1, -1, 1]
+
 
 def test_symlinks_inside_the_folder_are_still_followed(tmp_path):
     root = _imgs(tmp_path)
@@ -432,12 +510,14 @@ def test_symlinks_inside_the_folder_are_still_followed(tmp_path):
     ds = data.image_folder(root)
     assert len(ds.x) == 3 and ds.classes == ["a", "b"]
 
+
 def test_a_constant_score_warns_in_one_line():
     from oodrepro import metrics
 
     with pytest.warns(RuntimeWarning, match="every score is -1 .*constant") as rec:
         assert metrics.auroc([-1.0] * 5, [-1.0] * 4) == pytest.approx(0.5)
     assert "\n" not in str(rec[0].message)
+
 
 def test_raw_banks_of_the_named_type_still_load(tmp_path):
     from oodrepro.experiments.kpca import features
@@ -448,17 +528,20 @@ def test_raw_banks_of_the_named_type_still_load(tmp_path):
     z.tofile(tmp_path / "zeros.bin")  # all-zero (dead) features are features
     assert features.bank_features(tmp_path / "zeros.bin", dim=8).shape == (4, 8)
 
+
 def test_a_capped_nystroem_m_is_said_on_the_page():
     """The main and ablation pages share one M / m: Nyström runs with m = N and says so (one warning line)."""
     with pytest.warns(RuntimeWarning, match="Nyström ran with m = 40 landmarks, not n_components = 64") as rec:
         det = _kpca_nys_above_n(None)
     assert det.n_components == 40 and "\n" not in str(rec[0].message)
 
+
 def test_an_m_within_the_training_set_is_kept(tmp_path):
     from oodrepro.experiments.kpca import methods
 
     det = methods.kpca(_kpca_feats(), _kpca_cfg(n_components=40), approximation="nystroem")
     assert det.n_components == 40
+
 
 def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch):
     """Cache entry and result pair: no .tmp-* left, the old result pair intact (JSON and CSV together)."""
