@@ -384,6 +384,154 @@ def _result_disk_full(tmp, monkeypatch):
     return results.write(tmp / "res" / "t.json", "x/y", {}, [{"a": 1}])
 
 
+
+def _cut(p: Path, keep: float = 0.5) -> Path:
+    """``p`` cut to ``keep`` of its length, as an interrupted copy leaves it."""
+    b = p.read_bytes()
+    p.write_bytes(b[:int(len(b) * keep)])
+    return p
+
+
+def _idx(n: int, images: bool = True) -> bytes:
+    if images:
+        return b"\x00\x00\x08\x03" + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(n * 28 * 28)
+    return b"\x00\x00\x08\x01" + n.to_bytes(4, "big") + bytes(n)
+
+
+def _mnist_raw(tmp: Path, gz: bool) -> Path:
+    import gzip
+
+    raw = tmp / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        for kind, blob in (("images-idx3", _idx(n)), ("labels-idx1", _idx(n, images=False))):
+            f = raw / f"{prefix}-{kind}-ubyte"
+            f.write_bytes(gzip.compress(blob) if gz else blob)
+            if gz:
+                f.rename(f.with_name(f.name + ".gz"))
+    return raw
+
+
+def _mnist_idx_truncated(tmp):  # torchvision failed on it and it was reported as "not found"
+    _cut(_mnist_raw(tmp, gz=False) / "t10k-images-idx3-ubyte")
+    return data.load("mnist", "test", root=tmp)
+
+
+def _mnist_gz_truncated(tmp, monkeypatch):  # the MD5s are the files' before the cut (as torchvision's are)
+    import hashlib
+
+    import torchvision.datasets as tvd
+
+    raw = _mnist_raw(tmp, gz=True)
+    monkeypatch.setattr(tvd.MNIST, "resources", [(f.name, hashlib.md5(f.read_bytes()).hexdigest())
+                                                 for f in sorted(raw.iterdir())])
+    _cut(raw / "t10k-images-idx3-ubyte.gz", 0.7)
+    return data.load("mnist", "test", root=tmp)
+
+
+def _emnist_idx_truncated(tmp):
+    raw = tmp / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "emnist-digits-test-images-idx3-ubyte").write_bytes(_idx(5)[:300])
+    (raw / "emnist-digits-test-labels-idx1-ubyte").write_bytes(_idx(5, images=False))
+    return data.load("emnist_digits", "test", root=tmp)
+
+
+def _svhn_mat_truncated(tmp):
+    from scipy.io import savemat
+
+    (tmp / "SVHN").mkdir()
+    savemat(tmp / "SVHN" / "test_32x32.mat", {"X": np.zeros((32, 32, 3, 4), np.uint8), "y": np.ones((4, 1))})
+    _cut(tmp / "SVHN" / "test_32x32.mat")
+    return data.load("svhn", "test", root=tmp)
+
+
+def _cifar10_batch_truncated(tmp):
+    import pickle
+
+    d = tmp / "cifar-10-batches-py"
+    d.mkdir()
+    (d / "test_batch").write_bytes(pickle.dumps({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1, 2, 3]}))
+    _cut(d / "test_batch")
+    return data.load("cifar10", "test", root=tmp)
+
+
+def _cifar10_jpg_zip_truncated(tmp):
+    import zipfile
+
+    _png(tmp / "src" / "test" / "a" / "0.png", size=32)
+    (tmp / "CIFAR10-jpg").mkdir()
+    with zipfile.ZipFile(tmp / "CIFAR10-jpg" / "cifar10_test_jpg.zip", "w") as z:
+        z.write(tmp / "src" / "test" / "a" / "0.png", "test/a/0.png")
+    _cut(tmp / "CIFAR10-jpg" / "cifar10_test_jpg.zip")
+    return data.load("cifar10", "test", root=tmp)
+
+
+def _zip_member_damaged(tmp):  # the central directory is intact, a deflated member is not
+    import zipfile
+
+    _png(tmp / "src" / "a" / "0.png", value=7, size=64)
+    with zipfile.ZipFile(tmp / "imgs.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp / "src" / "a" / "0.png", "a/0.png")
+    b = bytearray((tmp / "imgs.zip").read_bytes())
+    for i in range(40, 60):
+        b[i] ^= 0xFF
+    (tmp / "imgs.zip").write_bytes(bytes(b))
+    return data.image_folder(tmp / "imgs.zip")
+
+
+def _npz_bundle_truncated(tmp):
+    return data.array_bundle(_cut(_bundle(tmp, np.zeros((50, 8, 8), np.uint8), np.zeros(50, int))))
+
+
+def _npz_compressed_member_damaged(tmp):
+    p = tmp / "feats.npz"
+    np.savez_compressed(p, f=np.random.default_rng(0).normal(size=(64, 8)))
+    b = bytearray(p.read_bytes())
+    for i in range(80, 120):
+        b[i] ^= 0xFF
+    p.write_bytes(bytes(b))
+    return data.load_features(p)
+
+
+def _npy_features_truncated(tmp):
+    np.save(tmp / "f.npy", np.zeros((50, 8), np.float32))
+    return data.load_features(_cut(tmp / "f.npy"))
+
+
+def _npz_features_truncated(tmp):
+    np.savez(tmp / "f.npz", f=np.zeros((50, 8), np.float32))
+    return data.load_features(_cut(tmp / "f.npz"))
+
+
+
+def _tt100k_cropped_truncated(tmp):
+    from oodrepro.data import tt100k
+
+    np.savez(tmp / "tt100k_cropped_train_32x32.npz", x=np.zeros((20, 32, 32, 3), np.uint8), y=np.zeros(20, int),
+             classes=np.array(["pl40"]))
+    _cut(tmp / "tt100k_cropped_train_32x32.npz")
+    return tt100k.load_cropped(tmp, "train")
+
+
+def _tt100k_background_truncated(tmp):
+    import zipfile
+
+    from oodrepro.data import tt100k
+
+    with zipfile.ZipFile(tmp / "tt100k_background_256.zip", "w") as z:
+        z.writestr("bg/train_0.jpg", bytes(2000))
+    _cut(tmp / "tt100k_background_256.zip")
+    return tt100k.cropped_background(tmp, 2)
+
+
+def _raw_bank_truncated(tmp):
+    from oodrepro.experiments.kpca import features
+
+    np.zeros((10, 8), np.float32).tofile(tmp / "bank.bin")
+    return features.bank_features(_cut(tmp / "bank.bin", 0.55), dim=8)
+
+
 CASES = [
     # data: values outside their meaning (issue 12, item 6, and the same class elsewhere)
     ("npz-uint16", _uint16, DataFormatError, "got uint16 in [32000, 32000]"),
@@ -469,6 +617,24 @@ CASES = [
     ("cache-read-only-fs", _cache_disk_full(errno.EROFS), OodreproError, "the file system is read-only; make it writable"),
     ("write-atomic-disk-full", _write_atomic_disk_full(errno.ENOSPC), OodreproError, "cannot write x.json in "),
     ("result-disk-full", _result_disk_full, OodreproError, "/res: no space left on the device"),
+    # issue 21, class 4: a truncated or damaged data file is named as such, not "not found"
+    ("mnist-idx-truncated", _mnist_idx_truncated, DataFormatError, "t10k-images-idx3-ubyte: truncated (1968 bytes; its idx header promises 3936"),
+    ("mnist-gz-truncated", _mnist_gz_truncated, DataFormatError, "idx3-ubyte.gz: truncated (the compressed stream"),
+    ("emnist-idx-truncated", _emnist_idx_truncated, DataFormatError, "emnist-digits-test-images-idx3-ubyte: truncated"),
+    ("svhn-mat-truncated", _svhn_mat_truncated, DataFormatError, "test_32x32.mat: truncated or corrupt"),
+    ("cifar10-batch-truncated", _cifar10_batch_truncated, DataFormatError, "test_batch: truncated or corrupt"),
+    ("cifar10-jpg-zip-truncated", _cifar10_jpg_zip_truncated, DataFormatError,
+     "cifar10_test_jpg.zip: truncated or corrupt zip archive"),
+    ("zip-member-damaged", _zip_member_damaged, DataFormatError, "imgs.zip: truncated or corrupt zip archive"),
+    ("npz-bundle-truncated", _npz_bundle_truncated, DataFormatError, "bundle.npz: truncated or corrupt .npz"),
+    ("npz-compressed-damaged", _npz_compressed_member_damaged, DataFormatError, "feats.npz: truncated or corrupt"),
+    ("npy-features-truncated", _npy_features_truncated, DataFormatError, "f.npy: truncated or corrupt feature file"),
+    ("npz-features-truncated", _npz_features_truncated, DataFormatError, "f.npz: truncated or corrupt feature file"),
+    ("tt100k-cropped-truncated", _tt100k_cropped_truncated, DataFormatError,
+     "tt100k_cropped_train_32x32.npz: truncated or corrupt .npz"),
+    ("tt100k-background-truncated", _tt100k_background_truncated, DataFormatError,
+     "tt100k_background_256.zip: truncated or corrupt zip archive"),
+    ("raw-bank-truncated", _raw_bank_truncated, DataFormatError, "rows of width 8 (truncated, or another dim"),
 ]
 
 

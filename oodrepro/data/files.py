@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +106,9 @@ def _stage_zip(path: Path) -> Path:
         try:
             with zipfile.ZipFile(path) as z:
                 z.extractall(tmp)
-        except zipfile.BadZipFile as exc:
-            raise DataFormatError(f"{path} is not a readable zip archive ({exc})") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # cut short, or a damaged member
+            raise DataFormatError(f"{path}: truncated or corrupt zip archive ({type(exc).__name__}: {exc}, "
+                                  f"{path.stat().st_size} bytes); replace it with a fresh copy") from None
         try:
             os.replace(tmp, dest)
         except OSError:
@@ -187,10 +189,12 @@ def array_bundle(path, name: str | None = None, note: str = "") -> Dataset:
                 raise DataFormatError(f"{path}: array bundle lacks {sorted(missing)}; it holds {z.files}")
             x, y = z["x"], z["y"]
             classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         if isinstance(exc, DataFormatError):
             raise
-        raise DataFormatError(f"{path}: not a readable .npz array bundle ({type(exc).__name__}: {exc})") from None
+        raise DataFormatError(f"{path}: truncated or corrupt .npz array bundle ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}; {path.stat().st_size} bytes); "
+                              "replace it with a fresh copy") from None
     if x.ndim not in (3, 4):
         raise DataFormatError(f"{path}: x must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {x.shape}")
     if classes is not None and len(set(classes)) != len(classes):
@@ -222,8 +226,10 @@ def load_features(path, key: str | None = None, dim: int | None = None) -> np.nd
             a = np.load(path, allow_pickle=False)
     except DataFormatError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(f"{path}: not a readable feature file ({type(exc).__name__})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataFormatError(f"{path}: truncated or corrupt feature file ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}; {path.stat().st_size} bytes); "
+                              "replace it with a fresh copy") from None
     if a.ndim != 2 or a.shape[0] == 0:
         raise DataFormatError(f"{path}: features must be a non-empty 2-D array (N, D), got shape {a.shape}")
     if dim is not None and a.shape[1] != dim:

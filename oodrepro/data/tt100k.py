@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -196,8 +197,12 @@ def load_cropped(folder, split: str = "train") -> dict:
     try:
         with np.load(path, allow_pickle=False) as z:
             x, y, classes = z["x"], z["y"].astype(int), [str(c) for c in z["classes"]]
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+    except KeyError as exc:
         raise DataFormatError(f"{path}: expected arrays x, y, classes ({exc})") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataFormatError(f"{path}: truncated or corrupt .npz ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}; {path.stat().st_size} bytes); "
+                              "replace it with a fresh copy") from None
     if x.ndim != 4 or x.shape[-1] != 3 or len(x) != len(y) or (y < 0).any() or (y >= len(classes)).any():
         raise DataFormatError(f"{path}: x must be (N, H, W, 3) with one label in 0..{len(classes) - 1} per image")
     return {"x": x, "labels": np.array(classes)[y]}
@@ -206,12 +211,20 @@ def load_cropped(folder, split: str = "train") -> dict:
 def cropped_background(folder, n: int, size: int = 32, seed: int = 0, patch=(24, 64), split: str | None = None) -> np.ndarray:
     """``n`` sign-sized sub-patches (side in ``patch``, resized to ``size``) cut at random from the genuine
     256×256 background patches of ``tt100k_background_256.zip`` (optionally only ``split``'s files)."""
-    from PIL import Image
-
     path = Path(folder) / "tt100k_background_256.zip"
     if not path.is_file():
         raise DataNotFoundError("tt100k_background", str(path), "Copy TT100K_Cropped (see its README.txt) there")
     rng = np.random.default_rng(seed)
+    try:
+        return _background_patches(path, n, size, rng, patch, split)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DataFormatError(f"{path}: truncated or corrupt zip archive ({type(exc).__name__}: {exc}, "
+                              f"{path.stat().st_size} bytes); replace it with a fresh copy") from None
+
+
+def _background_patches(path: Path, n: int, size: int, rng, patch, split) -> np.ndarray:
+    from PIL import Image
+
     out = []
     with zipfile.ZipFile(path) as zf:
         names = sorted(m for m in zf.namelist() if m.lower().endswith(".jpg") and (split is None or f"/{split}_" in m))

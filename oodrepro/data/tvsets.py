@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache
-from ..errors import DataFormatError, DataNotFoundError
+from ..errors import DataFormatError, DataNotFoundError, OodreproError
 from .core import Dataset, from_uint8
 from .files import image_folder, staging_dir, tree_fingerprint
 
@@ -37,6 +37,73 @@ def _split_bool(split: str) -> bool:
     return split == "train"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _bad_file(folder: Path, entries) -> Path | None:
+    """The first of ``entries`` ((file name, md5), torchvision's lists) under ``folder`` that is present and
+    fails its MD5 (truncated or damaged), else ``None``."""
+    from torchvision.datasets.utils import check_integrity
+
+    for fname, md5 in entries:
+        f = folder / fname
+        if f.is_file() and not check_integrity(str(f), md5):
+            return f
+    return None
+
+
+def _unreadable(name: str, where: Path, exc: BaseException, download: bool, culprit: Path | None = None):
+    """The error for torchvision failing on files that are there: :class:`DataFormatError` naming the file
+    (``culprit``, when a checksum found it) or the folder, saying truncated or corrupt — not "not found".
+    Only a failed download of files that are not there is :class:`DataNotFoundError`."""
+    if isinstance(exc, OodreproError):  # already one line naming its culprit (a corrupt image, a full cache)
+        return exc
+    if culprit is not None:
+        return DataFormatError(f"{culprit}: truncated or corrupt (fails torchvision's MD5 check; "
+                               f"{culprit.stat().st_size} bytes); replace it with a fresh copy")
+    if where.exists():
+        return DataFormatError(f"{where}: {name!r} is there but torchvision could not read it, a file is truncated "
+                               f"or corrupt ({_first_line(exc)}); replace it with a fresh copy")
+    return DataNotFoundError(name, str(where), f"torchvision failed ({type(exc).__name__}). " + _how(name))
+
+
+_IDX_TYPES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def check_idx(path: Path) -> None:
+    """Refuse an idx file (MNIST's format) that is shorter than its header promises, or has no idx header."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_TYPES or not 1 <= head[3] <= 4:
+            raise DataFormatError(f"{path}: not an idx file (truncated or corrupt: {size} bytes, no idx header); "
+                                  "replace it with a fresh copy")
+        dims = f.read(4 * head[3])
+    if len(dims) < 4 * head[3]:
+        raise DataFormatError(f"{path}: truncated ({size} bytes, the idx header is cut); replace it with a fresh copy")
+    expected = 4 + 4 * head[3] + int(np.prod(struct.unpack(f">{head[3]}I", dims), dtype=np.int64)) * _IDX_TYPES[head[2]]
+    if size < expected:
+        raise DataFormatError(f"{path}: truncated ({size} bytes; its idx header promises {expected}); "
+                              "replace it with a fresh copy")
+
+
+def _gz_fault(src: Path) -> str:
+    """Why a .gz failed its MD5: 'truncated' when its stream ends early, else 'corrupt or another version'."""
+    try:
+        with gzip.open(src, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except EOFError:
+        return "truncated (the compressed stream ends early)"
+    except (OSError, ValueError) as exc:
+        return f"corrupt ({_first_line(exc)})"
+    return "corrupt or another version"
+
+
 # --- MNIST family -----------------------------------------------------------------------------
 def _stage_mnist_raw(cls, root: Path) -> Path:
     """Return a root where ``<cls>/raw`` holds the uncompressed idx files, staging them if needed."""
@@ -45,6 +112,8 @@ def _stage_mnist_raw(cls, root: Path) -> Path:
     raw = root / cls.__name__ / "raw"
     names = [os.path.basename(url) for url, _ in cls.resources]
     if all((raw / n[:-3]).is_file() for n in names):
+        for n in names:
+            check_idx(raw / n[:-3])
         return root
     missing = [n for n in names if not (raw / n).is_file() and not (raw / n[:-3]).is_file()]
     if missing:
@@ -60,12 +129,14 @@ def _stage_mnist_raw(cls, root: Path) -> Path:
         src = raw / n
         if (raw / n[:-3]).is_file():
             src_u = raw / n[:-3]
+            check_idx(src_u)
             tmp = dest / f".tmp-{uuid.uuid4().hex[:6]}"
             shutil.copyfile(src_u, tmp)
             os.replace(tmp, dest / n[:-3])
             continue
         if not check_integrity(str(src), md5):
-            raise DataFormatError(f"{src} fails torchvision's MD5 check (corrupt or another version of {cls.__name__})")
+            raise DataFormatError(f"{src}: {_gz_fault(src)}, fails torchvision's MD5 check for {cls.__name__}; "
+                                  "replace it with a fresh copy")
         tmp = dest / f".tmp-{uuid.uuid4().hex[:6]}"
         try:
             with gzip.open(src, "rb") as fi, open(tmp, "wb") as fo:
@@ -92,8 +163,7 @@ def _mnist_like(name: str, cls_name: str, root: Path, split: str, download: bool
     try:
         ds = cls(str(use_root), train=_split_bool(split), download=download)
     except Exception as exc:  # a failed download (no network) or unreadable files
-        raise DataNotFoundError(name, str(raw), f"torchvision could not read or download it ({type(exc).__name__}). "
-                                + _how(name)) from None
+        raise _unreadable(name, raw, exc, download) from None
     return from_uint8(name, ds.data.numpy(), ds.targets.numpy(), ds.classes)
 
 
@@ -126,8 +196,10 @@ def emnist_digits(split, root, download=False):
     try:
         ds = tvd.EMNIST(str(root), split="digits", train=_split_bool(split), download=download)
     except Exception as exc:
-        raise DataNotFoundError("emnist_digits", str(raw), f"torchvision failed ({type(exc).__name__}). "
-                                + _how("emnist_digits")) from None
+        for f in files:
+            if f.is_file():
+                check_idx(f)
+        raise _unreadable("emnist_digits", raw, exc, download) from None
     return from_uint8("emnist_digits", ds.data.numpy().transpose(0, 2, 1), ds.targets.numpy(), ds.classes)
 
 
@@ -142,7 +214,8 @@ def svhn(split, root, download=False):
     try:
         ds = tvd.SVHN(str(root / "SVHN"), split=split, download=download)
     except Exception as exc:
-        raise DataNotFoundError("svhn", str(f), f"torchvision failed ({type(exc).__name__}). " + _how("svhn")) from None
+        md5 = tvd.SVHN.split_list.get(split, [None, None, None])[2]
+        raise _unreadable("svhn", f, exc, download, _bad_file(f.parent, [(f.name, md5)]) if md5 else None) from None
     return from_uint8("svhn", ds.data, ds.labels, [str(i) for i in range(10)], layout="NCHW")
 
 
@@ -157,8 +230,8 @@ def cifar10(split, root, download=False):
         try:
             ds = tvd.CIFAR10(str(root), train=_split_bool(split), download=download)
         except Exception as exc:
-            raise DataNotFoundError("cifar10", str(batches), f"torchvision failed ({type(exc).__name__}). "
-                                    + _how("cifar10")) from None
+            entries = tvd.CIFAR10.train_list + tvd.CIFAR10.test_list + [[tvd.CIFAR10.meta["filename"], tvd.CIFAR10.meta["md5"]]]
+            raise _unreadable("cifar10", batches, exc, download, _bad_file(batches, entries)) from None
         return from_uint8("cifar10", ds.data, ds.targets, ds.classes)
     if jpg.is_file():
         ds = image_folder(jpg, subdir=split, channels=3, name="cifar10", note="CIFAR-10 (JPEG copy)")
@@ -176,7 +249,8 @@ def cifar100(split, root, download=False):
     try:
         ds = tvd.CIFAR100(str(root), train=_split_bool(split), download=download)
     except Exception as exc:
-        raise DataNotFoundError("cifar100", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("cifar100")) from None
+        entries = tvd.CIFAR100.train_list + tvd.CIFAR100.test_list + [[tvd.CIFAR100.meta["filename"], tvd.CIFAR100.meta["md5"]]]
+        raise _unreadable("cifar100", d, exc, download, _bad_file(d, entries)) from None
     return from_uint8("cifar100", ds.data, ds.targets, ds.classes)
 
 
@@ -213,7 +287,7 @@ def celeba(split, root, download=False):
         arr = cache.cached("images", {"tv": "celeba", "split": split, "root": str(root.resolve())}, build,
                            fingerprint=tree_fingerprint(root / "celeba"))
     except Exception as exc:
-        raise DataNotFoundError("celeba", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("celeba")) from None
+        raise _unreadable("celeba", d, exc, download) from None
     return from_uint8("celeba", arr["x"], arr["y"], ["not smiling", "smiling"])
 
 
@@ -235,7 +309,7 @@ def omniglot(split, root, download=False):
         arr = cache.cached("images", {"tv": "omniglot", "split": split, "root": str(root.resolve())}, build,
                            fingerprint=tree_fingerprint(d))
     except Exception as exc:
-        raise DataNotFoundError("omniglot", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("omniglot")) from None
+        raise _unreadable("omniglot", d, exc, download) from None
     return from_uint8("omniglot", arr["x"], arr["y"], [str(c) for c in np.unique(arr["y"])])
 
 
@@ -256,7 +330,7 @@ def gtsrb(split, root, download=False):
         arr = cache.cached("images", {"tv": "gtsrb", "split": split, "root": str(root.resolve())}, build,
                            fingerprint=tree_fingerprint(root / "gtsrb"))
     except Exception as exc:
-        raise DataNotFoundError("gtsrb", str(d), f"torchvision failed ({type(exc).__name__}). " + _how("gtsrb")) from None
+        raise _unreadable("gtsrb", d, exc, download) from None
     return from_uint8("gtsrb", arr["x"], arr["y"], [str(i) for i in range(43)])
 
 

@@ -28,7 +28,7 @@ def test_image_folder_plain_and_zipped(tmp_path, image_tree):
 def test_broken_zip_is_a_clear_error(tmp_path):
     z = tmp_path / "broken.zip"
     z.write_bytes(b"not a zip")
-    with pytest.raises(DataFormatError, match="broken.zip is not a readable zip"):
+    with pytest.raises(DataFormatError, match="broken.zip: truncated or corrupt zip archive"):
         data.image_folder(z)
 
 
@@ -43,7 +43,7 @@ def test_array_bundle(tmp_path):
     with pytest.raises(DataFormatError, match="lacks \\['y'\\]"):
         data.array_bundle(tmp_path / "c.npz")
     (tmp_path / "d.npz").write_bytes(b"garbage")
-    with pytest.raises(DataFormatError, match="d.npz: not a readable .npz"):
+    with pytest.raises(DataFormatError, match="d.npz: truncated or corrupt .npz"):
         data.array_bundle(tmp_path / "d.npz")
 
 

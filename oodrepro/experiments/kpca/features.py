@@ -237,7 +237,8 @@ def bank_features(path, dim: int | None = None, key: str | None = None, dtype: s
     item = np.dtype(dtype).itemsize
     size = path.stat().st_size
     if size == 0 or size % (item * dim):
-        raise DataFormatError(f"{path}: {size} bytes is not a whole number of {dtype} rows of width {dim}")
+        raise DataFormatError(f"{path}: {size} bytes is not a whole number of {dtype} rows of width {dim} "
+                              "(truncated, or another dim / dtype)")
     bank = np.memmap(path, dtype=dtype, mode="r", shape=(size // (item * dim), int(dim)))
     _check_raw(path, bank, dtype)
     return bank
