@@ -44,10 +44,11 @@ test-fast: env
 notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)
 
+# jupyter-book build --warningiserror --keep-going, staged (oodrepro.bookbuild): it writes into a hidden folder
+# inside _build and replaces _build/html only on success; after a failed build the previous good book is intact.
 book-only: env
 	rm -rf book/api/_autosummary  # regenerated from the docstrings on every build
-	$(BIN)/jupyter-book build --warningiserror --keep-going .
-	@echo "book: $(CURDIR)/_build/html/index.html"
+	$(BIN)/python -m oodrepro.bookbuild . _build
 
 book: notebooks
 	$(MAKE) --no-print-directory book-only
