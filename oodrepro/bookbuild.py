@@ -14,11 +14,11 @@ the staging folders of builds that were killed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import uuid
-from collections import deque
 from pathlib import Path
 from typing import Sequence
 
@@ -36,16 +36,28 @@ def _jupyter_book() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PROBLEM = re.compile(r"warning|error|exception|traceback|interrupt", re.I)
+_MESSAGE = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE):|\w+(Error|Exception|Interrupt)\b")
+
+
 def _run(cmd: list[str]) -> tuple[int, str]:
-    """Run ``cmd``, passing its output through; return its exit code and last non-empty line."""
-    tail: deque[str] = deque(maxlen=1)
+    """Run ``cmd``, passing its output through; return its exit code and the line that says what went wrong:
+    the last Sphinx warning / error or Python exception, else the last line naming a problem, else the last
+    line with words (not jupyter-book's box rules)."""
+    message, problem, last = "", "", ""
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
         for line in proc.stdout:
             sys.stdout.write(line)
-            if line.strip():
-                tail.append(line.strip())
+            text = _ANSI.sub("", line).strip()
+            if re.search(r"[A-Za-z]", text):
+                last = text
+                if _PROBLEM.search(text):
+                    problem = text
+                if _MESSAGE.search(text):
+                    message = text
         rc = proc.wait()
-    return rc, tail[0] if tail else ""
+    return rc, message or problem or last
 
 
 def build(source=".", output="_build", command: Sequence[str] | None = None, flags: Sequence[str] = FLAGS) -> Path:
