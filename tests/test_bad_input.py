@@ -532,6 +532,34 @@ def _raw_bank_truncated(tmp):
     return features.bank_features(_cut(tmp / "bank.bin", 0.55), dim=8)
 
 
+
+def _small_memory(monkeypatch, nbytes=10**6):
+    from oodrepro.detectors import kpca
+
+    monkeypatch.setattr(kpca, "available_memory", lambda: nbytes)
+
+
+def _kpca_fit_m_over_memory(tmp, monkeypatch):  # numpy's MemoryError deep inside fit, naming nothing
+    from oodrepro.detectors import KPCA
+
+    _small_memory(monkeypatch)
+    return KPCA(n_components=2000).fit([np.random.default_rng(0).normal(size=(50, 8))])
+
+
+def _exact_kpca_n_over_memory(tmp, monkeypatch):
+    from oodrepro.detectors import ExactKPCA
+
+    _small_memory(monkeypatch, 10**5)
+    return ExactKPCA().fit([np.random.default_rng(0).normal(size=(200, 8))])
+
+
+def _page_param_over_memory(page, **kw):
+    def f(tmp, monkeypatch):
+        _small_memory(monkeypatch)
+        return config.resolve(page, "smoke", **kw)
+    return f
+
+
 CASES = [
     # data: values outside their meaning (issue 12, item 6, and the same class elsewhere)
     ("npz-uint16", _uint16, DataFormatError, "got uint16 in [32000, 32000]"),
@@ -635,6 +663,21 @@ CASES = [
     ("tt100k-background-truncated", _tt100k_background_truncated, DataFormatError,
      "tt100k_background_256.zip: truncated or corrupt zip archive"),
     ("raw-bank-truncated", _raw_bank_truncated, DataFormatError, "rows of width 8 (truncated, or another dim"),
+    # issue 21, class 4: M / N too large for memory named up front (estimate and the machine's memory)
+    ("kpca-fit-m-over-memory", _kpca_fit_m_over_memory, ParameterError,
+     "parameter 'n_components' = 2000 needs about 161.7 MB of memory"),
+    ("exact-kpca-n-over-memory", _exact_kpca_n_over_memory, ParameterError,
+     "parameter 'train_layers' = 200 needs about 1.9 MB of memory (rows; exact KPCA"),
+    ("page-kpca-main-m-over-memory", _page_param_over_memory("kpca.main", n_components=4096), ParameterError,
+     "parameter 'n_components': 4096 needs about 671.1 MB of memory"),
+    ("page-kpca-sensitivity-m-over-memory", _page_param_over_memory("kpca.sensitivity", m_grid=[128, 4096]),
+     ParameterError, "parameter 'm_grid': 4096 needs about"),
+    ("page-kpca-landmarks-m-over-memory", _page_param_over_memory("kpca.landmarks", m_grid=[4096]),
+     ParameterError, "parameter 'm_grid': 4096 needs"),
+    ("page-kpca-approx-n-exact-over-memory", _page_param_over_memory("kpca.approximation", n_exact=4000),
+     ParameterError, "parameter 'n_exact': 4000 needs about 768.0 MB"),
+    ("page-kpca-cost-m-over-memory", _page_param_over_memory("kpca.cost", n_components=4096), ParameterError,
+     "but this machine has 1.0 MB; use a smaller M / m"),
 ]
 
 

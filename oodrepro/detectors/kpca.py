@@ -135,6 +135,63 @@ def kernel_kwargs(kernel: str, gamma: float, degree: int = 2, coef0: float = 1.0
     return {} if kernel == "linear" else {"gamma": gamma}
 
 
+def available_memory() -> int:
+    """This machine's physical memory in bytes (``SC_PHYS_PAGES`` × ``SC_PAGE_SIZE``); 0 when unknown."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _size(n: float) -> str:
+    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= f:
+            return f"{n / f:.1f} {unit}"
+    return f"{n / 1e3:.1f} kB"
+
+
+#: float64 M×M (N×N) arrays counted at the peak of fit: the summed covariance, the normalised copy and the
+#: outer-product temporary, the eigenvectors and LAPACK's workspace (5); exact KPCA: the kernel matrix, its
+#: centred copy and temporary, two sets of eigenvectors and k_inv_half (6). An estimate, for refusing early.
+SQUARE_COPIES, EXACT_SQUARE_COPIES = 5, 6
+
+
+def square_bytes(m: int, copies: int = SQUARE_COPIES) -> int:
+    """Bytes of ``copies`` float64 m×m arrays."""
+    return copies * 8 * int(m) ** 2
+
+
+def memory_message(value: int, need: int, what: str, hint: str) -> str | None:
+    """The one-line reason ``value`` cannot run here (``need`` bytes > physical memory), or None."""
+    avail = available_memory()
+    if avail and need > avail:
+        return (f"{value} needs about {_size(need)} of memory ({what}) but this machine has {_size(avail)}; {hint}")
+    return None
+
+
+def check_memory(name: str, value: int, need: int, what: str, hint: str) -> None:
+    """Raise :class:`ParameterError` naming ``name`` before a float64 allocation that cannot fit."""
+    msg = memory_message(value, need, what, hint)
+    if msg:
+        raise ParameterError(f"parameter {name!r} = {msg}")
+
+
+def m_memory_check(m) -> str | None:
+    """A schema ``check`` for M / m (``n_components``, ``m_grid``): the M×M covariance must fit in memory."""
+    ms = m if isinstance(m, list) else [m]
+    big = max(ms, default=0)
+    return memory_message(big, square_bytes(big), f"{SQUARE_COPIES} float64 {big}×{big} matrices: the covariance "
+                          "of the mapped features and its eigendecomposition", "use a smaller M / m")
+
+
+def n_exact_memory_check(n) -> str | None:
+    """A schema ``check`` for exact KPCA's training points: the N×N kernel matrix must fit in memory."""
+    return memory_message(n, square_bytes(n, EXACT_SQUARE_COPIES), f"{EXACT_SQUARE_COPIES} float64 {n}×{n} "
+                          "matrices: the kernel matrix and its eigendecompositions", "use fewer training points")
+
+
 def check_choice(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ParameterError(f"parameter {name!r} = {value!r} is not accepted; use one of "
@@ -358,6 +415,10 @@ class KPCA(PCA):
     def _prepare(self, bank, logits):
         super()._prepare(bank, logits)
         m, d = int(self.n_components), bank.shape[1]
+        rows = len(bank) if self.chunk_size is None else min(int(self.chunk_size), len(bank))
+        check_memory("n_components", m, square_bytes(m) + 8 * m * (2 * rows + d),
+                     f"{SQUARE_COPIES} float64 {m}×{m} matrices for the covariance of the mapped features and its "
+                     f"eigendecomposition, plus {rows}-row chunks of mapped features", "use a smaller n_components")
         if self.fusion == "react":
             self._prepare_react(bank)
         if self.approximation == "nystroem":
@@ -479,6 +540,10 @@ class ExactKPCA(PCA):
         check_choice("reading", self.reading, ("full", "in_span"))
         check_positive("gamma", self.gamma)
         bank, self.dims_ = _bank_of(train_layers, self.layer)
+        n = len(bank)
+        check_memory("train_layers", n, square_bytes(n, EXACT_SQUARE_COPIES) + 8 * n * bank.shape[1],
+                     f"rows; exact KPCA holds {EXACT_SQUARE_COPIES} float64 {n}×{n} matrices: the kernel matrix and "
+                     "its eigendecompositions", "fit it on a subsample, or use KPCA (RFF / Nyström)")
         self.state_ = exact_kpca_fit(self._map(_chunk_rows(bank, 0, len(bank), "train_layers")),
                                      self.kernel, self.evr, **self._kw())
         self.n_components_ = self.state_["q"]

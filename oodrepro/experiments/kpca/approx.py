@@ -10,7 +10,7 @@ from sklearn.neighbors import NearestNeighbors
 from ... import config, reference
 from ...config import Param
 from ...detectors import ExactKPCA, PCA
-from ...detectors.kpca import cosine_map
+from ...detectors.kpca import cosine_map, m_memory_check, n_exact_memory_check
 from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
@@ -19,8 +19,9 @@ from .paper import PAPER
 
 # --- approximations against exact KPCA (Fig. 6) -----------------------------------------------------
 APPROX = _schema("kpca.approximation", [
-    Param("n_exact", "int", "training points of the exact KPCA (O(n²) memory, O(n³) time)", low=50),
-    Param("size_grid", "ints", "M random features = m landmarks", low=1, min_len=2)],
+    Param("n_exact", "int", "training points of the exact KPCA (O(n²) memory, O(n³) time)", low=50,
+          check=n_exact_memory_check),
+    Param("size_grid", "ints", "M random features = m landmarks", low=1, min_len=2, check=m_memory_check)],
     n_exact={"smoke": 300, "quick": 1000, "paper": 4000},
     size_grid={"smoke": [16, 64, 256], "quick": [16, 64, 256, 1000], "paper": [64, 256, 1024, 2048, 4000]},
     seeds={"smoke": [0], "quick": [0], "paper": [0, 1, 2]})
@@ -103,7 +104,7 @@ def approx_page(cfg: dict) -> dict:
 COST = config.register(config.Schema(name="kpca.cost", params=[
     Param("n_grid", "ints", "training-set sizes N (synthetic features)", low=100, min_len=2),
     Param("dim", "int", "feature width D", low=2),
-    Param("n_components", "int", "M random features / m landmarks", low=1),
+    Param("n_components", "int", "M random features / m landmarks", low=1, check=m_memory_check),
     Param("queries", "int", "queries per timing", low=1),
     Param("repeat", "int", "best of this many timings", low=1),
     Param("results_dir", "str", "where result files are written")],

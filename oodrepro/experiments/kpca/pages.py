@@ -8,6 +8,7 @@ from IPython.display import Markdown
 
 from ... import config, reference
 from ...config import Param, Schema
+from ...detectors.kpca import m_memory_check
 from . import methods
 from .common import PAPER_IMAGENET, data_sentence, run_methods, shown_table, summary, threshold_claim, versus
 from .paper import PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, pairings_param
@@ -131,7 +132,8 @@ def ablation_texts(doc: dict, cfg: dict) -> dict:
 
 # --- landmarks (Fig. 7) ---------------------------------------------------------------------------
 LANDMARKS = ("low_energy", "uniform", "high_energy")
-LANDMARK_PAGE = _schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of landmarks m", low=1, min_len=1)],
+LANDMARK_PAGE = _schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of landmarks m", low=1, min_len=1,
+                                                              check=m_memory_check)],
                         m_grid={"smoke": [64, 256], "quick": [64, 256, 512], "paper": [256, 1024, 2048]})
 
 
@@ -156,7 +158,7 @@ def landmark_page(cfg: dict) -> dict:
 SENSITIVITY = _schema("kpca.sensitivity", [
     Param("evr_grid", "floats", "explained-variance thresholds", low=0.01, high=1, min_len=1),
     Param("gamma_grid", "floats", "kernel widths γ", low=1e-6, min_len=1),
-    Param("m_grid", "ints", "M random features = m landmarks", low=1, min_len=1)],
+    Param("m_grid", "ints", "M random features = m landmarks", low=1, min_len=1, check=m_memory_check)],
     evr_grid={"smoke": [0.5, 0.9], "quick": [0.5, 0.7, 0.8, 0.9, 0.95], "paper": [0.5, 0.7, 0.8, 0.9, 0.95, 0.99]},
     gamma_grid={"smoke": [1.0, 2.0], "quick": [0.5, 1.0, 2.0, 4.0], "paper": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]},
     m_grid={"smoke": [128, 256], "quick": [128, 256, 512, 1024], "paper": [512, 1024, 2048, 4096]},

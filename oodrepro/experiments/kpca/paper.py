@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import config, recipes
 from ...config import Param
+from ...detectors.kpca import m_memory_check
 from ...engine import Paper
 from ...engine.core import DERIVED
 
@@ -70,7 +71,7 @@ def common_params() -> list[Param]:
               low=100, allow_none=True),
         Param("gamma", "float", "kernel width γ > 0 of the Gaussian (scikit-learn's convention; paper's CIFAR-10: 2)",
               check=_positive),
-        Param("n_components", "int", "M random features / m Nyström landmarks", low=1),
+        Param("n_components", "int", "M random features / m Nyström landmarks", low=1, check=m_memory_check),
         Param("rff_layout", "str", "Gaussian RFF draw: ours (scikit-learn's RBFSampler, normals shaped (D, M)) or "
               "authors (their code: the same seed-0 normals shaped (M, D), so seed 0 gives their features)",
               choices=("ours", "authors")),
