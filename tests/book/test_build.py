@@ -1,6 +1,7 @@
 """The book built on the smoke profile (jupyter-book), then checked in headless Chromium."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,16 +19,17 @@ def _build(proj: Path, strict: bool = True) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-SMOKE_PAGES = ["knn_ls/table1", "knn_ls/figure2", "scorecard"]
+SMOKE_PAGES = ["knn_ls/table1", "knn_ls/figure2", "scorecard", "reproduction"]
 
 
 def _smoke_toc() -> str:
-    """A table of contents for the test build: three executed pages (a wide table, glued figures, the
-    scorecard), the API reference and the bibliography."""
+    """A table of contents for the test build: four executed pages (a wide table, glued figures, the
+    scorecard and the reproduction report it links to), the API reference and the bibliography."""
     api = "".join(f"          - file: book/api/{f}\n" for f in
                   ("data", "detectors", "metrics", "models", "experiments", "engine"))
     return ("format: jb-book\nroot: book/generated/knn_ls/table1\nparts:\n  - caption: smoke\n    chapters:\n"
             "      - file: book/generated/knn_ls/figure2\n      - file: book/generated/scorecard\n"
+            "      - file: book/generated/reproduction\n"
             f"      - file: book/api/index\n        sections:\n{api}      - file: book/bibliography\n")
 
 
@@ -42,9 +44,11 @@ def smoke_book(tmp_path_factory, chromium):
     (proj / "_toc.yml").write_text(_smoke_toc())
     shutil.copytree(ROOT / "_static", proj / "_static")
     shutil.copytree(ROOT / "book", proj / "book", ignore=shutil.ignore_patterns("generated", "_autosummary"))
+    # an empty archive: the archived pages (and the links to them) are not part of this small book
+    env = dict(os.environ, OODREPRO_ARCHIVE=str(tmp_path_factory.mktemp("archive")))
     r = subprocess.run([sys.executable, "-m", "oodrepro", "run", *SMOKE_PAGES, "--profile", "smoke", "--jobs", "2", "--out",
                         str(proj / "book/generated"), "-p", "results_dir", str(proj / "results")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=1200)
+                       capture_output=True, text=True, timeout=1200, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     b = _build(proj)
     assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
