@@ -296,22 +296,9 @@ def _without_widgets(nb: dict) -> dict:
     return nb
 
 
-def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False, force: bool = False) -> Path | None:
-    """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date.
-
-    All outputs are staged and promoted together on success (see the module docstring).
-    """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    nb_abs, nbs_abs = nb.resolve(), NOTEBOOKS.resolve()
-    rel = nb_abs.relative_to(nbs_abs) if nb_abs.is_relative_to(nbs_abs) else Path(nb.name)
-    out_dir = Path(out_dir)
-    out = out_dir / rel
-    key = run_key(nb, params)
-    if not force and not notebook_meta(nb).get("always_run") and up_to_date(out, key):
-        return None
-    res_root = results_root(nb, params)
+def _check_outputs(out: Path, out_dir: Path, res_root: Path, rel: Path) -> None:
+    """Every output location checked before a kernel starts: inside the folders given, writable, one device;
+    the cache writable (a read-only but existing one is read, with one warning line)."""
     inside(out, out_dir, "executed notebook")  # before anything is created or written
     writable_dir(out.parent, "output folder")
     writable_dir(res_root, "results folder")
@@ -326,6 +313,64 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
         # must store a new entry still fails in one line before it starts (oodrepro.cache.cached)
         print(f"oodrepro: warning: {exc}; reading the entries present, a missing one will fail", file=sys.stderr,
               flush=True)
+
+
+def _record(tmp: Path, stage: Path, res_root: Path, key: str) -> None:
+    """Write the run key and the digests of the staged result files into the executed copy, then promote them."""
+    done = _without_widgets(json.loads(tmp.read_text()))
+    outputs = {}
+    for f in sorted(stage.rglob("*")) if stage.is_dir() else []:
+        if f.is_file():
+            final = inside(res_root / f.relative_to(stage), res_root, "result file")
+            shown = final.relative_to(Path.cwd().resolve()) if final.is_relative_to(Path.cwd().resolve()) else final
+            outputs[str(shown)] = _digest(f)
+    done.setdefault("metadata", {}).setdefault("oodrepro", {}).update(run_key=key, outputs=outputs)
+    tmp.write_text(json.dumps(done, indent=1, ensure_ascii=False))
+    _promote(stage, res_root.resolve())
+
+
+KEPT = "the page and result files of the last successful run are unchanged"
+
+
+def _failure(nb: Path, exc: BaseException, tmp: Path, out: Path) -> BaseException:
+    """What a failed execution raises: one line for a failing cell (the executed copy kept as ``*.failed``),
+    a dead kernel, a timeout or an OS error; the exception itself otherwise. The working copy is removed."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        failed = out.with_name(f"{out.stem}.failed.ipynb")
+        os.replace(tmp, failed)
+        evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
+        return OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {evalue} "
+                             f"(executed copy: {failed}; {KEPT})")
+    tmp.unlink(missing_ok=True)
+    if isinstance(exc, (OodreproError, KeyboardInterrupt)) or not isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, OSError):
+        return OodreproError(f"{nb}: {_os_error(exc)}; {KEPT}")
+    if type(exc).__name__ in ("DeadKernelError", "CellTimeoutError"):
+        what = "the kernel died (killed, or out of memory)" if type(exc).__name__ == "DeadKernelError" \
+            else "a cell timed out"
+        return OodreproError(f"{nb}: {what}; {KEPT}")
+    return exc
+
+
+def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False, force: bool = False) -> Path | None:
+    """Execute ``nb`` with papermill into ``out_dir``; returns None when the executed copy is up to date.
+
+    All outputs are staged and promoted together on success (see the module docstring).
+    """
+    import papermill as pm
+
+    nb_abs, nbs_abs = nb.resolve(), NOTEBOOKS.resolve()
+    rel = nb_abs.relative_to(nbs_abs) if nb_abs.is_relative_to(nbs_abs) else Path(nb.name)
+    out_dir = Path(out_dir)
+    out = out_dir / rel
+    key = run_key(nb, params)
+    if not force and not notebook_meta(nb).get("always_run") and up_to_date(out, key):
+        return None
+    res_root = results_root(nb, params)
+    _check_outputs(out, out_dir, res_root, rel)
     clean_stale_runs(out.parent, res_root)
     # this run's own working file: two runs of one page never share one, a killed run's is found by its pid
     tmp = out.with_name(f".{out.stem}.running-{os.getpid()}-{uuid.uuid4().hex[:6]}.ipynb")
@@ -337,44 +382,12 @@ def execute(nb: Path, params: dict, out_dir: Path = OUT, progress: bool = False,
                      cache.ENV: cache.root().resolve()}):
             pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", progress_bar=progress,
                                 cwd=os.getcwd(), log_output=False, **extra)
-        done = _without_widgets(json.loads(tmp.read_text()))
-        outputs = {}
-        for f in sorted(stage.rglob("*")) if stage.is_dir() else []:
-            if f.is_file():
-                final = inside(res_root / f.relative_to(stage), res_root, "result file")
-                shown = final.relative_to(Path.cwd().resolve()) if final.is_relative_to(Path.cwd().resolve()) else final
-                outputs[str(shown)] = _digest(f)
-        done.setdefault("metadata", {}).setdefault("oodrepro", {}).update(run_key=key, outputs=outputs)
-        tmp.write_text(json.dumps(done, indent=1, ensure_ascii=False))
-        _promote(stage, res_root.resolve())
-    except PapermillExecutionError as exc:
-        failed = out.with_name(f"{out.stem}.failed.ipynb")
-        os.replace(tmp, failed)
-        evalue = (str(exc.evalue).strip().splitlines() or [""])[0]
-        raise OodreproError(f"{nb} failed in cell {exc.exec_count}: {exc.ename}: {evalue} "
-                            f"(executed copy: {failed}; the page and result files of the last successful run "
-                            "are unchanged)") from None
-    except OodreproError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except KeyboardInterrupt:  # main() prints one line and exits 130
-        tmp.unlink(missing_ok=True)
-        raise
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OodreproError(f"{nb}: {_os_error(exc)}; the page and result files of the last successful run "
-                            "are unchanged") from None
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if type(exc).__name__ in ("DeadKernelError", "CellTimeoutError"):
-            what = "the kernel died (killed, or out of memory)" if type(exc).__name__ == "DeadKernelError" \
-                else "a cell timed out"
-            raise OodreproError(f"{nb}: {what}; the page and result files of the last successful run "
-                                "are unchanged") from None
-        raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        _record(tmp, stage, res_root, key)
+    except BaseException as exc:  # one line where the user can act; the exception itself otherwise
+        err = _failure(nb, exc, tmp, out)
+        if err is exc:
+            raise
+        raise err from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if ktmp:

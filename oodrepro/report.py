@@ -120,6 +120,20 @@ def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bo
     return st
 
 
+def _paper_crosses(ax, summary: pd.DataFrame, block, lab, order_l, hue_order, method_labels, pal) -> None:
+    """The paper's values as × at each (OOD set, method) position of one panel of :func:`auroc_figure`."""
+    ref = summary.dropna(subset=["paper"]) if "paper" in summary else summary.iloc[:0]
+    if block is not None and "in_dist" in ref:
+        ref = ref[ref["in_dist"] == block]
+    n = len(hue_order)
+    for _, r in ref.iterrows():
+        lab_m = method_labels.get(r["method"], r["method"])
+        if lab(r["ood"]) not in order_l or lab_m not in hue_order:
+            continue
+        x = order_l.index(lab(r["ood"])) + (hue_order.index(lab_m) - (n - 1) / 2) * 0.6 / max(n - 1, 1)
+        ax.scatter([x], [r["paper"]], marker="x", s=45, color=pal[lab_m], linewidths=2, zorder=5)
+
+
 def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
                  metric: str = "auroc", method_labels: dict | None = None):
     """Point plots of AUROC per OOD set and method (mean ± s.e. over seeds), one panel per
@@ -156,15 +170,7 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dic
         sns.pointplot(data=d, x="OOD set", y=metric, hue="method", order=order_l, hue_order=hue_order,
                       palette=pal, errorbar="se", dodge=0.6 if n > 1 else False, linestyle="none", markers="o", capsize=0.08, ax=ax,
                       legend=ax is axes[0][0])
-        ref = summary.dropna(subset=["paper"]) if "paper" in summary else summary.iloc[:0]
-        if b is not None and "in_dist" in ref:
-            ref = ref[ref["in_dist"] == b]
-        for _, r in ref.iterrows():
-            lab_m = method_labels.get(r["method"], r["method"])
-            if lab(r["ood"]) not in order_l or lab_m not in hue_order:
-                continue
-            x = order_l.index(lab(r["ood"])) + (hue_order.index(lab_m) - (n - 1) / 2) * 0.6 / max(n - 1, 1)
-            ax.scatter([x], [r["paper"]], marker="x", s=45, color=pal[lab_m], linewidths=2, zorder=5)
+        _paper_crosses(ax, summary, b, lab, order_l, hue_order, method_labels, pal)
         ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.set_xlabel("")
         ax.set_ylabel("AUROC" if ax is axes[0][0] else "")

@@ -1,7 +1,7 @@
 """How fast the metric-learned (ML) Tsinghua embedding learns: nearest-class-mean accuracy on the grouped
 split's in-distribution test images after a fixed number of steps, for one pairing / schedule / loss variant.
 
-    OODREPRO_DATA_ROOT=../shared/data VARIANT=dense SCHED=triangle LR=2e-3 WD=1e-4 STEPS=600 THREADS=1 \\
+    OODREPRO_DATA_ROOT=../shared/data VARIANT=dense SCHED=triangle LR=2e-3 WD=1e-4 STEPS=600 BF16=1 THREADS=1 \\
         python scripts/odm_ml_diagnosis.py
 
 VARIANT: base (pairs sampled as the authors: half the batch as anchors), dense (every pair of the batch,
@@ -22,7 +22,7 @@ from oodrepro.experiments.odm import tsinghua
 from oodrepro.losses import ContrastiveLoss
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
-env = {k: os.environ.get(k) for k in ("VARIANT", "STEPS", "LR", "WD", "BS", "SCHED", "TR", "MARGIN")}
+env = {k: os.environ.get(k) for k in ("VARIANT", "STEPS", "LR", "WD", "BS", "SCHED", "TR", "MARGIN", "BF16")}
 variant, steps = env["VARIANT"] or "base", int(env["STEPS"] or 300)
 cfg = config.resolve("odm.tsinghua", "paper")
 signs = tsinghua.load_signs(cfg)
@@ -34,7 +34,7 @@ tri = env["SCHED"] == "triangle"
 r = recipes.Recipe("diagnosis", lr=float(env["LR"] or 1e-3), weight_decay=float(env["WD"] or 0), steps=steps,
                    batch_size=int(env["BS"] or 128), schedule="triangle" if tri else "constant",
                    warmup=0.1 if tri else 0.0, lr_start=0.1 if tri else 1.0, lr_end=0.01 if tri else 1.0,
-                   translate=int(env["TR"] or 0))
+                   translate=int(env["TR"] or 0), bf16=env["BF16"] == "1", channels_last=env["BF16"] == "1")
 t0 = time.time()
 m = train.fit("wrn10_2", tr, loss, recipe=r, embedding_dim=cfg["embedding_dim"], seed=0, progress=False,
               use_cache=False)
