@@ -16,16 +16,13 @@ entries; ``oodrepro archive add PAGE RESULT_JSON`` archives a run.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import time
 from pathlib import Path
 
-from .cache import project_dir, write_atomic
+from . import manifests
 from .errors import OodreproError
 
 ENV = "OODREPRO_ARCHIVE"
@@ -37,29 +34,16 @@ class ArchiveError(OodreproError):
 
 
 def folder() -> Path:
-    env = os.environ.get(ENV)
-    if env:
-        return Path(env).expanduser()
-    proj = project_dir()
-    return proj / "archive" if proj else Path.home() / ".cache" / "oodrepro-archive"
+    """``$OODREPRO_ARCHIVE``, else the project's ``archive/``."""
+    return manifests.project_folder(ENV, "archive")
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+_sha256 = manifests.sha256
 
 
 def manifest(base: Path | None = None) -> dict:
-    path = Path(base or folder()) / MANIFEST
-    if not path.is_file():
-        return {"format": 1, "pages": {}}
-    try:
-        m = json.loads(path.read_text())
-        if not isinstance(m.get("pages"), dict):
-            raise ValueError("no 'pages' object")
-        return m
-    except (ValueError, OSError) as exc:
-        raise ArchiveError(f"{path}: not a readable archive manifest ({exc})") from None
+    """The manifest (``{"format": 1, "pages": {page: entry}}``); empty when there is none."""
+    return manifests.read(Path(base or folder()), "pages", ArchiveError, "archive manifest")
 
 
 def _page_dir(base: Path, page: str) -> Path:
@@ -67,17 +51,6 @@ def _page_dir(base: Path, page: str) -> Path:
     if not page or any(p in ("", ".", "..") or p.startswith(".") or not p.replace("_", "").isalnum() for p in parts):
         raise ArchiveError(f"page name {page!r} is not accepted; use a page such as 'kpca/main'")
     return base.joinpath(*parts)
-
-
-@contextlib.contextmanager
-def _locked(base: Path):
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / ".manifest.lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def add(page: str, result_path, provenance: dict, code: str, base: Path | None = None) -> dict:
@@ -100,10 +73,10 @@ def add(page: str, result_path, provenance: dict, code: str, base: Path | None =
     os.replace(tmp, dest / "result.json")
     entry = {"files": {"result.json": _sha256(dest / "result.json")}, "code": code,
              "archived": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **provenance}
-    with _locked(base):
+    with manifests.locked(base):
         m = manifest(base)
         m["pages"][page] = entry
-        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+        manifests.write(base, m)
     return entry
 
 

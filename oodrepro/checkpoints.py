@@ -17,8 +17,6 @@ and ``oodrepro checkpoints verify`` print and check the manifest.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -29,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import manifests
 from .cache import project_dir, write_atomic
 from .errors import OodreproError
 
@@ -42,11 +41,7 @@ class CheckpointError(OodreproError):
 
 def folder() -> Path:
     """``$OODREPRO_CHECKPOINTS``, else the project's ``checkpoints/`` (else ``~/.cache/oodrepro-checkpoints``)."""
-    env = os.environ.get(ENV)
-    if env:
-        return Path(env).expanduser()
-    proj = project_dir()
-    return proj / "checkpoints" if proj else Path.home() / ".cache" / "oodrepro-checkpoints"
+    return manifests.project_folder(ENV, "checkpoints")
 
 
 def definition_key(definition: dict) -> str:
@@ -56,16 +51,7 @@ def definition_key(definition: dict) -> str:
 
 def manifest(base: Path | None = None) -> dict:
     """The manifest (``{"format": 1, "networks": {key: entry}}``); empty when there is none."""
-    path = Path(base or folder()) / MANIFEST
-    if not path.is_file():
-        return {"format": 1, "networks": {}}
-    try:
-        m = json.loads(path.read_text())
-        if not isinstance(m.get("networks"), dict):
-            raise ValueError("no 'networks' object")
-        return m
-    except (ValueError, OSError) as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint manifest ({exc})") from None
+    return manifests.read(Path(base or folder()), "networks", CheckpointError, "checkpoint manifest")
 
 
 def find(definition: dict, base: Path | None = None) -> dict | None:
@@ -74,10 +60,7 @@ def find(definition: dict, base: Path | None = None) -> dict | None:
     return dict(entry, key=definition_key(definition)) if entry else None
 
 
-def sha256(path: Path) -> str:
-    """The file's SHA-256 (hex)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+sha256 = manifests.sha256
 
 
 def _resolve(entry: dict, base: Path) -> Path:
@@ -127,19 +110,6 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
 
 
-@contextlib.contextmanager
-def _locked(base: Path):
-    """Hold an exclusive lock on the manifest while it is read, changed and written (two trainings that
-    finish together must not drop each other's entry)."""
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / ".manifest.lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def store(definition: dict, state: dict, info: dict, name: str, base: Path | None = None) -> dict:
     """Write ``state`` as ``<name>.pt`` and its manifest entry (both atomically); returns the entry."""
     import torch
@@ -154,22 +124,22 @@ def store(definition: dict, state: dict, info: dict, name: str, base: Path | Non
     entry = {"file": fname, "sha256": sha256(base / fname), "bytes": (base / fname).stat().st_size,
              "definition": definition, "command": " ".join(sys.argv) or "python", "commit": _commit(),
              "machine": machine(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}
-    with _locked(base):
+    with manifests.locked(base):
         m = manifest(base)
         m["networks"][key] = entry
-        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+        manifests.write(base, m)
     return dict(entry, key=key)
 
 
 def annotate(key: str, base: Path | None = None, **info) -> dict:
     """Add facts measured after training (``accuracy``, …) to the entry ``key``; returns the entry."""
     base = Path(base or folder())
-    with _locked(base):
+    with manifests.locked(base):
         m = manifest(base)
         if key not in m["networks"]:
             raise CheckpointError(f"no stored network with key {key[:12]}… in {base / MANIFEST}")
         m["networks"][key].update(info)
-        write_atomic(base / MANIFEST, json.dumps(m, indent=1, sort_keys=True, default=str) + "\n")
+        manifests.write(base, m)
     return dict(m["networks"][key], key=key)
 
 
