@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .errors import ParameterError
-from .train import OOD_LABEL, Loss
+from .train import OOD_LABEL, Loss, check_embedding_dim  # noqa: F401 (re-exported)
 
 #: Label of a seen out-of-distribution sample inside a training batch.
 
@@ -41,13 +41,6 @@ def check_margin(margin) -> float:
     if not np.isfinite(m) or m <= 0:
         raise ParameterError(f"parameter 'margin' = {margin!r} is not accepted; use a number > 0")
     return m
-
-
-def check_embedding_dim(dim) -> int:
-    """The embedding size as an int; it must be an integer >= 1."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ParameterError(f"parameter 'embedding_dim' = {dim!r} is not accepted; use an integer >= 1")
-    return int(dim)
 
 
 def _check_fraction(name: str, v) -> float:

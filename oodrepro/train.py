@@ -187,6 +187,12 @@ def definition(arch: str, train_set: Dataset, loss: Loss, recipe: recipes.Recipe
             "ood": None if ood_set is None else ood_set.fingerprint}
 
 
+def model_params(defn: dict, code: str, device: str) -> dict:
+    """A trained model's cache-key parameters: its definition (the data enter as the key's fingerprint), the
+    training code's fingerprint and the device type it trains on (numerics differ between devices)."""
+    return {k: v for k, v in defn.items() if k != "data"} | {"code": code, "device": device_of(device).type}
+
+
 def _stored(defn: dict, code: str):
     """``(output, entry)`` from a stored network whose definition matches, else ``(None, None)``."""
     entry = checkpoints.find(defn)
@@ -224,10 +230,10 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     recipe = resolve_recipe(recipe, epochs, batch_size, lr, weight_decay)
     loss = _with_smoothing(loss, recipe)
     n_classes = int(train_set.y.max()) + 1
-    out_dim = n_classes if embedding_dim is None else _check_dim(embedding_dim)
+    out_dim = n_classes if embedding_dim is None else check_embedding_dim(embedding_dim)
     defn = definition(arch, train_set, loss, recipe, seed, out_dim, n_classes, ood_set)
     code = function_fingerprint(_train, _ood_mixer, type(loss), models.ARCHITECTURES.get(arch, models.build))
-    params = {k: v for k, v in defn.items() if k != "data"} | {"code": code, "device": device_of(device).type}
+    params = model_params(defn, code, device)
     t0 = time.perf_counter()
     out, entry = _stored(defn, code)
     if out is None:
@@ -246,7 +252,8 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     return model
 
 
-def _check_dim(dim) -> int:
+def check_embedding_dim(dim) -> int:
+    """The embedding size as an int; it must be an integer >= 1."""
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
         raise ParameterError(f"parameter 'embedding_dim' = {dim!r} is not accepted; use an integer >= 1")
     return int(dim)

@@ -340,22 +340,6 @@ def _param(**kw):
     return f
 
 
-# --- issue 21, class 4: errors that name the culprit --------------------------------------------------------
-
-def _metric(s_in, s_out=(0.1, 0.2, 0.3)):
-    def f(tmp):
-        from oodrepro import metrics
-
-        return metrics.auroc(s_in, s_out)
-    return f
-
-
-def _param(**kw):
-    def f(tmp):
-        return config.resolve("knn_ls.table1", "smoke", **kw)
-    return f
-
-
 def _disk_full(errno_value):  # a write fails as on a full disk / over quota / on a read-only file system
     def fail(self, *a, **k):
         raise OSError(errno_value, os.strerror(errno_value), str(self))

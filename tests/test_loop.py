@@ -61,18 +61,17 @@ def test_same_seed_same_weights_and_seed_matters():
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
-def test_recipe_and_device_enter_the_cache_key():
+def test_recipe_and_device_enter_the_cache_key(monkeypatch):
     ds = _tiny()
     base = recipes.Recipe("t", epochs=1, batch_size=128)
     k1 = train.fit("mlp", ds, recipe=base, progress=False, device="cpu").cache_key
     k2 = train.fit("mlp", ds, recipe=base.replace(weight_decay=1e-4), progress=False, device="cpu").cache_key
-    assert k1 != k2
-    import oodrepro.cache as cache
-    m = train.fit("mlp", ds, recipe=base, progress=False, device="cpu")
-    assert m.cache_key == k1
-    # the device is in the key's parameters
-    from oodrepro.train import device_of
-    assert device_of("cpu").type == "cpu" and device_of("auto").type in ("cpu", "cuda")
+    assert k1 != k2 and train.fit("mlp", ds, recipe=base, progress=False, device="cpu").cache_key == k1
+    defn = {"arch": "mlp", "recipe": base.key(), "data": "x"}
+    cpu = train.model_params(defn, "code", "cpu")
+    assert cpu["device"] == "cpu" and "data" not in cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA machine: another key
+    assert train.model_params(defn, "code", "cuda") != cpu
 
 
 def test_device_parameter_one_line():
