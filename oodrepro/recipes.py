@@ -8,7 +8,8 @@ documented as a deviation, where the paper's would take days on a 2-core CPU:
 ``knn_ls_mlp``      knn-ls §4.1: MLP on MNIST / Fashion-MNIST, Adam lr 1e-3, batch 128, 20 epochs
 ``knn_ls_lenet5``   knn-ls §4.1: LeNet5 on SVHN / CIFAR-10 / CelebA, Adam lr 1e-3, batch 128, 10 epochs
 ``odm_tsinghua``    odm §4.3 and the authors' code: Adam lr 1e-4, weight decay 1e-4, 10,000 steps
-``odm_cpu``         odm on TT100K, CPU: Adam lr 1e-3 (one-cycle), weight decay 1e-4, flips off, crops ±2
+``odm_cpu``         odm on TT100K, CPU: Adam peak lr 2e-3 (one-cycle), weight decay 1e-4, 5,000 steps,
+                    no flips (signs are not mirror-symmetric), crops ±2, bfloat16 autocast
 ``cifar_speedrun``  CIFAR-10 on a CPU: Jordan's *94 % on CIFAR-10 in 3.29 seconds* (airbench94) recipe —
                     Nesterov SGD, triangular schedule, label smoothing 0.2, flip + 2-pixel crops,
                     lookahead EMA, bfloat16 autocast and channels-last; the kpca paper trained ResNet18
@@ -175,6 +176,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("knn_ls_lenet5", lr=1e-3, epochs=10, batch_size=128, source="knn-ls §4.1 (LeNet5, SVHN / CIFAR-10 / CelebA)"),
     Recipe("odm_tsinghua", lr=1e-4, weight_decay=1e-4, steps=10_000, batch_size=128,
            source="odm §4.3 (WRN-28-10, Adam 1e-4, 10,000 steps) and the authors' code (weight decay 1e-4)"),
+    Recipe("odm_cpu", lr=2e-3, weight_decay=1e-4, steps=5_000, batch_size=128, schedule="triangle", warmup=0.1,
+           lr_start=0.1, lr_end=0.01, translate=2, bf16=True, channels_last=True,
+           source="odm §4.3's Adam and weight decay 1e-4, with a one-cycle schedule, crops ±2 and the bfloat16 path",
+           deviation="the paper trains WRN-28-10 at Adam 1e-4 for 10,000 steps (hours on a GPU-class machine); on a "
+                     "2-core CPU the WRN-10-2 net trains 5,000 steps at a peak lr of 2e-3 rising over the first 10 % "
+                     "and falling to 1 % of it (docs/lab-log.md: 92 % NCM accuracy at 3,000 steps against 72 % "
+                     "with the paper's constant rate at 840)"),
     Recipe("cifar_speedrun", **_AIRBENCH,
            source="Jordan, '94% on CIFAR-10 in 3.29 seconds on a single GPU' (airbench94), as published",
            deviation="the kpca paper trained a ResNet18 (about 90× the flops) with SGD for 200 epochs; on a 2-core "

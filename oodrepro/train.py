@@ -206,7 +206,8 @@ def _stored(defn: dict, code: str):
 def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | None = None,
         batch_size: int | None = None, lr: float | None = None, seed: int = 0, device: str = "auto",
         progress: bool = True, use_cache: bool = True, recipe=None, weight_decay: float | None = None,
-        ood_set: Dataset | None = None, embedding_dim: int | None = None, store: str | None = None) -> torch.nn.Module:
+        ood_set: Dataset | None = None, embedding_dim: int | None = None, store: str | None = None,
+        retrain: bool = False) -> torch.nn.Module:
     """Train the architecture ``arch`` (:data:`oodrepro.models.ARCHITECTURES`) on ``train_set`` by
     minimising ``loss`` (default: plain cross-entropy) under ``recipe`` (:func:`resolve_recipe`: default
     Adam lr 1e-3, 20 epochs, batch 128; ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` override it).
@@ -214,7 +215,8 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     ``ood_set``: seen out-of-distribution samples, appended to the batches where the loss asks for them
     (odm). ``embedding_dim``: the network's output size (default: the number of classes, a classifier).
     ``store``: a name under which the trained network is kept in :mod:`oodrepro.checkpoints` (paper-scale
-    networks); a stored network with the same :func:`definition` is loaded instead of training.
+    networks); a stored network with the same :func:`definition` is loaded instead of training, unless
+    ``retrain`` (then it is trained again and the stored one replaced: after the training code changed).
 
     The cache key holds the definition and the fingerprint of the training code. Returns the model in eval
     mode on the CPU, with ``cache_key``, ``history`` (per-epoch loss, and training accuracy for
@@ -235,7 +237,7 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     code = function_fingerprint(_train, _ood_mixer, type(loss), models.ARCHITECTURES.get(arch, models.build))
     params = model_params(defn, code, device)
     t0 = time.perf_counter()
-    out, entry = _stored(defn, code)
+    out, entry = (None, None) if retrain else _stored(defn, code)
     if out is None:
         out = cache.cached("model", params, lambda: _train(arch, train_set, out_dim, n_classes, loss, recipe, int(seed),
                                                            device, progress, ood_set),

@@ -61,6 +61,17 @@ def test_stale_code_is_flagged(store_dir):
     assert b.stored is not None and b.stale_code
 
 
+def test_retrain_replaces_a_stale_network(store_dir):
+    ds = _ds()
+    a = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny")
+    checkpoints.annotate(a.stored["key"], code="0" * 40, accuracy={"tta0": 0.5})
+    b = train.fit("mlp", ds, recipe=R, progress=False, use_cache=False, store="mlp-tiny", retrain=True)
+    assert b.stored["key"] == a.stored["key"] and not b.stale_code
+    entry = checkpoints.manifest()["networks"][a.stored["key"]]
+    assert entry["code"] != "0" * 40 and "accuracy" not in entry and len(checkpoints.manifest()["networks"]) == 1
+    assert checkpoints.verify() == []
+
+
 def test_manifest_file_names_cannot_leave_the_folder(store_dir):
     store_dir.mkdir(parents=True)
     (store_dir / "manifest.json").write_text(json.dumps({"format": 1, "networks": {

@@ -22,6 +22,13 @@ def test_odm_tsinghua_recipe_is_the_papers():
     assert r.total_steps(7045) == 10_000
 
 
+def test_odm_cpu_keeps_the_papers_optimiser_and_names_its_deviation():
+    paper, cpu = recipes.get("odm_tsinghua"), recipes.get("odm_cpu")
+    assert (cpu.optimizer, cpu.weight_decay, cpu.batch_size) == (paper.optimizer, paper.weight_decay, paper.batch_size)
+    assert (cpu.schedule, cpu.flip, cpu.translate, cpu.steps) == ("triangle", "none", 2, 5_000)
+    assert "WRN-28-10" in cpu.deviation and paper.deviation == ""
+
+
 def test_cifar_speedrun_is_airbench94_rewritten_for_a_mean_loss():
     r = recipes.get("cifar_speedrun")
     # airbench94: lr 11.5 per 1024 examples / (1 + 1/(1 - 0.85)) per example, x 1024 for a mean loss

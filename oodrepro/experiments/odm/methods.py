@@ -34,10 +34,10 @@ def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
     return ds.subset(rest, f"{ds.name}[train]"), ds.subset(np.sort(val), f"{ds.name}[valid]")
 
 
-def fit_kw(cfg: dict, seed: int) -> dict:
+def fit_kw(cfg: dict, seed: int, progress: bool = False) -> dict:
     """The training arguments of every odm network: the recipe (if named) and epochs, batch size, learning rate."""
     return dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, device=cfg["device"],
-                progress=False, recipe=cfg.get("recipe"))
+                progress=progress, recipe=cfg.get("recipe"))
 
 
 def stored_as(cfg: dict, name: str, seed: int) -> str | None:

@@ -52,8 +52,9 @@ SCHEMA = config.register(Schema(
                       odin_temperatures=[1.0, 1000.0], odin_epsilons=[0.0, 0.002]),
         "quick": dict(BASE, source="synthetic", arch="lenet5", split_seed=0, random_splits=0, seen_kinds=list(SEEN_KINDS),
                       n_anomaly=300, seeds=[0], embedding_dim=32, epochs=15, batch_size=64),
-        "paper": dict(BASE, source="cropped", arch="wrn10_2", split_seed=0, random_splits=10, seen_kinds=list(SEEN_KINDS),
-                      n_anomaly=1200, seeds=[0], embedding_dim=32, epochs=15, batch_size=128, lr=1e-3),
+        "paper": dict(BASE, source="cropped", arch="wrn10_2", split_seed=0, random_splits=3, seen_kinds=list(SEEN_KINDS),
+                      n_anomaly=1200, seeds=[0], embedding_dim=32, recipe="odm_cpu", pairs="all", epochs=None,
+                      batch_size=None, lr=None),
     },
 ))
 
@@ -109,8 +110,10 @@ def _sets(signs: dict, split: dict, cfg: dict, seed: int):
     return tr, val, seen_val, test_in, seen, oods
 
 
-def _models(cfg: dict, tr, seen: dict, seed: int) -> dict:
-    kw, loss, d = fit_kw(cfg, seed), contrastive(cfg), cfg["embedding_dim"]
+def _models(cfg: dict, tr, seen: dict, seed: int, progress: bool = False) -> dict:
+    """The networks of one split and seed: ``ce`` (ODIN's), ``ml/d`` and ``odm:<seen kind>/d``; stored ones
+    (:mod:`oodrepro.checkpoints`) are read, not trained."""
+    kw, loss, d = fit_kw(cfg, seed, progress), contrastive(cfg), cfg["embedding_dim"]
     out = {"ce": train.fit(cfg["arch"], tr, train.LabelSmoothedCE(0.0), store=stored_as(cfg, "tsinghua-ce", seed), **kw),
            f"ml/{d}": fit_mixed(cfg["arch"], tr, loss, embedding_dim=d, store=stored_as(cfg, "tsinghua-ml", seed), **kw)}
     for kind in cfg["seen_kinds"]:
