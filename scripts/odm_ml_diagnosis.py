@@ -19,7 +19,7 @@ from oodrepro.data import tt100k
 from oodrepro.detectors.ncm import class_means, ncm_predict
 from oodrepro.embed import embed
 from oodrepro.experiments.odm import tsinghua
-from oodrepro.losses import ContrastiveLoss
+from oodrepro.experiments.odm.losses import ContrastiveLoss
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 env = {k: os.environ.get(k) for k in ("VARIANT", "STEPS", "LR", "WD", "BS", "SCHED", "TR", "MARGIN", "BF16")}

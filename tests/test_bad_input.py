@@ -280,14 +280,14 @@ def _kpca_nys_above_n(tmp):  # Nyström's m was capped at N while the page said 
 def _kpca_landmarks_grid_above_n(tmp):
     from oodrepro.experiments.kpca import methods
 
-    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=2048, _m_param="m_grid"), approximation="nystroem",
+    return methods.kpca(_kpca_feats(), _kpca_cfg(n_components=2048), approximation="nystroem", grid="m_grid",
                         landmarks="uniform")
 
 
 def _kpca_sensitivity_nys_above_n(tmp):
     from oodrepro.experiments.kpca import methods
 
-    return methods.detector("kpca_nys", _kpca_feats(), _kpca_cfg(n_components=100, _m_param="m_grid"))
+    return methods.detector("kpca_nys", _kpca_feats(), _kpca_cfg(n_components=100), grid="m_grid")
 
 
 def _raw_bank(values, dim, **kw):

@@ -4,7 +4,7 @@ import torch
 
 from oodrepro import cache, data, embed, train
 from oodrepro.errors import ParameterError
-from oodrepro.losses import OOD_LABEL, ContrastiveLoss
+from oodrepro.experiments.odm.losses import OOD_LABEL, ContrastiveLoss
 
 
 def test_smooth_targets_hand_values():

@@ -15,5 +15,5 @@ A chapter (``oodrepro/experiments/<paper>/``) supplies the schema, the runners, 
 page text; ``CONTRIBUTING.md`` lists the files of a new chapter.
 """
 from .paper import Paper  # noqa: F401
-from .core import Context, Method, ModelSpec, contexts, load_in, load_ood, method_scores, needs_rows  # noqa: F401
-from .claims import directional_claim, fmt, paired_difference, summarise  # noqa: F401
+from .core import Context, Memo, Method, ModelSpec, contexts, load_in, load_ood, method_scores, needs_rows  # noqa: F401
+from .claims import directional_claim, fmt, paired_claim, paired_difference, summarise  # noqa: F401

@@ -51,17 +51,33 @@ def summarise(rows: pd.DataFrame, paper: Paper, metric: str = "auroc", by=("in_d
     return out
 
 
-def paired_difference(rows: pd.DataFrame, a: str, b: str, metric: str = "auroc", **where) -> np.ndarray:
-    """Per-seed ``metric(a) − metric(b)`` on the rows matching ``where`` (for directional claims)."""
-    ok = rows[rows["status"] == "ok"]
-    for k, v in where.items():
-        ok = ok[ok[k] == v]
+def paired_difference(rows: pd.DataFrame, a: str, b: str, metric: str = "auroc", across: str = "method",
+                      **where) -> np.ndarray:
+    """Per-seed ``metric(a) − metric(b)`` on the rows matching ``where`` (for directional claims); ``a`` and
+    ``b`` are values of the column ``across`` (two methods, or two OOD sets of one method)."""
+    ok = rows[rows["status"] == "ok"] if len(rows) else rows
     if ok.empty or metric not in ok:  # every row "needs data": no metric column at all
         return np.array([])
-    p = ok.pivot_table(index="seed", columns="method", values=metric)
+    for k, v in where.items():
+        ok = ok[ok[k] == v]
+    if ok.empty:
+        return np.array([])
+    p = ok.pivot_table(index="seed", columns=across, values=metric)
     if a not in p or b not in p:
         return np.array([])
     return (p[a] - p[b]).dropna().to_numpy()
+
+
+def paired_claim(claim_id: str, text: str, paper_text: str, diffs: np.ndarray, page: str, margin: float = 0.0,
+                 why: str = PAIRED_RULE) -> dict:
+    """A claim "A beats B" decided by per-seed paired differences A − B (:func:`paired_difference`):
+    reproduced if their mean exceeds ``margin`` by more than 2 s.e. (:func:`oodrepro.results.directional_verdict`);
+    *needs data* when there are none."""
+    if diffs.size == 0:
+        return results.claim(claim_id, text, paper_text, "", "needs data", page=page)
+    m, se = metrics.mean_se(diffs)
+    return results.claim(claim_id, text, paper_text, f"Δ AUROC = {m:+.4f} ± {se:.4f} ({diffs.size} seeds)",
+                         results.directional_verdict(diffs, margin), why=why, page=page)
 
 
 def fmt(mean: float, se: float) -> str:

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -58,6 +59,36 @@ def load_ood(name: str, in_name: str, in_test: data.Dataset, cfg: dict, seed: in
     ds = data.load(name, "test", root=cfg["data_root"])
     c, h, _ = in_test.shape
     return data.conform(ds, c, h)
+
+
+# --- an in-memory memo ----------------------------------------------------------------------
+class Memo:
+    """The last ``size`` values computed by :meth:`get`, kept in memory (the disk cache is
+    :mod:`oodrepro.cache`): for a page that sweeps a grid over the same features. :meth:`scope` empties it
+    before and after a page's run, so nothing outlives the run that computed it."""
+
+    def __init__(self, size: int = 4):
+        self.size, self._values = size, {}
+
+    def get(self, key, compute: Callable[[], Any]):
+        """The value under ``key``, computed by ``compute()`` on first use (the oldest one leaves when full)."""
+        if key not in self._values:
+            if len(self._values) >= self.size:
+                self._values.pop(next(iter(self._values)))
+            self._values[key] = compute()
+        return self._values[key]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @contextmanager
+    def scope(self):
+        """Empty the memo on entry and on exit."""
+        self._values.clear()
+        try:
+            yield self
+        finally:
+            self._values.clear()
 
 
 # --- models ----------------------------------------------------------------------------------

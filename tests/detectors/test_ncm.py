@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from oodrepro import losses
+from oodrepro.experiments.odm import losses
 from oodrepro.detectors import NearestClassMean, ncm
 from oodrepro.errors import ParameterError
 

@@ -1,5 +1,5 @@
 r"""knn-ls theory (Bahri et al., arXiv:2102.05131, §3): Theorem 1, Corollary 1, Theorem 2 and Proposition 1,
-checked by simulation on densities whose constants are known (:mod:`oodrepro.theory`).
+checked by simulation on densities whose constants are known (:mod:`.bounds`).
 
 One *draw* is one i.i.d. sample :math:`X_{[n]}` from the density; every statement is about a draw
 ("with probability at least 1 − δ over the sample, uniformly in x"), so each is checked on every draw
@@ -24,7 +24,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ... import config, results, theory
+from ... import config, results
+from . import bounds
 from ...cache import cached
 from ...config import Param, Schema
 from ...detectors.knn import knn_radius
@@ -97,13 +98,13 @@ def radii(queries: np.ndarray, bank: np.ndarray, k: int, budget: int = 4_000_000
 def ks_for(n: int, k_grid, delta: float, d: int) -> list[tuple[int, str]]:
     """The (k, label) pairs run at sample size n: the practical ks below n, and ⌈k_min(n)⌉ if below n."""
     out = [(k, f"k = {k}") for k in k_grid if k < n]
-    km = math.ceil(theory.k_min(delta, n, d))
+    km = math.ceil(bounds.k_min(delta, n, d))
     if km < n:
         out.append((km, "k = ⌈k_min⌉"))
     return out
 
 
-def evaluation_points(density: theory.Density, m: int, seed: int) -> dict[str, np.ndarray]:
+def evaluation_points(density: bounds.Density, m: int, seed: int) -> dict[str, np.ndarray]:
     """The evaluation points of one seed (see the module docstring): ``out``, ``mix``, ``test``."""
     rng = np.random.default_rng([seed, 7])
     S = density.support
@@ -118,7 +119,7 @@ def evaluation_points(density: theory.Density, m: int, seed: int) -> dict[str, n
 
 def _draw(density_name: str, d: int, n: int, seed: int, ks: list[int], n_eval: int, n_pairs: int = 100_000) -> dict:
     """Everything one draw contributes to Theorems 1–2 and Corollary 1 (uncached)."""
-    f = theory.make_density(density_name, d)
+    f = bounds.make_density(density_name, d)
     X = f.sample(n, np.random.default_rng([seed, n, 1]))
     ev = evaluation_points(f, n_eval, seed)
     Q = np.vstack([ev["out"], ev["mix"], ev["test"]])
@@ -133,8 +134,8 @@ def _draw(density_name: str, d: int, n: int, seed: int, ks: list[int], n_eval: i
     recs, curves = [], []
     for k in ks:
         rk = radii(Q, X, k)
-        r = theory.theorem1_radius(k, n, d, C, f.beta)
-        lam = theory.theorem1_density_cut(k, n, d, C, f.beta)
+        r = bounds.theorem1_radius(k, n, d, C, f.beta)
+        lam = bounds.theorem1_density_cut(k, n, d, C, f.beta)
         above = rk >= r
         r_out = rk[i_out]
         recs.append({
@@ -144,7 +145,7 @@ def _draw(density_name: str, d: int, n: int, seed: int, ks: list[int], n_eval: i
             "out_min_ratio": float(r_out.min() / r),
             "fmax_above": float(fq[above].max()) if above.any() else 0.0,
             "fpr": float(np.mean(rk[i_test] >= r)),
-            "eps_hat": theory.misordered_gap(fq, rk),
+            "eps_hat": bounds.misordered_gap(fq, rk),
         })
         correct = rk[hi_i] < rk[lo_i]
         for g in GAP_FRACTIONS:
@@ -161,7 +162,7 @@ def simulate(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     above r, the false-positive rate, :math:`\\hat\\varepsilon`) and ``curves`` (per seed, n, k and gap:
     pairs with a larger density gap and how many of them the radii order correctly).
     """
-    f = theory.make_density(cfg["density"], cfg["d"])
+    f = bounds.make_density(cfg["density"], cfg["d"])
     rows, curves = [], []
     for n in cfg["n_grid"]:
         kl = ks_for(n, cfg["k_grid"], cfg["delta"], cfg["d"])
@@ -169,7 +170,7 @@ def simulate(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
         labels = dict(kl)
         t0 = time.perf_counter()
         for seed in cfg["seeds"]:
-            params = {"code": fingerprint(theory, knn_radius, functions=(_draw, radii, evaluation_points)),
+            params = {"code": fingerprint(bounds, knn_radius, functions=(_draw, radii, evaluation_points)),
                       "density": cfg["density"], "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "n_eval": cfg["n_eval"]}
             res = cached("knn_ls_theory", params,
@@ -181,16 +182,16 @@ def simulate(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
         if log:
             log(f"n = {n}: {len(cfg['seeds'])} draws, k in {ks} ({time.perf_counter() - t0:.1f} s)")
     rows = pd.DataFrame(rows)
-    rows["k_min"] = [theory.k_min(cfg["delta"], n, cfg["d"]) for n in rows["n"]]
+    rows["k_min"] = [bounds.k_min(cfg["delta"], n, cfg["d"]) for n in rows["n"]]
     rows["f_max"] = f.f_max
     rows["lambda_vacuous"] = rows["lambda"] >= f.f_max
     rows["cut_held"] = rows["fmax_above"] <= rows["lambda"]
     c_eta = f.c_eta(1.0)
-    rows["fpr_bound"] = [theory.corollary1_error(k, n, cfg["d"], f.holder_constant, c_eta, f.beta, 1.0)
+    rows["fpr_bound"] = [bounds.corollary1_error(k, n, cfg["d"], f.holder_constant, c_eta, f.beta, 1.0)
                          for k, n in zip(rows["k"], rows["n"])]
     rows["fpr_bound_sharp"] = f.tail_cdf(rows["lambda"].to_numpy())
     rows["fpr_held"] = rows["fpr"] <= rows["fpr_bound"]
-    rows["eps_shape"] = [theory.epsilon_kn(k, n, cfg["d"], cfg["delta"]) for k, n in zip(rows["k"], rows["n"])]
+    rows["eps_shape"] = [bounds.epsilon_kn(k, n, cfg["d"], cfg["delta"]) for k, n in zip(rows["k"], rows["n"])]
     return rows, pd.DataFrame(curves)
 
 
@@ -202,7 +203,7 @@ def _prop1_draw(density_name: str, d: int, n: int, seed: int, ks: list[int], mar
                 gamma_in: float, gamma_out: float, keep: int = 150, m_in: int = 100) -> dict:
     """One draw of Proposition 1 for ``density_name`` (uncached): ``m`` outliers per margin, each paired
     with one of ``m_in`` in-distribution points; the before/after ratios of their k-NN radii."""
-    f = theory.make_density(density_name, d)
+    f = bounds.make_density(density_name, d)
     S = f.support
     rng = np.random.default_rng([seed, n, 3])
     X = f.sample(n, rng)
@@ -211,7 +212,7 @@ def _prop1_draw(density_name: str, d: int, n: int, seed: int, ks: list[int], mar
     x_out = np.vstack([b + mg * nrm for mg in margins])
     Q = np.vstack([x_in, x_out])
     phi = dict(support=S, gamma_in=gamma_in, gamma_out=gamma_out)
-    PX, PQ = theory.contraction(X, **phi), theory.contraction(Q, **phi)
+    PX, PQ = bounds.contraction(X, **phi), bounds.contraction(Q, **phi)
     recs, pairs = [], []
     for k in ks:
         before, after = radii(Q, X, k), radii(PQ, PX, k)
@@ -243,20 +244,20 @@ def simulate_proposition1(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFra
     scaled by exactly :math:`\\gamma_{in}`, and the allowed k range) and ``pairs`` (a sample of
     before/after ratios from the first seed, for the scatter plot).
     """
-    base = theory.make_density(cfg["density"], cfg["d"])
-    uni = "uniform_ball" if isinstance(base.support, theory.Ball) else "uniform_cube"
+    base = bounds.make_density(cfg["density"], cfg["d"])
+    uni = "uniform_ball" if isinstance(base.support, bounds.Ball) else "uniform_cube"
     n = cfg["prop1_n"]
     ks = [k for k in cfg["prop1_ks"] if k < n]
-    km = math.ceil(theory.k_min(cfg["delta"], n, cfg["d"]))
+    km = math.ceil(bounds.k_min(cfg["delta"], n, cfg["d"]))
     if km < n and km not in ks:
         ks.append(km)
     m = max(50, cfg["n_eval"] // 2)
     rows, pairs = [], []
     t0 = time.perf_counter()
     for name in (uni, cfg["density"]):
-        f = theory.make_density(name, cfg["d"])
+        f = bounds.make_density(name, cfg["d"])
         for i, seed in enumerate(cfg["seeds"]):
-            params = {"code": fingerprint(theory, knn_radius, functions=(_prop1_draw, radii)), "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
+            params = {"code": fingerprint(bounds, knn_radius, functions=(_prop1_draw, radii)), "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "margins": list(cfg["margins"]), "m": m, "gamma_in": cfg["gamma_in"],
                       "gamma_out": cfg["gamma_out"]}
             res = cached("knn_ls_theory_prop1", params,
@@ -269,11 +270,11 @@ def simulate_proposition1(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFra
         if log:
             log(f"Proposition 1, {name}: {len(cfg['seeds'])} draws of n = {n} ({time.perf_counter() - t0:.1f} s)")
     rows = pd.DataFrame(rows)
-    lam0 = {name: theory.make_density(name, cfg["d"]).lambda0 for name in rows["density"].unique()}
+    lam0 = {name: bounds.make_density(name, cfg["d"]).lambda0 for name in rows["density"].unique()}
     S = base.support
-    rows["k_max"] = [theory.proposition1_k_max(n, cfg["d"], mg, cfg["gamma_in"], cfg["gamma_out"], S.c0, lam0[dn])
+    rows["k_max"] = [bounds.proposition1_k_max(n, cfg["d"], mg, cfg["gamma_in"], cfg["gamma_out"], S.c0, lam0[dn])
                      for mg, dn in zip(rows["margin"], rows["density"])]
-    rows["k_min"] = theory.k_min(cfg["delta"], n, cfg["d"])
+    rows["k_min"] = bounds.k_min(cfg["delta"], n, cfg["d"])
     rows["in_range"] = (rows["k"] <= rows["k_max"]) & (rows["k"] >= rows["k_min"])
     rows["below_k_max"] = rows["k"] <= rows["k_max"]
     return rows, pd.concat(pairs, ignore_index=True)
@@ -290,12 +291,12 @@ def requirements(delta: float, ns=(1_000, 10_000, 100_000, 1_000_000), dims=(1, 
     recs = []
     for name in densities:
         for d in dims:
-            f = theory.make_density(name, d)
+            f = bounds.make_density(name, d)
             for n in ns:
-                km = math.ceil(theory.k_min(delta, n, d))
-                lam = theory.theorem1_density_cut(km, n, d, f.holder_constant, f.beta)
+                km = math.ceil(bounds.k_min(delta, n, d))
+                lam = bounds.theorem1_density_cut(km, n, d, f.holder_constant, f.beta)
                 recs.append({"density": name, "d": d, "n": n, "k_min": km, "k_min/n": km / n,
-                             "r": theory.theorem1_radius(km, n, d, f.holder_constant, f.beta),
+                             "r": bounds.theorem1_radius(km, n, d, f.holder_constant, f.beta),
                              "diameter": f.support.diameter, "lambda": lam, "f_max": f.f_max,
                              "lambda/f_max": lam / f.f_max})
     return pd.DataFrame(recs)
@@ -309,13 +310,13 @@ def constants(delta: float, dims=(1, 2, 5), densities=("bump", "beta"), gamma_in
     recs = []
     for name in densities:
         for d in dims:
-            f = theory.make_density(name, d)
-            u = theory.Uniform(d, "ball" if isinstance(f.support, theory.Ball) else "cube")
+            f = bounds.make_density(name, d)
+            u = bounds.Uniform(d, "ball" if isinstance(f.support, bounds.Ball) else "cube")
             recs.append({"density": name, "d": d, "C_beta": f.holder_constant, "f_max": f.f_max,
                          "C_eta": f.c_eta(1.0), "C_eta_bound": f.c_eta_bound(),
-                         "n_star": theory.n_nonvacuous(f, delta, "stated"),
-                         "n_star_proof": theory.n_nonvacuous(f, delta, "proof"),
-                         "n_prop1": theory.proposition1_n_needed(d, margin, gamma_in, gamma_out, u.support.c0,
+                         "n_star": bounds.n_nonvacuous(f, delta, "stated"),
+                         "n_star_proof": bounds.n_nonvacuous(f, delta, "proof"),
+                         "n_prop1": bounds.proposition1_n_needed(d, margin, gamma_in, gamma_out, u.support.c0,
                                                                  u.lambda0, delta)})
     return pd.DataFrame(recs)
 
@@ -542,11 +543,11 @@ def figure_requirements(req: pd.DataFrame, delta: float):
     recs = []
     for name in req["density"].unique():
         for d in sorted(req["d"].unique()):
-            f = theory.make_density(name, int(d))
+            f = bounds.make_density(name, int(d))
             for n in ns:
-                km = math.ceil(theory.k_min(delta, int(n), int(d)))
+                km = math.ceil(bounds.k_min(delta, int(n), int(d)))
                 recs.append({"density": name, "d": f"d = {d}", "n": n, "k_min / n": km / n,
-                             "λ / max f": theory.theorem1_density_cut(km, int(n), int(d), f.holder_constant) / f.f_max})
+                             "λ / max f": bounds.theorem1_density_cut(km, int(n), int(d), f.holder_constant) / f.f_max})
     df = pd.DataFrame(recs)
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.5))
     sns.lineplot(data=df[df.density == df.density.iloc[0]], x="n", y="k_min / n", hue="d", ax=axes[0])
@@ -650,7 +651,7 @@ def figure_theorem2(curves: pd.DataFrame, t2: pd.DataFrame, c_fit: float, d: int
     sns.lineplot(data=t, x="k", y="eps_q", hue="n", palette=npal, marker="o", ax=axes[1])
     for n in ns:
         kk = np.unique(np.logspace(0, math.log10(n / 2), 60).astype(int))
-        axes[1].plot(kk, [c_fit * theory.epsilon_kn(k, n, d, delta) for k in kk], ls="--", lw=1,
+        axes[1].plot(kk, [c_fit * bounds.epsilon_kn(k, n, d, delta) for k in kk], ls="--", lw=1,
                      color=npal[f"n = {n:,}"])
     axes[1].axhline(t2["f_max"].iloc[0], color="black", ls=":", lw=1)
     axes[1].set_xscale("log")
@@ -822,7 +823,7 @@ def _setting(P: dict, cfg: dict) -> SimpleNamespace:
     delta, d, S = cfg["delta"], cfg["d"], len(cfg["seeds"])
     return SimpleNamespace(
         P=P, cfg=cfg, t1=t1, t2=P["t2"], p1=P["p1"], cons=cons, delta=delta, d=d, S=S,
-        f=theory.make_density(cfg["density"], d), me=cons[(cons["density"] == cfg["density"]) & (cons["d"] == d)].iloc[0],
+        f=bounds.make_density(cfg["density"], d), me=cons[(cons["density"] == cfg["density"]) & (cons["d"] == d)].iloc[0],
         theo=t1[t1["k_label"] == "k = ⌈k_min⌉"].sort_values("n"), prac=t1[t1["k_label"] != "k = ⌈k_min⌉"],
         tol=_tol(delta, S))
 
@@ -844,7 +845,7 @@ def _numbers(c: SimpleNamespace) -> dict:
     T["c_eta_bound"] = f"{me['C_eta_bound']:.4g}"
     T["n_star"] = _fmt_n(me["n_star"])
     T["n_star_proof"] = _fmt_n(me["n_star_proof"])
-    T["n_fits"] = _fmt_n(theory.n_k_min_fits(delta, d))
+    T["n_fits"] = _fmt_n(bounds.n_k_min_fits(delta, d))
     T["sqrt28"] = f"{16 / math.sqrt(28):.2f}"
     T["k_proof_factor"] = f"{1024 / 28:.1f}"
     T["c_fit"] = f"{P['c_fit']:.4f}"
@@ -862,7 +863,7 @@ def _numbers(c: SimpleNamespace) -> dict:
 def _text_summary(c: SimpleNamespace, T: dict, M: dict) -> None:
     """The opening summary and the closing factors (how loose the bounds are)."""
     t1, cons, delta, theo = (c.t1, c.cons, c.delta, c.theo)
-    fits = "; ".join(f"{_fmt_n(theory.n_k_min_fits(delta, int(dd)))} (d = {dd})" for dd in sorted(cons["d"].unique()))
+    fits = "; ".join(f"{_fmt_n(bounds.n_k_min_fits(delta, int(dd)))} (d = {dd})" for dd in sorted(cons["d"].unique()))
     stars = cons.groupby("d")["n_star"].min()
     M["md_short"] = (
         f"With δ = {delta:g} the minimum k exceeds n itself until n ≈ {fits}; where it fits, the thresholds are so "
@@ -884,7 +885,7 @@ def _text_requirements(c: SimpleNamespace, T: dict, M: dict) -> None:
     cons, delta = (c.cons, c.delta)
     dims = sorted(cons["d"].unique())
     dlist = ", ".join(map(str, dims))
-    parts = ", ".join(_fmt_n(theory.n_k_min_fits(delta, int(dd))) for dd in dims)
+    parts = ", ".join(_fmt_n(bounds.n_k_min_fits(delta, int(dd))) for dd in dims)
     lam_parts = []
     for name in cons["density"].unique():
         c = cons[cons["density"] == name].sort_values("d")
@@ -1010,7 +1011,7 @@ def _text_t2(c: SimpleNamespace, T: dict, M: dict) -> None:
     P, cfg, t2, delta, d, f, theo = (c.P, c.cfg, c.t2, c.delta, c.d, c.f, c.theo)
     nmax = int(t2["n"].max())
     kk = np.arange(1, nmax // 2)
-    shape = np.array([theory.epsilon_kn(int(k), nmax, d, delta) for k in kk[:: max(1, len(kk) // 4000)]])
+    shape = np.array([bounds.epsilon_kn(int(k), nmax, d, delta) for k in kk[:: max(1, len(kk) // 4000)]])
     ok = np.flatnonzero(P["c_fit"] * shape < f.f_max)
     k_star = int(kk[:: max(1, len(kk) // 4000)][ok[0]]) if ok.size else None
     seq = k_sequence(P["rows"])

@@ -14,11 +14,11 @@ from ...detectors.kpca import cosine_map, m_memory_check, n_exact_memory_check
 from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
-from .pages import _out, _schema
+from .pages import page_out, page_schema
 from .paper import PAPER
 
 # --- approximations against exact KPCA (Fig. 6) -----------------------------------------------------
-APPROX = _schema("kpca.approximation", [
+APPROX = page_schema("kpca.approximation", [
     Param("n_exact", "int", "training points of the exact KPCA (O(n²) memory, O(n³) time)", low=50,
           check=n_exact_memory_check),
     Param("size_grid", "ints", "M random features = m landmarks", low=1, min_len=2, check=m_memory_check)],
@@ -59,10 +59,10 @@ def approx_rows(feats: Features, cfg: dict, in_name: str, seed: int) -> list[dic
         det = ExactKPCA(gamma=cfg["gamma"], evr=cfg["evr"], reading=reading)
         add(f"exact ({reading})", len(sub.train[0]), det.fit([sub.train[0]]))
     for size in cfg["size_grid"]:
-        c = dict(cfg, n_components=size, _seed=seed)
-        add("RFF", size, methods.kpca(sub, c).fit([sub.train[0]]))
+        c = dict(cfg, n_components=size)
+        add("RFF", size, methods.kpca(sub, c, seed=seed).fit([sub.train[0]]))
         if size <= len(sub.train[0]):
-            add("Nyström", size, methods.kpca(sub, c, approximation="nystroem", landmarks="uniform")
+            add("Nyström", size, methods.kpca(sub, c, approximation="nystroem", landmarks="uniform", seed=seed)
                 .fit([sub.train[0]]))
     return recs
 
@@ -97,7 +97,7 @@ def approx_page(cfg: dict) -> dict:
         if feats is not None:
             recs += approx_rows(feats, cfg, in_name, seed)
     rows = pd.DataFrame(recs)
-    return _out(rows, approx_claims(rows))
+    return page_out(rows, approx_claims(rows))
 
 
 # --- cost (Table 4) -----------------------------------------------------------------------------------
@@ -141,11 +141,11 @@ def cost_page(cfg: dict) -> dict:
                         f"ImageNet (×{paper['knn', 'memory_mib'] / paper['kpca_nys', 'memory_mib']:.0f}, Table 4)",
                         lean, lambda s: s > 1, f"×{lean:.1f} leaner",
                         "reproduced if it keeps fewer bytes", p)]
-    return _out(rows, claims, paper_table4=reference.table("kpca", "Table 4"))
+    return page_out(rows, claims, paper_table4=reference.table("kpca", "Table 4"))
 
 
 # --- motivation: norm imbalance and the distance relation (§3) ---------------------------------------
-MOTIVATION = _schema("kpca.motivation", [Param("k", "int", "neighbour of the k-NN distances", low=1)],
+MOTIVATION = page_schema("kpca.motivation", [Param("k", "int", "neighbour of the k-NN distances", low=1)],
                      k={"smoke": 10, "quick": 50, "paper": 50})
 
 
@@ -176,7 +176,7 @@ class RawKNN:
         return self.nn_.kneighbors(cosine_map(z) if self.cosine else z)[0][:, -1]
 
 
-def _motivation_detector(name, feats, cfg):
+def _motivation_detector(name, feats, cfg, seed=0, grid=None):
     return {"neg_norm": lambda: NormScore(), "knn_raw": lambda: RawKNN(cfg["k"]),
             "knn_cosine": lambda: RawKNN(cfg["k"], cosine=True), "pca": lambda: PCA(evr=cfg["evr"]),
             "cosine": lambda: PCA(evr=cfg["evr"], cosine=True)}[name]()
@@ -209,4 +209,4 @@ def motivation_page(cfg: dict) -> dict:
     claims += versus(rows, PAPER, cfg, "kpca/motivation", "knn_cosine", "knn_raw",
                      "Normalising removes the norm imbalance and sharpens the distance relation: cosine k-NN beats raw "
                      "k-NN", None)
-    return _out(rows, claims, norms=norms(cfg), summary=summary(rows, PAPER, None))
+    return page_out(rows, claims, norms=norms(cfg), summary=summary(rows, PAPER, None))

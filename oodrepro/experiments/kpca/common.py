@@ -26,12 +26,8 @@ def blas_limited(run):
     features memo of :func:`~.features.network_features` emptied before and after."""
     @functools.wraps(run)
     def wrapped(cfg: dict) -> dict:
-        features._MEMO.clear()
-        try:
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-                return run(cfg)
-        finally:
-            features._MEMO.clear()
+        with features.MEMO.scope(), threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            return run(cfg)
     return wrapped
 
 
@@ -52,9 +48,10 @@ def feature_runs(cfg: dict):
             yield in_name, seed, feats, feats.missing
 
 
-def run_methods(cfg: dict, names, make=None, **cols) -> pd.DataFrame:
-    """Rows of ``names`` (each ``make(name, feats, cfg)`` → detector, default :func:`methods.detector`) over
-    the run's features; missing data → *needs data* rows (once per pairing and method)."""
+def run_methods(cfg: dict, names, make=None, grid: str | None = None, **cols) -> pd.DataFrame:
+    """Rows of ``names`` (each ``make(name, feats, cfg, seed, grid)`` → detector, default
+    :func:`methods.detector`) over the run's features; missing data → *needs data* rows (once per pairing and
+    method). ``grid``: the page parameter that set ``cfg["n_components"]`` (named in errors)."""
     recs, seen = [], set()
     for in_name, seed, feats, missing in feature_runs(cfg):
         for o, why in missing.items():
@@ -64,9 +61,8 @@ def run_methods(cfg: dict, names, make=None, **cols) -> pd.DataFrame:
         if feats is None:
             continue
         for name in names:
-            c = dict(cfg, _seed=seed)
-            det = (make or methods.detector)(name, feats, c)
-            recs += methods.method_rows(name, feats, c, in_name, seed, det=det, **cols)
+            det = (make or methods.detector)(name, feats, cfg, seed, grid)
+            recs += methods.method_rows(name, feats, cfg, in_name, seed, det=det, **cols)
     return pd.DataFrame(recs)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ... import cache, data, train
 from ...engine import Context, ModelSpec
-from ...engine.core import DERIVED, load_in
+from ...engine.core import DERIVED, Memo, load_in
 from ...errors import DataNotFoundError, DataFormatError, ParameterError
 from ...fingerprint import fingerprint
 from . import nets
@@ -78,9 +78,9 @@ def _ood_set(name: str, in_name: str, in_test: data.Dataset, root, seed: int) ->
     return data.conform(data.load(name, "test", root=root), c, h)
 
 
-def _network(in_name: str, cfg: dict, seed: int) -> tuple[Context, object]:
+def _network(in_name: str, cfg: dict, seed: int, oods=()) -> tuple[Context, object]:
     train_set, in_test = load_in(in_name, cfg)
-    if in_name == "mnist5k" and "heldout" in cfg.get("_oods", ()):
+    if in_name == "mnist5k" and "heldout" in oods:
         keep = ~np.isin(train_set.y, HELDOUT)
         train_set = train_set.subset(np.flatnonzero(keep), name=f"{train_set.name}[no 8,9]")
     arch = (cfg.get("mnist_arch") or "mlp") if in_name == "mnist5k" else cfg["arch"]
@@ -95,7 +95,8 @@ def _network(in_name: str, cfg: dict, seed: int) -> tuple[Context, object]:
 
 #: The configuration entries the features depend on (the rest — methods, grids, thresholds — do not).
 FEATURE_KEYS = ("data_root", "max_train", "mnist_arch", "arch", "recipe", "epochs", "batch_size", "lr", "device")
-_MEMO: dict = {}
+#: The features of the current page's run (:meth:`oodrepro.engine.core.Memo.scope` around each page).
+MEMO = Memo(4)
 
 
 def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
@@ -107,16 +108,12 @@ def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
     The cache holds them on disk; while one page runs (:func:`~oodrepro.experiments.kpca.common.blas_limited`
     empties the memo before and after) the last few are also kept in memory, so that a page sweeping a grid
     (sensitivity: 13 runs over the same features) reads them once. Treat the result as read-only."""
-    memo = (in_name, tuple(oods), seed, tuple(repr(cfg.get(k)) for k in FEATURE_KEYS))
-    if memo not in _MEMO:
-        if len(_MEMO) >= 4:
-            _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[memo] = _network_features(in_name, oods, cfg, seed)
-    return _MEMO[memo]
+    key = (in_name, tuple(oods), seed, tuple(repr(cfg.get(k)) for k in FEATURE_KEYS))
+    return MEMO.get(key, lambda: _network_features(in_name, oods, cfg, seed))
 
 
 def _network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
-    ctx, model = _network(in_name, dict(cfg, _oods=tuple(oods)), seed)
+    ctx, model = _network(in_name, cfg, seed, tuple(oods))
     in_test = ctx.in_test
     if "heldout" in oods:
         in_test = in_test.subset(np.flatnonzero(~np.isin(in_test.y, HELDOUT)), name=f"{in_test.name}[no 8,9]")

@@ -36,14 +36,16 @@ def kernel_gamma(kernel: str, cosine: bool, gamma: float, feats: Features) -> fl
     return g / float(np.mean(np.sum(np.asarray(feats.train[0], dtype=np.float64) ** 2, axis=1)))
 
 
-def kpca(feats: Features, cfg: dict, kernel="gaussian", approximation="rff", cosine=True, **kw) -> KPCA:
-    """An unfitted :class:`~oodrepro.detectors.KPCA` with the page's γ, M/m and EVR (overridable by ``kw``)."""
+def kpca(feats: Features, cfg: dict, kernel="gaussian", approximation="rff", cosine=True, seed: int = 0,
+         grid: str | None = None, **kw) -> KPCA:
+    """An unfitted :class:`~oodrepro.detectors.KPCA` with the page's γ, M/m and EVR (overridable by ``kw``),
+    its random draws seeded by ``seed``. ``grid``: the page parameter that set M/m (a grid page), named in
+    the error when Nyström's m exceeds the training points (elsewhere m is capped with a warning)."""
     args = dict(kernel=kernel, approximation=approximation, cosine=cosine, n_components=cfg["n_components"],
                 evr=cfg["evr"], gamma=kernel_gamma(kernel, cosine, kw.pop("gamma", cfg["gamma"]), feats),
-                seed=cfg.get("_seed", 0), clip=None, weight=feats.weight, bias=feats.bias)
+                seed=seed, clip=None, weight=feats.weight, bias=feats.bias)
     if kernel == "gaussian" and approximation == "rff":  # the page's RFF draw (other maps have one layout)
         args["rff_layout"] = cfg.get("rff_layout", "ours")
-    grid = kw.pop("param", None) or cfg.get("_m_param")
     args.update(kw)
     n_train, m = len(feats.train[0]), int(args["n_components"])
     src = getattr(feats, "source", "the features")
@@ -59,17 +61,18 @@ def kpca(feats: Features, cfg: dict, kernel="gaussian", approximation="rff", cos
     return KPCA(**args)
 
 
-def ablation_detector(name: str, feats: Features, cfg: dict):
+def ablation_detector(name: str, feats: Features, cfg: dict, seed: int = 0, grid: str | None = None):
     """Table 5's row ``name`` (``"pca"``, ``"cosine"``, ``"[cosine_]<kernel>_<rff|nystroem>"``)."""
     if name in ("pca", "cosine"):
         return PCA(evr=cfg["evr"], cosine=name == "cosine")
     *head, approx = name.split("_")
     cosine = head[0] == "cosine"
-    return kpca(feats, cfg, kernel=head[-1], approximation=approx, cosine=cosine)
+    return kpca(feats, cfg, kernel=head[-1], approximation=approx, cosine=cosine, seed=seed, grid=grid)
 
 
-def detector(name: str, feats: Features, cfg: dict):
-    """The unfitted detector of method ``name`` (:data:`METHODS` or :data:`ABLATION`)."""
+def detector(name: str, feats: Features, cfg: dict, seed: int = 0, grid: str | None = None):
+    """The unfitted detector of method ``name`` (:data:`METHODS` or :data:`ABLATION`); ``seed`` and ``grid``
+    as for :func:`kpca`."""
     w, b = feats.weight, feats.bias
     simple = {"msp": MaxSoftmax, "maxlogit": MaxLogit, "energy": Energy, "odin": ODIN}
     if name in simple:
@@ -84,8 +87,9 @@ def detector(name: str, feats: Features, cfg: dict):
         return ReAct(weight=w, bias=b)
     if name.startswith("kpca_"):
         approx = "rff" if "_rff" in name else "nystroem"
-        return kpca(feats, cfg, approximation=approx, fusion="react" if name.endswith("react") else None)
-    return ablation_detector(name, feats, cfg)
+        return kpca(feats, cfg, approximation=approx, fusion="react" if name.endswith("react") else None, seed=seed,
+                    grid=grid)
+    return ablation_detector(name, feats, cfg, seed, grid)
 
 
 LOGIT_METHODS = ("msp", "maxlogit", "energy", "odin")
@@ -110,7 +114,7 @@ def evaluate(s_in: np.ndarray, s_out: np.ndarray) -> dict:
 
 def method_rows(name: str, feats: Features, cfg: dict, in_name: str, seed: int, det=None, **cols) -> list[dict]:
     """One row per OOD set (and one ``"average"`` row over them) for method ``name`` on ``feats``."""
-    s_in, s_out = scores(det if det is not None else detector(name, feats, cfg), name, feats)
+    s_in, s_out = scores(det if det is not None else detector(name, feats, cfg, seed), name, feats)
     rows = [{"in_dist": in_name, "ood": o, "method": name, "seed": seed, "status": "ok", **cols,
              **evaluate(s_in, s)} for o, s in s_out.items()]
     if rows:

@@ -14,24 +14,24 @@ from .common import PAPER_IMAGENET, data_sentence, run_methods, shown_table, sum
 from .paper import PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, pairings_param
 
 
-def _schema(name: str, extra: list, **profile_extra) -> Schema:
+def page_schema(name: str, extra: list, **profile_extra) -> Schema:
     prof = {k: dict(v, **{p: d[k] for p, d in profile_extra.items()}) for k, v in
             (("smoke", SMOKE), ("quick", QUICK), ("paper", PAPER_PROFILE))}
     return config.register(Schema(name=name, params=[pairings_param(), *extra, *common_params()], profiles=prof))
 
 
-def _out(rows, claims, **extra) -> dict:
+def page_out(rows, claims, **extra) -> dict:
     return {"rows": rows, "claims": claims, "extra": {k: v.to_dict(orient="records") if isinstance(v, pd.DataFrame)
                                                       else v for k, v in extra.items()}}
 
 
-def _common_texts(doc: dict, cfg: dict) -> dict:
+def common_texts(doc: dict, cfg: dict) -> dict:
     rows = pd.DataFrame(doc["rows"])
     return {"data_sentence": Markdown(data_sentence(rows, cfg))}
 
 
 # --- main comparison (Table 7 style) ---------------------------------------------------------------
-MAIN = _schema("kpca.main", [Param("methods", "strs", "methods compared", choices=methods.METHODS, min_len=2)],
+MAIN = page_schema("kpca.main", [Param("methods", "strs", "methods compared", choices=methods.METHODS, min_len=2)],
                methods={"smoke": ["msp", "energy", "knn", "pca", "cosine", "kpca_rff", "kpca_nys"],
                         "quick": list(methods.METHODS), "paper": list(methods.METHODS)})
 
@@ -55,19 +55,19 @@ def main_claims(rows, cfg, page="kpca/main") -> list[dict]:
 
 def main_page(cfg: dict) -> dict:
     rows = run_methods(cfg, cfg["methods"])
-    return _out(rows, main_claims(rows, cfg), summary=summary(rows, PAPER, "Table 7"))
+    return page_out(rows, main_claims(rows, cfg), summary=summary(rows, PAPER, "Table 7"))
 
 
 def main_texts(doc: dict, cfg: dict) -> dict:
     s = pd.DataFrame(doc.get("summary", []))
     avg = s[s["ood"] == "average"] if len(s) else s
-    return {**_common_texts(doc, cfg),
+    return {**common_texts(doc, cfg),
             "tbl_main": shown_table(avg, cfg["methods"]) if len(avg) else "No pairing of this run has data.",
             "tbl_per_ood": shown_table(s[s["ood"] != "average"], cfg["methods"]) if len(s) else ""}
 
 
 # --- kernel ablation (Table 5) --------------------------------------------------------------------
-ABLATION = _schema("kpca.ablation", [], )
+ABLATION = page_schema("kpca.ablation", [], )
 
 
 def ablation_claims(rows, cfg, page="kpca/ablation") -> list[dict]:
@@ -114,7 +114,7 @@ def table5_inconsistent() -> pd.DataFrame:
 
 def ablation_page(cfg: dict) -> dict:
     rows = run_methods(cfg, methods.ABLATION, make=methods.ablation_detector)
-    return _out(rows, ablation_claims(rows, cfg), summary=summary(rows, PAPER_IMAGENET, "Table 5"),
+    return page_out(rows, ablation_claims(rows, cfg), summary=summary(rows, PAPER_IMAGENET, "Table 5"),
                 inconsistent=table5_inconsistent())
 
 
@@ -126,13 +126,13 @@ def ablation_texts(doc: dict, cfg: dict) -> dict:
             + "; ".join(f"{r.method} on {r.ood}: FPR95 {r.fpr95:.2f}, AUROC {r.auroc:.2f}" for r in bad.itertuples())
             + ". A score that ranks OOD points below chance on average rarely rejects most of them at 95 % TPR; "
               "we take these cells as printed but do not trust their AUROC, and no claim of this page rests on them.")
-    return {**_common_texts(doc, cfg), "inconsistent_md": Markdown(note),
+    return {**common_texts(doc, cfg), "inconsistent_md": Markdown(note),
             "tbl_ablation": shown_table(s[s["ood"] == "average"], methods.ABLATION) if len(s) else "No data."}
 
 
 # --- landmarks (Fig. 7) ---------------------------------------------------------------------------
 LANDMARKS = ("low_energy", "uniform", "high_energy")
-LANDMARK_PAGE = _schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of landmarks m", low=1, min_len=1,
+LANDMARK_PAGE = page_schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of landmarks m", low=1, min_len=1,
                                                               check=m_memory_check)],
                         m_grid={"smoke": [64, 256], "quick": [64, 256, 512], "paper": [256, 1024, 2048]})
 
@@ -140,10 +140,10 @@ LANDMARK_PAGE = _schema("kpca.landmarks", [Param("m_grid", "ints", "numbers of l
 def landmark_page(cfg: dict) -> dict:
     frames = []
     for m in cfg["m_grid"]:
-        c = dict(cfg, n_components=m, _m_param="m_grid")
-        make = (lambda name, feats, cc: methods.kpca(feats, cc, approximation="nystroem",
-                                                     landmarks=name.removeprefix("nys_")))
-        frames.append(run_methods(c, [f"nys_{h}" for h in LANDMARKS], make=make, m=m))
+        make = (lambda name, feats, cc, seed, grid: methods.kpca(feats, cc, approximation="nystroem", seed=seed,
+                                                                 grid=grid, landmarks=name.removeprefix("nys_")))
+        frames.append(run_methods(dict(cfg, n_components=m), [f"nys_{h}" for h in LANDMARKS], make=make,
+                                  grid="m_grid", m=m))
     rows = pd.concat(frames, ignore_index=True)
     claims = []
     m = max(cfg["m_grid"])
@@ -151,11 +151,11 @@ def landmark_page(cfg: dict) -> dict:
         claims += [dict(cl, id=f"{cl['id']}-m{m}") for cl in
                    versus(rows[rows["m"] == m], PAPER, cfg, "kpca/landmarks", "nys_low_energy", f"nys_{b}",
                           f"Low-energy landmarks beat {b.replace('_', '-')} ones (Nyström, m = {m})", None)]
-    return _out(rows, claims, summary=summary(rows, PAPER, None, by=("in_dist", "ood", "method", "m")))
+    return page_out(rows, claims, summary=summary(rows, PAPER, None, by=("in_dist", "ood", "method", "m")))
 
 
 # --- sensitivity (Figs. 8–10) ---------------------------------------------------------------------
-SENSITIVITY = _schema("kpca.sensitivity", [
+SENSITIVITY = page_schema("kpca.sensitivity", [
     Param("evr_grid", "floats", "explained-variance thresholds", low=0.01, high=1, min_len=1),
     Param("gamma_grid", "floats", "kernel widths γ", low=1e-6, min_len=1),
     Param("m_grid", "ints", "M random features = m landmarks", low=1, min_len=1, check=m_memory_check)],
@@ -171,8 +171,8 @@ def sensitivity_page(cfg: dict) -> dict:
     for param, grid, key in (("evr", cfg["evr_grid"], "evr"), ("gamma", cfg["gamma_grid"], "gamma"),
                              ("M / m", cfg["m_grid"], "n_components")):
         for v in grid:
-            c = dict(cfg, **{key: v}, _m_param="m_grid" if key == "n_components" else None)
-            frames.append(run_methods(c, ["kpca_rff", "kpca_nys"], param=param, value=float(v)))
+            frames.append(run_methods(dict(cfg, **{key: v}), ["kpca_rff", "kpca_nys"],
+                                      grid="m_grid" if key == "n_components" else None, param=param, value=float(v)))
     rows = pd.concat(frames, ignore_index=True)
     s = summary(rows, PAPER, None, by=("in_dist", "ood", "method", "param", "value"))
     claims = []
@@ -184,4 +184,4 @@ def sensitivity_page(cfg: dict) -> dict:
             "Figs. 8–10: stable over the plotted ranges", spread, lambda v: v <= SPREAD,
             f"AUROC spread {spread:.2f} points", f"reproduced if the seed-mean AUROC spread is ≤ {SPREAD} points",
             "kpca/sensitivity"))
-    return _out(rows, claims, summary=s)
+    return page_out(rows, claims, summary=s)

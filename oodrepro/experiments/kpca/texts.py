@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .common import shown_table
-from .pages import LANDMARKS, _common_texts
+from .pages import LANDMARKS, common_texts
 from .paper import METHOD_LABELS
 
 #: The approximation page's columns as the table shows them.
@@ -25,7 +25,7 @@ def _frame(doc: dict, key: str = "rows") -> pd.DataFrame:
 def landmark_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
     a = s[s["ood"] == "average"] if len(s) else s
-    return {**_common_texts(doc, cfg),
+    return {**common_texts(doc, cfg),
             "tbl_landmarks": shown_table(a, [f"nys_{h}" for h in LANDMARKS], keys=("method", "m"), across="m")
             if len(a) else "No pairing of this run has data."}
 
@@ -33,9 +33,9 @@ def landmark_texts(doc: dict, cfg: dict) -> dict:
 def sensitivity_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
     if not len(s):
-        return {**_common_texts(doc, cfg), "tbl_sensitivity": "No pairing of this run has data."}
+        return {**common_texts(doc, cfg), "tbl_sensitivity": "No pairing of this run has data."}
     t = shown_table(s[s["ood"] == "average"], keys=("param", "value", "method"), across="method")
-    return {**_common_texts(doc, cfg), "tbl_sensitivity": t}
+    return {**common_texts(doc, cfg), "tbl_sensitivity": t}
 
 
 def approx_table(r: pd.DataFrame) -> pd.DataFrame:
@@ -52,8 +52,8 @@ def approx_table(r: pd.DataFrame) -> pd.DataFrame:
 def approx_texts(doc: dict, cfg: dict) -> dict:
     r = _frame(doc)
     if not len(r):
-        return {**_common_texts({"rows": []}, cfg), "tbl_approx": "No pairing of this run has data."}
-    return {**_common_texts({"rows": []}, cfg), "tbl_approx": approx_table(r)}
+        return {**common_texts({"rows": []}, cfg), "tbl_approx": "No pairing of this run has data."}
+    return {**common_texts({"rows": []}, cfg), "tbl_approx": approx_table(r)}
 
 
 def cost_table(r: pd.DataFrame) -> pd.DataFrame:
@@ -80,6 +80,6 @@ def cost_texts(doc: dict, cfg: dict) -> dict:
 
 def motivation_texts(doc: dict, cfg: dict) -> dict:
     s = _frame(doc, "summary")
-    return {**_common_texts(doc, cfg),
+    return {**common_texts(doc, cfg),
             "tbl_motivation": shown_table(s, keys=("method", "ood"), across="ood")
             if len(s) else "No pairing of this run has data."}

@@ -9,7 +9,7 @@ BMVC 2018: the chapter's package part.
 ``tsinghua``           Tables 2 and 4, Figure 3 (TT100K traffic signs; a synthetic stand-in offline)
 =====================  ===============================================================
 
-The losses, the pair mining and the nearest-class-mean score are in :mod:`oodrepro.losses`; the authors'
+The losses, the pair mining and the nearest-class-mean score are in :mod:`oodrepro.experiments.odm.losses`; the authors'
 metric definitions in :mod:`oodrepro.metrics` (``AUTHORS``).
 """
 from ...engine.page import PageSpec, register

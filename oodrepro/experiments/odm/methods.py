@@ -5,7 +5,7 @@ r"""odm's methods on one split (in-distribution train / validation / test, seen 
   :math:`\tilde x = x - \varepsilon\,\mathrm{sign}(-\nabla_x \log S_{\hat y}(x; T))`, score
   :math:`-\max_j \mathrm{softmax}(z(\tilde x)/T)_j`; T and ε picked on the **validation split** (10 % of the
   in-distribution training images against 10 % of the seen-OOD images) by the smallest FPR at 95 % TPR;
-* **CC** — Lee et al.'s confidence loss with seen OOD samples (:class:`oodrepro.losses.ConfidenceLoss`;
+* **CC** — Lee et al.'s confidence loss with seen OOD samples (:class:`~.losses.ConfidenceLoss`;
   our stand-in for CC-AG), scored by max softmax;
 * **ML** — the contrastive loss (Eq. 1) without OOD; **ODM** — with seen OOD in the batches (Eq. 2);
   both scored by the squared distance to the nearest class mean (:func:`oodrepro.detectors.ncm.ncm_score`) and
@@ -21,7 +21,7 @@ from ...data import Dataset
 from ...detectors.msp import max_softmax_score
 from ...detectors.ncm import class_means, ncm_predict, ncm_score
 from ...detectors.odin import odin_confidence, perturb_array
-from ...losses import ConfidenceLoss, ContrastiveLoss
+from .losses import ConfidenceLoss, ContrastiveLoss
 from ...train import fit_mixed
 
 

@@ -11,11 +11,12 @@ from IPython.display import Markdown
 from ... import config, data, metrics, report, results
 from ...config import Param, Schema
 from ...data.core import conform, gaussian_noise
+from ...engine.claims import paired_difference
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
 from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
-                    ODIN_T_PAPER, paper_value, shown_wide, torch_threads, training_params)
+                    ODIN_T_PAPER, method_diff, odm_claim, paper_value, shown_wide, torch_threads, training_params)
 
 IN, SEEN, NOVEL = [2, 6, 7], [0, 3, 4, 8], [5, 9, 1]
 #: The reference table's name for ODM's seen OOD (digits 0, 3, 4, 8).
@@ -137,33 +138,6 @@ def table3_wide(s: pd.DataFrame) -> pd.DataFrame:
                       {**METHOD_LABELS, **LABELS})
 
 
-def _paired(rows, where: str, value: str, across: str, a: str, b: str, metric: str = "auroc") -> np.ndarray:
-    """Per-seed ``metric(a) − metric(b)`` where column ``where`` equals ``value``, a and b values of ``across``."""
-    ok = rows[(rows.status == "ok") & (rows[where] == value)] if len(rows) else rows
-    if ok.empty:
-        return np.array([])
-    p = ok.pivot_table(index="seed", columns=across, values=metric)
-    return (p[a] - p[b]).dropna().to_numpy() if a in p and b in p else np.array([])
-
-
-def _diff(rows, a, b, ood, metric="auroc") -> np.ndarray:
-    """Per-seed method a − method b on one OOD set."""
-    return _paired(rows, "ood", ood, "method", a, b, metric)
-
-
-#: Smallest AUROC difference a claim counts (with one seed the s.e. is 0, so this alone guards against noise).
-MIN_EFFECT = 0.01
-
-
-def _claim(cid, text, paper_txt, diffs, page, margin=MIN_EFFECT,
-           why=f"per-seed paired AUROC differences; reproduced if the mean exceeds {MIN_EFFECT:g} by more than 2 s.e."):
-    if diffs.size == 0:
-        return results.claim(cid, text, paper_txt, "", "needs data", page=page)
-    m, se = metrics.mean_se(diffs)
-    return results.claim(cid, text, paper_txt, f"Δ AUROC = {m:+.4f} ± {se:.4f} ({diffs.size} seeds)",
-                         results.directional_verdict(diffs, margin), why=why, page=page)
-
-
 #: Supplement B's sentence behind the ML-vs-CE claims.
 ML_CE_SENTENCE = "ML performs a better than CE on all cases"
 
@@ -174,11 +148,11 @@ def _ml_ce_claim(rows: pd.DataFrame, ood: str, p_ml: float, p_ce: float, page: s
     The paper's own Table 3 has CE ahead in AUROC on Gaussian noise, SVHN and CIFAR-10 (ML is ahead there in
     FPR95 and detection error). As :func:`oodrepro.engine.claims.directional_claim` does, such a row tests
     the direction of the paper's table, CE beats ML, and its text says so."""
-    d, where = _diff(rows, "ml", "ce", ood), f"on {LABELS[ood]} (MNIST 2/6/7, AUROC)"
+    d, where = method_diff(rows, "ml", "ce", ood), f"on {LABELS[ood]} (MNIST 2/6/7, AUROC)"
     if p_ml < p_ce:
-        return _claim(f"odm-t3-ml-ce-{ood}", f"[the paper's Table 3 has CE ahead in AUROC here, against its sentence "
+        return odm_claim(f"odm-t3-ml-ce-{ood}", f"[the paper's Table 3 has CE ahead in AUROC here, against its sentence "
                       f"'{ML_CE_SENTENCE}'] CE beats ML {where}", f"{100 * p_ce:.2f} vs {100 * p_ml:.2f}", -d, page)
-    return _claim(f"odm-t3-ml-ce-{ood}", f"ML beats CE {where}", f"{100 * p_ml:.2f} vs {100 * p_ce:.2f}", d, page)
+    return odm_claim(f"odm-t3-ml-ce-{ood}", f"ML beats CE {where}", f"{100 * p_ml:.2f} vs {100 * p_ce:.2f}", d, page)
 
 
 def mnist_claims(rows: pd.DataFrame, page: str = "odm/mnist") -> list[dict]:
@@ -189,11 +163,11 @@ def mnist_claims(rows: pd.DataFrame, page: str = "odm/mnist") -> list[dict]:
     claims = []
     for o in ("novelty", "gaussian", "svhn", "cifar10"):
         claims.append(_ml_ce_claim(rows, o, pv("ml", o), pv("ce", o), page))
-    claims.append(_claim("odm-t3-odm-ml-novelty", "ODM beats ML on novelty (MNIST 2/6/7, AUROC)",
+    claims.append(odm_claim("odm-t3-odm-ml-novelty", "ODM beats ML on novelty (MNIST 2/6/7, AUROC)",
                          f"{100 * pv('odm', 'novelty'):.2f} vs {100 * pv('ml', 'novelty'):.2f}",
-                         _diff(rows, "odm", "ml", "novelty"), page))
+                         method_diff(rows, "odm", "ml", "novelty"), page))
     for m in ("ce", "ml"):
-        claims.append(_claim(f"odm-t3-novelty-harder-{m}",
+        claims.append(odm_claim(f"odm-t3-novelty-harder-{m}",
                              f"Novelty is harder than Gaussian-noise anomalies for {METHOD_LABELS[m]} (AUROC)",
                              f"{100 * pv(m, 'gaussian'):.2f} vs {100 * pv(m, 'novelty'):.2f}",
                              _paired_oods(rows, m, "gaussian", "novelty"), page))
@@ -202,7 +176,7 @@ def mnist_claims(rows: pd.DataFrame, page: str = "odm/mnist") -> list[dict]:
 
 def _paired_oods(rows, method, a, b, metric="auroc") -> np.ndarray:
     """Per-seed OOD set a − OOD set b for one method."""
-    return _paired(rows, "method", method, "ood", a, b, metric)
+    return paired_difference(rows, a, b, metric, across="ood", method=method)
 
 
 def run_page(cfg: dict) -> dict:

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ... import config, losses, recipes, reference, report
+from ... import config, recipes, reference, report
 from ...config import Param
+from . import losses
+from ...engine.claims import paired_claim, paired_difference
 
 #: Method labels as the paper prints them.
 METHOD_LABELS = {"ce": "CE (max softmax)", "odin": "ODIN", "ccag": "CC (seen OOD)", "ml": "Ours - ML",
@@ -88,6 +90,21 @@ def torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+#: Smallest AUROC difference an odm claim counts (with one seed the s.e. is 0, so this alone guards against noise).
+MIN_EFFECT = 0.01
+CLAIM_RULE = f"per-seed paired AUROC differences; reproduced if the mean exceeds {MIN_EFFECT:g} by more than 2 s.e."
+
+
+def odm_claim(claim_id: str, text: str, paper_text: str, diffs: np.ndarray, page: str) -> dict:
+    """An odm claim "A beats B": :func:`oodrepro.engine.claims.paired_claim` with the margin :data:`MIN_EFFECT`."""
+    return paired_claim(claim_id, text, paper_text, diffs, page, margin=MIN_EFFECT, why=CLAIM_RULE)
+
+
+def method_diff(rows: pd.DataFrame, a: str, b: str, ood: str, metric: str = "auroc", **where) -> np.ndarray:
+    """Per-seed ``metric`` of method a − method b on one OOD set (and the rows matching ``where``)."""
+    return paired_difference(rows, a, b, metric, ood=ood, **where)
 
 
 #: How the paper trains its Tsinghua network (§4.2): what the page sets our profile's training beside.

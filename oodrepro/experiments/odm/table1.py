@@ -16,10 +16,9 @@ from ...config import Param, Schema
 from ...data.core import gaussian_noise
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
-from .mnist import _claim, _diff
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
-from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, paper_value, torch_threads,
-                    training_params)
+from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, method_diff, odm_claim,
+                    paper_value, torch_threads, training_params)
 
 BLOCKS = {"svhn": "cifar10", "cifar10": "svhn"}
 TESTS = ("tiny_imagenet", "lsun", "gaussian")
@@ -86,18 +85,18 @@ def table1_claims(rows: pd.DataFrame, page: str = "odm/table1") -> list[dict]:
     for i, seen in BLOCKS.items():
         r = rows[rows.in_dist == i]
         p = [100 * paper_value("Table 1", i, seen, m, "auroc", "" if m == "odin" else seen) for m in ("odm", "odin")]
-        out.append(_claim(f"odm-t1-odm-odin-{i}", f"ODM beats ODIN on the seen {LABELS[seen]} ({LABELS[i]} in, AUROC)",
-                          f"{p[0]:.1f} vs {p[1]:.1f}", _diff(r, "odm", "odin", seen), page))
+        out.append(odm_claim(f"odm-t1-odm-odin-{i}", f"ODM beats ODIN on the seen {LABELS[seen]} ({LABELS[i]} in, AUROC)",
+                          f"{p[0]:.1f} vs {p[1]:.1f}", method_diff(r, "odm", "odin", seen), page))
         for o in TESTS:
             worst = _worse(r, o)
-            out.append(_claim(f"odm-t1-not-worst-{i}-{o}", f"ODM is not the worst of ODIN / CC / ODM on {LABELS[o]} "
+            out.append(odm_claim(f"odm-t1-not-worst-{i}-{o}", f"ODM is not the worst of ODIN / CC / ODM on {LABELS[o]} "
                               f"({LABELS[i]} in, AUROC)", "ODM never the worst (§4.1)", worst, page))
     return out
 
 
 def _worse(rows: pd.DataFrame, ood: str) -> np.ndarray:
     """Per-seed AUROC of ODM minus the worse of ODIN and CC."""
-    a, b = _diff(rows, "odm", "odin", ood), _diff(rows, "odm", "ccag", ood)
+    a, b = method_diff(rows, "odm", "odin", ood), method_diff(rows, "odm", "ccag", ood)
     return np.minimum(a, b) if a.size and a.size == b.size else np.array([])
 
 

@@ -24,8 +24,7 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from ...train import fit_mixed
 from .methods import Scorer, contrastive, fit_kw, metric_row, split_validation, stored_as, tune_odin
-from .mnist import _claim
-from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, paper_value, shown_wide, torch_threads,
+from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, odm_claim, paper_value, shown_wide, torch_threads,
                     training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
@@ -184,11 +183,8 @@ def _run_page(cfg: dict) -> dict:
 
 # --- claims and page text ----------------------------------------------------------------------------------
 def _pair(rows, a, b, ood, split="grouped"):
-    ok = rows[(rows.status == "ok") & (rows.ood == ood)]
-    if "split" in ok:
-        ok = ok[ok.split == split]
-    p = ok.pivot_table(index="seed", columns="method", values="auroc") if len(ok) else pd.DataFrame()
-    return (p[a] - p[b]).dropna().to_numpy() if a in p and b in p else np.array([])
+    """Per-seed AUROC of a − b on one OOD set of one split (Table 2: the grouped one)."""
+    return method_diff(rows, a, b, ood, split=split)
 
 
 def tsinghua_claims(rows: pd.DataFrame, page: str = "odm/tsinghua") -> list[dict]:
@@ -196,15 +192,15 @@ def tsinghua_claims(rows: pd.DataFrame, page: str = "odm/tsinghua") -> list[dict
     def pv(m, o, seen=""):
         return 100 * paper_value("Table 2", "tsinghua", o, m, "auroc", seen)
 
-    c = [_claim("odm-t2-ml-odin-novelty", "ML beats ODIN on Tsinghua novelty (AUROC)",
+    c = [odm_claim("odm-t2-ml-odin-novelty", "ML beats ODIN on Tsinghua novelty (AUROC)",
                 f"{pv('ml', 'tsinghua'):.2f} vs {pv('odin', 'tsinghua'):.2f}", _pair(rows, "ml", "odin", "tsinghua"), page),
-         _claim("odm-t2-ml-odin-background", "ML beats ODIN on background patches (AUROC)",
+         odm_claim("odm-t2-ml-odin-background", "ML beats ODIN on background patches (AUROC)",
                 f"{pv('ml', 'background'):.2f} vs {pv('odin', 'background'):.2f}",
                 _pair(rows, "ml", "odin", "background"), page),
-         _claim("odm-t2-odm-ml-novelty", "ODM with seen Tsinghua novelty beats ML on unseen novelty (AUROC)",
+         odm_claim("odm-t2-odm-ml-novelty", "ODM with seen Tsinghua novelty beats ML on unseen novelty (AUROC)",
                 f"{pv('odm', 'tsinghua', 'tsinghua'):.2f} vs {pv('ml', 'tsinghua'):.2f}",
                 _pair(rows, "odm:tsinghua", "ml", "tsinghua"), page),
-         _claim("odm-t2-odm-bg-background", "ODM with seen background beats ML on background (AUROC)",
+         odm_claim("odm-t2-odm-bg-background", "ODM with seen background beats ML on background (AUROC)",
                 f"{pv('odm', 'background', 'background'):.2f} vs {pv('ml', 'background'):.2f}",
                 _pair(rows, "odm:background", "ml", "background"), page)]
     return c
@@ -239,13 +235,16 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     arch = {"lenet5": "LeNet5 (a CPU stand-in for the paper's WRN-28-10)",
             "wrn10_2": "a CPU-sized WRN-10-2 (the paper: WRN-28-10)", "wrn28_10": "WRN-28-10, the paper's network"}
     n_train = next((i["n_train"] for i in doc.get("info", []) if i.get("split") == "grouped"), 0)
-    steps = cfg["epochs"] * -(-n_train // cfg["batch_size"])
-    pt = PAPER_TSINGHUA_TRAINING
+    r = train.resolve_recipe(cfg.get("recipe"), cfg["epochs"], cfg["batch_size"], cfg["lr"])
+    steps, pt = r.total_steps(n_train) if n_train else 0, PAPER_TSINGHUA_TRAINING
+    how = (f"recipe `{r.name}`: Adam, peak lr {r.lr:g} ({r.schedule} schedule), weight decay {r.weight_decay:g}"
+           if cfg.get("recipe") else f"Adam lr {r.lr:g}")
     data_txt = (f"Data: {doc.get('note', '')}; {doc.get('n_signs', 0):,} signs of {doc.get('n_classes', 0)} classes. "
-                f"Network: {arch[cfg['arch']]}, {cfg['embedding_dim']}-d embedding, {cfg['epochs']} epochs "
-                f"({steps:,} steps of {cfg['batch_size']} in-distribution images), Adam lr {cfg['lr']:g} (paper: "
-                f"{pt['arch']}, lr {pt['lr']:g}, {pt['steps']:,} steps; this run: {cfg['lr'] / pt['lr']:g}× the "
-                f"paper's learning rate for {steps / pt['steps']:.1%} of its steps, to fit a CPU).")
+                f"Network: {arch[cfg['arch']]}, {cfg['embedding_dim']}-d embedding, {steps:,} steps of "
+                f"{r.batch_size} in-distribution images, {how} (paper: {pt['arch']}, Adam lr {pt['lr']:g}, "
+                f"{pt['steps']:,} steps; this run: {r.lr / pt['lr']:g}× the paper's learning rate for "
+                f"{steps / pt['steps']:.1%} of its steps, to fit a CPU)."
+                + (f" Why the recipe differs: {r.deviation}." if r.deviation else ""))
     if cfg["source"] == "synthetic":
         data_txt = ("**This run uses a synthetic stand-in**, not TT100K: drawn signs written in TT100K's format and read "
                     "by the real loader, so the numbers show that the pipeline runs, not the paper's. " + data_txt)

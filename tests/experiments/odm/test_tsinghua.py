@@ -10,9 +10,14 @@ def test_tsinghua_page_sets_our_training_beside_the_papers_from_one_place():
     doc = {"rows": [{"status": "needs data", "method": "odin", "ood": "tsinghua"}], "note": "genuine crops",
            "info": [{"split": "grouped", "seed": 0, "n_train": 7045, "odin": {"T": 1.0, "eps": 0.0}}]}
     text = tsinghua.page_texts(doc, cfg)["data_md"].data
-    # 15 epochs × ⌈7045 / 128⌉ = 840 steps; lr 1e-3 against the paper's 1e-4 for 10,000 steps
-    assert "840 steps of 128" in text and f"{PAPER_TSINGHUA_TRAINING['steps']:,} steps" in text
-    assert "10× the paper's learning rate for 8.4% of its steps" in text
+    # the paper profile's recipe odm_cpu: 5,000 steps at a peak of 2e-3 against the paper's 1e-4 for 10,000 steps
+    assert "5,000 steps of 128" in text and f"{PAPER_TSINGHUA_TRAINING['steps']:,} steps" in text
+    assert "20× the paper's learning rate for 50.0% of its steps" in text and "recipe `odm_cpu`" in text
+    assert "Why the recipe differs: the paper trains WRN-28-10" in text
+    # epochs and lr given replace the recipe's: 15 epochs × ⌈7045 / 128⌉ = 840 steps; lr 1e-3 against 1e-4
+    cfg = config.resolve("odm.tsinghua", profile="paper", random_splits=0, epochs=15, lr=1e-3)
+    text = tsinghua.page_texts(doc, cfg)["data_md"].data
+    assert "840 steps of 128" in text and "10× the paper's learning rate for 8.4% of its steps" in text
 
 
 def test_tsinghua_page_runs_on_the_synthetic_set(tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special, stats
 
-from .errors import ParameterError
+from ...errors import ParameterError
 
 __all__ = [
     "Ball", "Cube", "Bump", "BetaProduct", "Uniform", "DENSITIES", "make_density",

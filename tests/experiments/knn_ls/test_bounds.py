@@ -1,4 +1,4 @@
-"""oodrepro.theory: the densities, their constants and the quantities of knn-ls §3 (Theorems 1-2,
+"""oodrepro.experiments.knn_ls.bounds: the densities, their constants and the quantities of knn-ls §3 (Theorems 1-2,
 Corollary 1, Proposition 1), against known and hand-computed values."""
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from oodrepro import theory
+from oodrepro.experiments.knn_ls import bounds as theory
 from oodrepro.errors import ParameterError
 
 DENS = [(name, d) for name in ("bump", "beta") for d in (1, 2, 5)]

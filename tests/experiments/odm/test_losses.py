@@ -1,13 +1,13 @@
-"""oodrepro.losses: odm's contrastive loss (Eq. 1), ODM pair mining and the confidence loss, on hand-computed cases."""
+"""oodrepro.experiments.odm.losses: odm's contrastive loss (Eq. 1), ODM pair mining and the confidence loss, on hand-computed cases."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from oodrepro import losses
+from oodrepro.experiments.odm import losses
 from oodrepro.errors import ParameterError
-from oodrepro.losses import OOD_LABEL, ContrastiveLoss, contrastive_loss, mine_pairs
+from oodrepro.experiments.odm.losses import OOD_LABEL, ContrastiveLoss, contrastive_loss, mine_pairs
 
 
 def _pairs():

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import ParameterError
-from .train import OOD_LABEL, Loss, check_embedding_dim  # noqa: F401 (re-exported)
+from ...errors import ParameterError
+from ...train import OOD_LABEL, Loss, check_embedding_dim  # noqa: F401 (re-exported)
 
 #: Label of a seen out-of-distribution sample inside a training batch.
 
