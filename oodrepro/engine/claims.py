@@ -25,13 +25,15 @@ def _mean_se_table(ok: pd.DataFrame, by: list, metric: str) -> pd.DataFrame:
 
 
 def summarise(rows: pd.DataFrame, paper: Paper, metric: str = "auroc", by=("in_dist", "ood", "method"),
-              paper_table: str | None = "Table 1", paper_keys=("alpha", "depth")) -> pd.DataFrame:
+              paper_table: str | None = "Table 1", paper_keys=("alpha", "depth"),
+              lookup_metric: bool = False) -> pd.DataFrame:
     """Mean ± s.e. over seeds per group, with the paper's value and Δ = ours − paper where it has one.
 
     The paper's value is looked up in the block our in-distribution set stands for
     (:meth:`Paper.block`: ``mnist5k`` → the MNIST block, trained on 60,000 images instead of 4,000);
     the columns of ``paper_keys`` that are grouping columns are part of the lookup. Groups with only
-    *needs data* rows get NaN means, ``n_seeds`` 0 and status ``"needs data"``.
+    *needs data* rows get NaN means, ``n_seeds`` 0 and status ``"needs data"``. ``lookup_metric``: the
+    paper's table holds several metrics; look up ``metric``'s value.
     """
     by = list(by)
     out = _mean_se_table(rows[rows["status"] == "ok"], by, metric)
@@ -44,7 +46,8 @@ def summarise(rows: pd.DataFrame, paper: Paper, metric: str = "auroc", by=("in_d
     out["status"] = np.where(out["n_seeds"] > 0, "ok", "needs data")
     if paper_table:
         extra = [k for k in paper_keys if k in by]
-        vals = [paper.lookup(paper_table, in_dist=r["in_dist"], ood=r["ood"], method=r["method"],
+        fixed = {"metric": metric} if lookup_metric else {}
+        vals = [paper.lookup(paper_table, in_dist=r["in_dist"], ood=r["ood"], method=r["method"], **fixed,
                              **{k: r[k] for k in extra}) for _, r in out.iterrows()]
         out["paper"] = np.array([np.nan if v is None else v for v in vals], dtype=float)
         out["delta"] = out["mean"] - out["paper"]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ... import metrics, results
-from ...engine import Paper, directional_claim, needs_rows
+from ... import results
+from ...engine import Paper, directional_claim, needs_rows, summarise
 from ...errors import DataNotFoundError
 from . import features, methods
 from .features import network_features
@@ -73,15 +73,13 @@ def summary(rows: pd.DataFrame, paper: Paper, table: str | None, by=("in_dist", 
     ok = rows[rows["status"] == "ok"] if len(rows) else rows
     if not len(ok):
         return pd.DataFrame(columns=by + ["auroc", "auroc_se", "fpr95", "n_seeds", "status"])
-    g = ok.groupby(by, sort=False)
-    out = pd.DataFrame({"auroc": g["auroc"].mean(), "auroc_se": g["auroc"].apply(lambda v: metrics.mean_se(v)[1]),
-                        "fpr95": g["fpr95"].mean(), "n_seeds": g.size()}).reset_index()
+    s = {m: summarise(ok, paper, m, by, paper_table=table, paper_keys=(), lookup_metric=True)
+         for m in ("auroc", "fpr95")}
+    out = s["auroc"][by].assign(auroc=s["auroc"]["mean"], auroc_se=s["auroc"]["se"], fpr95=s["fpr95"]["mean"],
+                                n_seeds=s["auroc"]["n_seeds"])
     if table:
         for m in ("auroc", "fpr95"):
-            vals = [paper.lookup(table, in_dist=r["in_dist"], ood=r["ood"], method=r["method"], metric=m)
-                    for _, r in out.iterrows()]
-            out[f"paper_{m}"] = np.array([np.nan if v is None else v for v in vals], dtype=float)
-            out[f"delta_{m}"] = out[m] - out[f"paper_{m}"]
+            out[f"paper_{m}"], out[f"delta_{m}"] = s[m]["paper"], s[m]["delta"]
     return out
 
 
