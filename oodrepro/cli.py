@@ -76,6 +76,17 @@ def notebook_meta(path: Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+def schema_of(nb: Path) -> str | None:
+    """The parameter schema of notebook ``nb``: the schema of its page (``notebooks/<chapter>/<page>.ipynb`` is
+    page ``<chapter>/<page>``, :class:`oodrepro.engine.page.PageSpec`), None for a notebook that is no page."""
+    from .engine import page
+
+    try:
+        return page.spec(f"{Path(nb).parent.name}/{Path(nb).stem}").schema
+    except OodreproError:
+        return None
+
+
 def discover(root: Path = NOTEBOOKS) -> list[Path]:
     """Every notebook under ``notebooks/``, in the order their metadata ``oodrepro.order`` gives."""
     nbs = [p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
@@ -111,8 +122,7 @@ def notebook_params(nb: Path) -> set:
 
 def validate(nb: Path, params: dict) -> dict:
     """Check ``params`` against the notebook's schema; returns the resolved configuration ({} without schema)."""
-    meta = notebook_meta(nb)
-    schema = meta.get("schema")
+    schema = schema_of(nb)
     if schema:
         profile = params.get("profile", "quick")
         others = {k: v for k, v in params.items() if k != "profile"}
@@ -596,7 +606,8 @@ def archive_provenance(result_path: Path) -> dict:
 
 def cmd_params(args) -> int:
     nb = _find(args.notebook)
-    schema = notebook_meta(nb).get("schema")
+    read_notebook(nb)  # a broken notebook is one line naming it
+    schema = schema_of(nb)
     if not schema:
         print(f"{nb} declares no parameter schema")
         return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oodrepro import config
+from oodrepro import cli, config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
@@ -34,7 +34,8 @@ def test_committed_without_outputs_and_params_match_schema(path):
         if c["cell_type"] == "code":
             assert not c.get("outputs") and not c.get("execution_count"), f"{path} has outputs"
     names = _param_names(nb)
-    schema = nb["metadata"].get("oodrepro", {}).get("schema")
+    assert "schema" not in nb["metadata"].get("oodrepro", {}), "a page's schema is its name's, not the notebook's"
+    schema = cli.schema_of(path)
     if schema:
         expected = {p.name for p in config.schema(schema).params} | {"profile"}
         assert names == expected, f"parameters cell vs schema: {sorted(names ^ expected)}"

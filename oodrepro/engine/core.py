@@ -99,11 +99,14 @@ class ModelSpec:
     ``arch(train_set) -> str`` names the architecture (:data:`oodrepro.models.ARCHITECTURES`) for a
     training set; ``epochs`` and ``layers`` give, per architecture, the default number of epochs and
     the depths that embedding-based detectors aggregate (0 = logits, −1 = the layer before, …).
+    ``store``: a network trained under a named recipe (a paper-scale one) is kept in
+    :mod:`oodrepro.checkpoints` as ``<arch>-<in-distribution set>-<recipe>-s<seed>``, and read from there.
     """
 
     arch: Callable[[data.Dataset], str]
     epochs: Mapping[str, int]
     layers: Mapping[str, Sequence[int]]
+    store: bool = False
 
 
 #: The training settings a context reads from a run's parameters (all typed in the chapter's schema).
@@ -148,8 +151,13 @@ class Context:
             self._models[key] = train.fit(
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
                 lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
-                recipe=self.training.get("recipe"), store=self.training.get("store"))
+                recipe=self.training.get("recipe"), store=self.store_name(arch))
         return self._models[key]
+
+    def store_name(self, arch: str) -> str | None:
+        """The name a network of this context is stored under (:attr:`ModelSpec.store`), else None."""
+        recipe = self.training.get("recipe")
+        return f"{arch}-{self.in_name}-{recipe}-s{self.seed}" if self.spec.store and recipe else None
 
     def emb(self, model, ds: data.Dataset, layers=None, batch_size: int = 2048) -> list[np.ndarray]:
         """Embeddings of ``ds`` at ``layers`` (default: the context's) from ``model`` (cached)."""
@@ -268,10 +276,15 @@ def needs_rows(in_name: str, oods, why: str, methods=(None,), **cols) -> list[di
              "status": "needs data", "why": why, **cols} for o in oods for m in methods]
 
 
-def contexts(paper: Paper, spec: ModelSpec, cfg: dict, progress: bool = True):
+def contexts(paper: Paper, spec: ModelSpec, cfg: dict, progress: bool = True, ood_loader: Callable = load_ood,
+             prepare: Callable | None = None):
     """Yield ``(in_name, oods, context or None, {ood: data set}, {ood: why missing})`` per in-distribution
     set of ``cfg["pairings"]`` and seed of ``cfg["seeds"]``; a missing in-distribution set gives one
-    item with context None."""
+    item with context None.
+
+    ``ood_loader(name, in_name, in_test, cfg, seed)`` loads an OOD set (default :func:`load_ood`; a chapter
+    with sets of its own passes its loader); ``prepare(in_name, oods, train_set) -> train_set`` may change
+    the training set for the pairing's OOD sets (kpca: without the classes held out as OOD)."""
     training = {k: cfg.get(k) for k in TRAINING}
     for in_name, oods in paper.group_pairings(cfg["pairings"]).items():
         try:
@@ -279,12 +292,14 @@ def contexts(paper: Paper, spec: ModelSpec, cfg: dict, progress: bool = True):
         except DataNotFoundError as exc:
             yield in_name, oods, None, {}, {o: str(exc) for o in oods}
             continue
+        if prepare is not None:
+            train_set = prepare(in_name, oods, train_set)
         for seed in cfg["seeds"]:
             ctx = Context(in_name, train_set, in_test, seed, spec, training, progress)
             sets, missing = {}, {}
             for o in oods:
                 try:
-                    sets[o] = load_ood(o, in_name, in_test, cfg, seed)
+                    sets[o] = ood_loader(o, in_name, in_test, cfg, seed)
                 except DataNotFoundError as exc:
                     missing[o] = str(exc)
             yield in_name, oods, ctx, sets, missing

@@ -3,7 +3,7 @@
 A chapter registers each of its pages as a :class:`PageSpec` (the page's name is its notebook's path
 under ``notebooks/`` without ``.ipynb`` and its result file's path under ``results/``)::
 
-    PageSpec("knn_ls/table1", schema="knn_ls.table1", run=run_page, texts=page_texts)
+    PageSpec("knn_ls/table1", run=run_page, texts=page_texts)
 
 and the notebook, after its ``parameters`` cell, calls::
 
@@ -31,13 +31,19 @@ from ..errors import OodreproError, ParameterError
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of a chapter: its name, schema, runner and page text."""
+    """One page of a chapter, declared by its name ``"<chapter>/<page>"``: the notebook is
+    ``notebooks/<chapter>/<page>.ipynb`` and the parameter schema ``"<chapter>.<page>"``; with its runner and
+    page text."""
 
     name: str
-    schema: str
     run: Callable[[dict], dict]
     texts: Callable[[dict, dict], Mapping[str, Any]] | None = None
     claims_title: str = "Claims tested on this page"
+
+    @property
+    def schema(self) -> str:
+        """The name of the page's parameter schema (:func:`oodrepro.config.schema`)."""
+        return self.name.replace("/", ".")
 
 
 _PAGES: dict[str, PageSpec] = {}

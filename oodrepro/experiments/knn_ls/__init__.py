@@ -21,11 +21,11 @@ from .paper import (IN_DISTRIBUTION, LABELS, METHOD_LABELS, METHOD_ORDER, MODELS
 from .table1 import methods_run, normalisation_spread, run_table1, spread_max, spread_table, table1_claims  # noqa: F401
 
 PAGES = [
-    register(PageSpec("knn_ls/table1", "knn_ls.table1", table1.run_page, table1_text.page_texts,
+    register(PageSpec("knn_ls/table1", table1.run_page, table1_text.page_texts,
                       claims_title="Claims of knn-ls Table 1 tested by this run")),
-    register(PageSpec("knn_ls/table2", "knn_ls.table2", ablations.table2_page, ablations.table2_texts)),
-    register(PageSpec("knn_ls/figure1", "knn_ls.figure1", ablations.figure1_page, ablations.figure1_texts)),
-    register(PageSpec("knn_ls/figure2", "knn_ls.figure2", ablations.figure2_page, ablations._data_texts)),
-    register(PageSpec("knn_ls/figure3", "knn_ls.figure3", ablations.figure3_page, ablations.figure3_texts)),
-    register(PageSpec("knn_ls/theory", "knn_ls.theory", theory.run_page, theory.page_texts)),
+    register(PageSpec("knn_ls/table2", ablations.table2_page, ablations.table2_texts)),
+    register(PageSpec("knn_ls/figure1", ablations.figure1_page, ablations.figure1_texts)),
+    register(PageSpec("knn_ls/figure2", ablations.figure2_page, ablations.data_texts)),
+    register(PageSpec("knn_ls/figure3", ablations.figure3_page, ablations.figure3_texts)),
+    register(PageSpec("knn_ls/theory", theory.run_page, theory.page_texts)),
 ]

@@ -346,7 +346,7 @@ def _data_md(doc: dict, cfg: dict) -> Markdown:
     return Markdown(data_sentence(cfg, pd.DataFrame(doc["rows"])))
 
 
-def _data_texts(doc: dict, cfg: dict) -> dict:
+def data_texts(doc: dict, cfg: dict) -> dict:
     return {"data_md": _data_md(doc, cfg)}
 
 
@@ -413,4 +413,4 @@ def accuracy_sentence(rows: pd.DataFrame) -> str:
 
 
 def figure3_texts(doc: dict, cfg: dict) -> dict:
-    return {**_data_texts(doc, cfg), "acc_md": Markdown(accuracy_sentence(pd.DataFrame(doc["rows"])))}
+    return {**data_texts(doc, cfg), "acc_md": Markdown(accuracy_sentence(pd.DataFrame(doc["rows"])))}

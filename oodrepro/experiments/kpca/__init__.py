@@ -23,7 +23,7 @@ from ...engine.page import PageSpec, register
 from . import approx, pages, texts
 from .common import blas_limited
 
-PAGES = [register(PageSpec(f"kpca/{name}", f"kpca.{name}", blas_limited(run), texts_fn, **kw))
+PAGES = [register(PageSpec(f"kpca/{name}", blas_limited(run), texts_fn, **kw))
          for name, run, texts_fn, kw in (
              ("motivation", approx.motivation_page, texts.motivation_texts, {}),
              ("ablation", pages.ablation_page, pages.ablation_texts, {}),

@@ -10,9 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from ... import results
 from ...engine import Paper, directional_claim, needs_rows, summarise
-from ...errors import DataNotFoundError
 from . import features, methods
-from .features import network_features
 from .paper import LABELS, METHOD_LABELS, PAPER, data_note
 
 #: BLAS threads the pages use. Measured on this project's shared 2-core machine (load ~12): with two
@@ -37,15 +35,13 @@ PAPER_IMAGENET = Paper("kpca", LABELS, METHOD_LABELS, {"mnist5k": "imagenet", "c
 
 
 def feature_runs(cfg: dict):
-    """Yield ``(in_name, seed, Features or None, {ood: why missing})`` per in-distribution set and seed."""
-    for in_name, oods in PAPER.group_pairings(cfg["pairings"]).items():
-        for seed in cfg["seeds"]:
-            try:
-                feats = network_features(in_name, oods, cfg, seed)
-            except DataNotFoundError as exc:
-                yield in_name, seed, None, {o: str(exc) for o in oods}
-                break
-            yield in_name, seed, feats, feats.missing
+    """Yield ``(in_name, seed, Features or None, {ood: why missing})`` per in-distribution set and seed
+    (:func:`oodrepro.engine.contexts`; a missing in-distribution set gives one item with None)."""
+    for in_name, _, ctx, sets, missing in features.run_contexts(cfg):
+        if ctx is None:
+            yield in_name, cfg["seeds"][0], None, missing
+            continue
+        yield in_name, ctx.seed, features.context_features(ctx, sets, missing, cfg), missing
 
 
 def run_methods(cfg: dict, names, make=None, grid: str | None = None, **cols) -> pd.DataFrame:

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ... import cache, data, train
-from ...engine import Context, ModelSpec
+from ...engine import Context, ModelSpec, contexts
 from ...engine.core import DERIVED, Memo, load_in
 from ...errors import DataNotFoundError, DataFormatError, ParameterError
 from ...fingerprint import fingerprint
 from . import nets
-from .paper import FOLDER_SETS
+from .paper import FOLDER_SETS, PAPER
 
 #: Default epochs: the MLP (knn-ls §4.1's 20, so its models are shared) or LeNet5 for 28×28 grey images
 #: (``mnist_arch``); the CIFAR ResNets for 32×32 colour ones (``arch`` picks which).
@@ -58,14 +58,15 @@ class Features:
         return int(self.train[0].shape[1])
 
 
-def _ood_set(name: str, in_name: str, in_test: data.Dataset, root, seed: int) -> data.Dataset:
-    """OOD set ``name`` shaped like ``in_test``: derived shifts, embedded/torchvision sets, TT100K's crops and
-    background patches, or an image folder ``<root>/<name>/`` (LSUN, iSUN, Textures, Places365)."""
-    c, h = in_test.shape[0], in_test.shape[1]
+def load_ood_set(name: str, in_name: str, in_test: data.Dataset, cfg: dict, seed: int) -> data.Dataset:
+    """OOD set ``name`` shaped like ``in_test`` (the engine's ``ood_loader``): derived shifts, embedded /
+    torchvision sets, the held-out classes 8 and 9 of ``in_test``, TT100K's crops and background patches, or
+    an image folder ``<root>/<name>/`` (LSUN, iSUN, Textures, Places365)."""
+    c, h, root = in_test.shape[0], in_test.shape[1], cfg["data_root"]
     if name in DERIVED:
         return data.load(f"{in_name}:{name}", "test", root=root, seed=seed)
     if name == "heldout":
-        return data.class_subset(in_test, HELDOUT, relabel=False)
+        return in_test.subset(np.flatnonzero(np.isin(in_test.y, HELDOUT)), name="heldout")
     base = data.data_root(root)
     if name in ("tt100k", "tt100k_background") + FOLDER_SETS:
         sub = {"tt100k": "TT100K_Cropped/tt100k_cropped_test_32x32.npz",
@@ -78,19 +79,24 @@ def _ood_set(name: str, in_name: str, in_test: data.Dataset, root, seed: int) ->
     return data.conform(data.load(name, "test", root=root), c, h)
 
 
-def _network(in_name: str, cfg: dict, seed: int, oods=()) -> tuple[Context, object]:
-    train_set, in_test = load_in(in_name, cfg)
+def without_heldout(in_name: str, oods, train_set: data.Dataset) -> data.Dataset:
+    """The training set of ``mnist5k`` without classes 8 and 9 when they are an OOD set (``"heldout"``)."""
     if in_name == "mnist5k" and "heldout" in oods:
-        keep = ~np.isin(train_set.y, HELDOUT)
-        train_set = train_set.subset(np.flatnonzero(keep), name=f"{train_set.name}[no 8,9]")
-    arch = (cfg.get("mnist_arch") or "mlp") if in_name == "mnist5k" else cfg["arch"]
-    spec = ModelSpec(lambda ds: arch, epochs=MODELS, layers={arch: [-1, 0]})
-    training = {k: cfg.get(k) for k in ("epochs", "batch_size", "lr", "device", "recipe")}
-    if cfg.get("recipe"):  # a named recipe trains a paper-scale network: keep it (oodrepro.checkpoints)
-        training["store"] = f"{arch}-{in_name}-{cfg['recipe']}-s{seed}"
-    ctx = Context(in_name, train_set, in_test, seed, spec, training, progress=False)
-    # plain cross-entropy; the ResNets' loss class lives beside them so their code enters the model's key
-    return ctx, ctx.model(nets.CrossEntropy() if arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
+        return train_set.subset(np.flatnonzero(~np.isin(train_set.y, HELDOUT)), name=f"{train_set.name}[no 8,9]")
+    return train_set
+
+
+def model_spec(cfg: dict) -> ModelSpec:
+    """kpca's networks: ``mnist_arch`` (default the MLP) on ``mnist5k``, ``arch`` on the others, features
+    from the layer before the logits; a network trained under a named recipe is stored."""
+    mnist, other = cfg.get("mnist_arch") or "mlp", cfg["arch"]
+    return ModelSpec(lambda ds: mnist if ds.name.startswith("mnist5k") else other, epochs=MODELS,
+                     layers={mnist: [-1, 0], other: [-1, 0]}, store=True)
+
+
+def run_contexts(cfg: dict):
+    """:func:`oodrepro.engine.contexts` with kpca's networks, OOD sets and held-out classes."""
+    return contexts(PAPER, model_spec(cfg), cfg, progress=False, ood_loader=load_ood_set, prepare=without_heldout)
 
 
 #: The configuration entries the features depend on (the rest — methods, grids, thresholds — do not).
@@ -99,38 +105,44 @@ FEATURE_KEYS = ("data_root", "max_train", "mnist_arch", "arch", "recipe", "epoch
 MEMO = Memo(4)
 
 
-def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
-    """Features of the network trained on ``in_name`` (seeded) for its training/test sets and ``oods``.
+def context_features(ctx: Context, sets: dict, missing: dict, cfg: dict) -> Features:
+    """Features of the context's network (trained, or read from the cache or the stored networks) for its
+    training and test sets and the OOD sets ``sets``; ``missing``: OOD sets absent, with why.
 
-    With ``"heldout"`` among the OOD sets of ``mnist5k``, the network is trained without classes 8 and 9
-    and those classes of the test split are the OOD set (the in-distribution test set drops them).
+    With ``"heldout"`` among the OOD sets of ``mnist5k``, the network was trained without classes 8 and 9
+    (:func:`without_heldout`) and the in-distribution test set drops them too.
 
     The cache holds them on disk; while one page runs (:func:`~oodrepro.experiments.kpca.common.blas_limited`
-    empties the memo before and after) the last few are also kept in memory, so that a page sweeping a grid
-    (sensitivity: 13 runs over the same features) reads them once. Treat the result as read-only."""
-    key = (in_name, tuple(oods), seed, tuple(repr(cfg.get(k)) for k in FEATURE_KEYS))
-    return MEMO.get(key, lambda: _network_features(in_name, oods, cfg, seed))
+    scopes :data:`MEMO`) the last few are also kept in memory, so that a page sweeping a grid (sensitivity:
+    13 runs over the same features) reads them once. Treat the result as read-only."""
+    oods = (*sets, *missing)
+    key = (ctx.in_name, tuple(oods), ctx.seed, tuple(repr(cfg.get(k)) for k in FEATURE_KEYS))
+    return MEMO.get(key, lambda: _context_features(ctx, sets, missing))
 
 
-def _network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
-    ctx, model = _network(in_name, cfg, seed, tuple(oods))
+def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
+    """:func:`context_features` of one in-distribution set and seed (:class:`DataNotFoundError` when the set
+    is missing)."""
+    load_in(in_name, cfg)  # a missing in-distribution set raises its loader's error here
+    c = dict(cfg, pairings=[f"{in_name}->{o}" for o in oods], seeds=[seed])
+    _, _, ctx, sets, missing = next(run_contexts(c))
+    return context_features(ctx, sets, missing, c)
+
+
+def _context_features(ctx: Context, sets: dict, missing: dict) -> Features:
+    # plain cross-entropy; the ResNets' loss class lives beside them so their code enters the model's key
+    model = ctx.model(nets.CrossEntropy() if ctx.arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
     in_test = ctx.in_test
-    if "heldout" in oods:
+    if "heldout" in sets or "heldout" in missing:
         in_test = in_test.subset(np.flatnonzero(~np.isin(in_test.y, HELDOUT)), name=f"{in_test.name}[no 8,9]")
     pair = (lambda ds: tuple(ctx.emb(model, ds, [-1, 0], batch_size=512)))
     test = pair(in_test)
     weight, bias = (model.classifier() if hasattr(model, "classifier") else
                     (model.head.weight.detach().numpy().astype(np.float64), model.head.bias.detach().numpy().astype(np.float64)))
-    feats = Features(f"{ctx.arch} on {in_name}, seed {seed}", pair(ctx.train_set), test, weight=weight, bias=bias,
-                     test_acc=float((test[1].argmax(1) == in_test.y).mean()), y_train=ctx.train_set.y)
-    for o in oods:
-        try:
-            ds = ctx.in_test if o == "heldout" else _ood_set(o, in_name, ctx.in_test, cfg["data_root"], seed)
-            if o == "heldout":
-                ds = ds.subset(np.flatnonzero(np.isin(ds.y, HELDOUT)), name="heldout")
-            feats.ood[o] = pair(ds)
-        except DataNotFoundError as exc:
-            feats.missing[o] = str(exc)
+    feats = Features(f"{ctx.arch} on {ctx.in_name}, seed {ctx.seed}", pair(ctx.train_set), test, weight=weight,
+                     bias=bias, test_acc=float((test[1].argmax(1) == in_test.y).mean()), y_train=ctx.train_set.y)
+    feats.ood = {o: pair(ds) for o, ds in sets.items()}
+    feats.missing = dict(missing)
     return feats
 
 

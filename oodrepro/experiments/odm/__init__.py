@@ -16,9 +16,9 @@ from ...engine.page import PageSpec, register
 from . import mnist, table1, tsinghua
 
 PAGES = [
-    register(PageSpec("odm/mnist", "odm.mnist", mnist.run_page, mnist.page_texts,
+    register(PageSpec("odm/mnist", mnist.run_page, mnist.page_texts,
                       claims_title="Claims of odm's MNIST experiment tested by this run")),
-    register(PageSpec("odm/tsinghua", "odm.tsinghua", tsinghua.run_page, tsinghua.page_texts,
+    register(PageSpec("odm/tsinghua", tsinghua.run_page, tsinghua.page_texts,
                       claims_title="Claims of odm's Tsinghua experiment tested by this run")),
-    register(PageSpec("odm/table1", "odm.table1", table1.run_page, table1.page_texts)),
+    register(PageSpec("odm/table1", table1.run_page, table1.page_texts)),
 ]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oodrepro import config
+from oodrepro import config, train
 from oodrepro.detectors import KPCA
 from oodrepro.errors import DataFormatError, DataNotFoundError, ParameterError
 from oodrepro.experiments.kpca import common, features
@@ -72,7 +72,8 @@ def test_the_mnist_mlp_is_the_knn_ls_chapters_cached_model():
     from oodrepro.experiments.knn_ls.paper import MODELS, ls_model
 
     cfg = config.resolve("kpca.main", profile="smoke", epochs=1, max_train=200)
-    ctx, model = features._network("mnist5k", cfg, 0)
+    _, _, ctx, _, _ = next(features.run_contexts(dict(cfg, pairings=["mnist5k->hflip"], seeds=[0])))
+    model = ctx.model(train.LabelSmoothedCE(0.0))
     training = {"epochs": 1, "batch_size": cfg["batch_size"], "lr": cfg["lr"], "device": "cpu"}
     other = Context("mnist5k", ctx.train_set, ctx.in_test, 0, MODELS, training, progress=False)
     assert ls_model(other, 0.0).cache_key == model.cache_key
@@ -80,7 +81,7 @@ def test_the_mnist_mlp_is_the_knn_ls_chapters_cached_model():
 
 def test_features_are_read_once_per_page_and_forgotten_after_it(monkeypatch):
     calls = []
-    monkeypatch.setattr(features, "_network_features", lambda *a: calls.append(a) or object())
+    monkeypatch.setattr(features, "_context_features", lambda *a: calls.append(a) or object())
 
     def page(cfg):
         a = features.network_features("mnist5k", ["hflip"], dict(cfg, evr=0.5), 0)
