@@ -27,7 +27,7 @@ variant, steps = env["VARIANT"] or "base", int(env["STEPS"] or 300)
 cfg = config.resolve("odm.tsinghua", "paper")
 signs = tsinghua.load_signs(cfg)
 split = tt100k.protocol_split(signs["labels"], seed=cfg["split_seed"])
-tr, val, seen_val, test_in, seen, oods = tsinghua._sets(signs, split, cfg, 0)
+tr, val, seen_val, test_in, seen, oods = tsinghua.split_sets(signs, split, cfg, 0)
 loss = ContrastiveLoss(margin=float(env["MARGIN"] or cfg["margin"]), squared=not variant.endswith("unsq"),
                        pairs="all" if variant.startswith("dense") else "sampled")
 tri = env["SCHED"] == "triangle"

@@ -24,9 +24,9 @@ cfg = config.resolve("odm.tsinghua", "paper")
 signs = tsinghua.load_signs(cfg)
 split = tt100k.protocol_split(signs["labels"], seed=cfg["split_seed"])
 for seed in seeds:
-    tr, val, seen_val, test_in, seen, oods = tsinghua._sets(signs, split, cfg, seed)
+    tr, val, seen_val, test_in, seen, oods = tsinghua.split_sets(signs, split, cfg, seed)
     t0, load0 = time.time(), os.getloadavg()[0]
-    models = tsinghua._models(cfg, tr, seen, seed, progress=True)
+    models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
     sc = Scorer(models, tr, None)
     for name, m in models.items():
         acc = round(sc.accuracy(name, test_in), 4)

@@ -123,7 +123,7 @@ class Context:
 
     in_name: str
     train_set: data.Dataset
-    in_test: data.Dataset
+    in_test: data.Dataset | None
     seed: int
     spec: ModelSpec
     training: dict
@@ -143,21 +143,29 @@ class Context:
     def epochs(self) -> int:
         return self.training.get("epochs") or self.spec.epochs[self.arch]
 
-    def model(self, loss: train.Loss, variant: str = ""):
-        """The model trained with ``loss`` (``variant``: an architecture suffix, e.g. ``"deconf"``)."""
-        key = (tuple(sorted(loss.key().items())), variant)
+    def model(self, loss: train.Loss, variant: str = "", ood_set: data.Dataset | None = None,
+              embedding_dim: int | None = None, tag: str = ""):
+        """The model trained with ``loss`` (``variant``: an architecture suffix, e.g. ``"deconf"``; ``ood_set``:
+        seen OOD data mixed into the batches, ``embedding_dim``: an embedding instead of class scores — odm's
+        networks; ``tag``: a word naming the network in its stored file's name)."""
+        key = (tuple(sorted(loss.key().items())), variant, ood_set.fingerprint if ood_set is not None else None,
+               embedding_dim)
         if key not in self._models:
             arch = self.arch + (f"_{variant}" if variant else "")
             self._models[key] = train.fit(
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
                 lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
-                recipe=self.training.get("recipe"), store=self.store_name(arch))
+                recipe=self.training.get("recipe"), ood_set=ood_set, embedding_dim=embedding_dim,
+                store=self.store_name(arch, tag))
         return self._models[key]
 
-    def store_name(self, arch: str) -> str | None:
+    def store_name(self, arch: str, tag: str = "") -> str | None:
         """The name a network of this context is stored under (:attr:`ModelSpec.store`), else None."""
         recipe = self.training.get("recipe")
-        return f"{arch}-{self.in_name}-{recipe}-s{self.seed}" if self.spec.store and recipe else None
+        if not (self.spec.store and recipe):
+            return None
+        name = "-".join(p for p in (arch, self.in_name, tag, recipe, f"s{self.seed}") if p)
+        return name.replace(":", "-").replace("/", "-")
 
     def emb(self, model, ds: data.Dataset, layers=None, batch_size: int = 2048) -> list[np.ndarray]:
         """Embeddings of ``ds`` at ``layers`` (default: the context's) from ``model`` (cached)."""

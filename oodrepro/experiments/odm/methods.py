@@ -22,7 +22,7 @@ from ...detectors.msp import max_softmax_score
 from ...detectors.ncm import class_means, ncm_predict, ncm_score
 from ...detectors.odin import odin_confidence, perturb_array
 from .losses import ConfidenceLoss, ContrastiveLoss
-from ...train import fit_mixed
+from ...engine.core import TRAINING, Context, ModelSpec
 
 
 def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -34,16 +34,11 @@ def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
     return ds.subset(rest, f"{ds.name}[train]"), ds.subset(np.sort(val), f"{ds.name}[valid]")
 
 
-def fit_kw(cfg: dict, seed: int, progress: bool = False) -> dict:
-    """The training arguments of every odm network: the recipe (if named) and epochs, batch size, learning rate."""
-    return dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, device=cfg["device"],
-                progress=progress, recipe=cfg.get("recipe"))
-
-
-def stored_as(cfg: dict, name: str, seed: int) -> str | None:
-    """The name a network trained under a named recipe is kept under (:mod:`oodrepro.checkpoints`), else None."""
-    return f"{cfg.get('arch', 'net')}-{name.replace('/', '-').replace(':', '-')}-{cfg['recipe']}-s{seed}" \
-        if cfg.get("recipe") else None
+def context(arch: str, tr: Dataset, cfg: dict, seed: int, progress: bool = False) -> Context:
+    """The engine context of one odm training set and seed: its networks are ``ctx.model(loss, …)``, trained
+    under the run's recipe (if named; then stored, :mod:`oodrepro.checkpoints`) or Adam at ``lr`` for ``epochs``."""
+    spec = ModelSpec(lambda ds: arch, epochs={arch: None}, layers={arch: [0]}, store=True)
+    return Context(tr.name, tr, None, seed, spec, {k: cfg.get(k) for k in TRAINING}, progress)
 
 
 def contrastive(cfg: dict) -> ContrastiveLoss:
@@ -54,15 +49,15 @@ def contrastive(cfg: dict) -> ContrastiveLoss:
 def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: int, dims=()) -> dict:
     """The networks of one seed: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
     ``(cfg['embedding_dim'], *dims)`` ``ml/d`` and ``odm/d`` (if seen OOD)."""
-    kw = fit_kw(cfg, seed)
-    out = {"ce": train.fit(arch, tr, train.LabelSmoothedCE(0.0), **kw)}
+    ctx = context(arch, tr, cfg, seed)
+    out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce")}
     if seen is not None:
-        out["ccag"] = fit_mixed(arch, tr, ConfidenceLoss(), ood_set=seen, **kw)
+        out["ccag"] = ctx.model(ConfidenceLoss(), ood_set=seen, tag="cc")
     for d in dict.fromkeys((cfg["embedding_dim"], *dims)):
         loss = contrastive(cfg)
-        out[f"ml/{d}"] = fit_mixed(arch, tr, loss, embedding_dim=d, **kw)
+        out[f"ml/{d}"] = ctx.model(loss, embedding_dim=d, tag=f"ml{d}")
         if seen is not None:
-            out[f"odm/{d}"] = fit_mixed(arch, tr, loss, ood_set=seen, embedding_dim=d, **kw)
+            out[f"odm/{d}"] = ctx.model(loss, ood_set=seen, embedding_dim=d, tag=f"odm{d}")
     return out
 
 

@@ -22,8 +22,7 @@ from ...data.core import from_uint8, gaussian_noise
 from ...data.tt100k_synth import write_synthetic
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
-from ...train import fit_mixed
-from .methods import Scorer, contrastive, fit_kw, metric_row, split_validation, stored_as, tune_odin
+from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
 from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, odm_claim, paper_value, shown_wide, torch_threads,
                     training_params)
 
@@ -87,7 +86,7 @@ def load_signs(cfg: dict) -> dict:
     return {"x": signs["x"], "labels": signs["labels"], "bg_seen": bg[:n], "bg_test": bg[n:], "note": note}
 
 
-def _sets(signs: dict, split: dict, cfg: dict, seed: int):
+def split_sets(signs: dict, split: dict, cfg: dict, seed: int):
     """Data sets of one split: in-distribution train / valid / test, seen sets by kind, test OOD sets."""
     classes = split["in"]
     lut = {c: i for i, c in enumerate(classes)}
@@ -109,15 +108,13 @@ def _sets(signs: dict, split: dict, cfg: dict, seed: int):
     return tr, val, seen_val, test_in, seen, oods
 
 
-def _models(cfg: dict, tr, seen: dict, seed: int, progress: bool = False) -> dict:
+def networks(cfg: dict, tr, seen: dict, seed: int, progress: bool = False) -> dict:
     """The networks of one split and seed: ``ce`` (ODIN's), ``ml/d`` and ``odm:<seen kind>/d``; stored ones
     (:mod:`oodrepro.checkpoints`) are read, not trained."""
-    kw, loss, d = fit_kw(cfg, seed, progress), contrastive(cfg), cfg["embedding_dim"]
-    out = {"ce": train.fit(cfg["arch"], tr, train.LabelSmoothedCE(0.0), store=stored_as(cfg, "tsinghua-ce", seed), **kw),
-           f"ml/{d}": fit_mixed(cfg["arch"], tr, loss, embedding_dim=d, store=stored_as(cfg, "tsinghua-ml", seed), **kw)}
+    ctx, loss, d = context(cfg["arch"], tr, cfg, seed, progress), contrastive(cfg), cfg["embedding_dim"]
+    out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce"), f"ml/{d}": ctx.model(loss, embedding_dim=d, tag="ml")}
     for kind in cfg["seen_kinds"]:
-        out[f"odm:{kind}/{d}"] = fit_mixed(cfg["arch"], tr, loss, ood_set=seen[kind], embedding_dim=d,
-                                           store=stored_as(cfg, f"tsinghua-odm-{kind}", seed), **kw)
+        out[f"odm:{kind}/{d}"] = ctx.model(loss, ood_set=seen[kind], embedding_dim=d, tag=f"odm-{kind}")
     return out
 
 
@@ -139,8 +136,8 @@ def _pca_points(sc: Scorer, test_in, oods: dict, d: int, n: int = 300, seed: int
 
 def run_split(cfg: dict, signs: dict, split: dict, seed: int, split_name: str, points: bool = False):
     """Rows of one split and training seed (and Figure 3's PCA points when ``points``)."""
-    tr, val, seen_val, test_in, seen, oods = _sets(signs, split, cfg, seed)
-    models = _models(cfg, tr, seen, seed)
+    tr, val, seen_val, test_in, seen, oods = split_sets(signs, split, cfg, seed)
+    models = networks(cfg, tr, seen, seed)
     odin = tune_odin(models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
     sc = Scorer(models, tr, odin)
     rows, d = [], cfg["embedding_dim"]
