@@ -1,4 +1,4 @@
-"""Command line: ``oodrepro run``, ``oodrepro cache info|clear``, ``oodrepro params``.
+"""Command line: ``oodrepro run``, ``oodrepro sweep``, ``oodrepro cache info|clear``, ``oodrepro params``.
 
 ``oodrepro run knn_ls/table1 -p k 3`` validates the parameters against the notebook's schema *before*
 starting a kernel (a bad value ends in one line naming the parameter and what is accepted), executes
@@ -513,6 +513,40 @@ def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
         raise OodreproError("\n".join(errors))
 
 
+def parse_workers(value) -> int | None:
+    """``--workers``: a positive integer (None when not given)."""
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise OodreproError(f"--workers {value!r} is not accepted; use a positive integer")
+    return n
+
+
+def cmd_sweep(args) -> int:
+    """A grid of parameter values over one page (:mod:`oodrepro.sweep`), each cell a unit of work."""
+    from . import executor, sweep
+
+    os.environ["OODREPRO_COMMAND"] = "oodrepro " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    grid = {name: [_resolve_type(v) for v in values.split(",") if v != ""] for name, values in args.parameter or []}
+    if not grid:
+        raise OodreproError("name at least one parameter to sweep: -p NAME v1,v2,…")
+    fixed = {k: _resolve_type(v) for k, v in args.set or []}
+    writable_dir(Path(args.results_dir) / "sweeps", "sweep results")
+    with executor.executor(parse_workers(args.workers), args.scheduler) as ex:
+        print(f"sweep {args.page}: {', '.join(f'{k} in {v}' for k, v in grid.items())} on {ex.where}", flush=True)
+        out, outcomes = sweep.sweep(args.page, grid, fixed, args.profile or "quick", args.results_dir, ex,
+                                    progress=not args.quiet)
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} cell(s) ran, {len(failed)} failed; all cells gathered in {out}", flush=True)
+    for o in failed:
+        print(f"  failed: {o.label}: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_cache(args) -> int:
     if args.action == "info":
         inf = cache.info()
@@ -634,6 +668,18 @@ def main(argv=None) -> int:
                    help="execute N notebooks at a time, each kernel with cpu_count/N BLAS threads; 'auto' = the "
                         "CPU count, at most 4 (default 1; the scorecard always runs last, alone)")
     r.set_defaults(fn=cmd_run)
+    w = sub.add_parser("sweep", help="a grid of parameter values over one page, each cell a unit of work "
+                                     "(in this process, on --workers N local processes or a Dask --scheduler)")
+    w.add_argument("page", help="e.g. kpca/sensitivity")
+    w.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "V1,V2"),
+                   help="a swept parameter and its values, comma-separated (repeat for a grid)")
+    w.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a parameter fixed for every cell")
+    w.add_argument("--profile", choices=config.PROFILES)
+    w.add_argument("--results-dir", default="results", help="cells go to RESULTS_DIR/sweeps/PAGE/ (default results)")
+    w.add_argument("--workers", metavar="N", help="start a LocalCluster of N worker processes on 127.0.0.1")
+    w.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default $OODREPRO_SCHEDULER)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(fn=cmd_sweep)
     c = sub.add_parser("cache", help="inspect or empty the cache")
     c.add_argument("action", choices=("info", "clear"))
     c.add_argument("--kind", help="only this kind (model, embedding, images, staged, …)")

@@ -1,0 +1,161 @@
+"""Where the engine's units of work run: in this process (the default) or on a Dask cluster.
+
+A *unit* is one call ``fn(*args)`` whose arguments and result can be pickled: one cell of a parameter sweep
+(:mod:`oodrepro.sweep`: a page run with one set of parameters), one random split of odm's Table 4. The
+client — the process that asked — gets every result back and writes the result files and the cache itself,
+so workers need no shared file system; with a shared cache folder (a LocalCluster, an NFS home) workers read
+and write cache hits directly.
+
+* :func:`executor` — ``with executor(workers=N) as ex`` starts a ``LocalCluster`` on 127.0.0.1 (N worker
+  processes, one thread each: BLAS and torch threads set to 1); ``scheduler="tcp://…"`` (or the environment
+  variable ``OODREPRO_SCHEDULER``) attaches to a running cluster; neither runs the units in this process.
+* :meth:`Executor.run` — runs units longest first (by their expected seconds, the last recorded wall time),
+  with a progress bar; a unit that raises is reported with its label while the others finish
+  (:class:`Outcome` holds the value or the one-line error); ``on_done(outcome)`` is called in the client as
+  each unit finishes (a sweep writes that cell's result file there, so a killed run resumes without it).
+  A unit whose worker dies is run again on another worker (Dask's scheduler reschedules it).
+
+On a real cluster (SLURM, Kubernetes) start the scheduler and workers there (README: "Beyond one machine")
+and pass its address.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from .errors import OodreproError
+
+ENV = "OODREPRO_SCHEDULER"
+#: thread pools a worker process sizes to its one thread (BLAS, OpenMP, torch)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass
+class Unit:
+    """One call ``fn(*args)``; ``label`` names it in progress and errors; ``expected_seconds``: its last
+    recorded wall time (None: unknown, run first)."""
+
+    label: str
+    fn: Callable
+    args: tuple = ()
+    expected_seconds: float | None = None
+
+
+@dataclass
+class Outcome:
+    """What a unit gave: ``value``, or ``error`` (one line: exception type and message) and ``detail`` (the
+    traceback); ``seconds`` of wall time on its worker."""
+
+    label: str
+    value: Any = None
+    error: str | None = None
+    detail: str = ""
+    seconds: float = 0.0
+    index: int = field(default=-1, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def longest_first(units: Sequence[Unit]) -> list[int]:
+    """Indices of ``units`` in the order to start them: unknown durations first, then longest first."""
+    return sorted(range(len(units)), key=lambda i: (units[i].expected_seconds is not None,
+                                                    -(units[i].expected_seconds or 0.0), i))
+
+
+def call(fn: Callable, args: tuple) -> tuple:
+    """Run one unit where it lands (this process or a worker): ``(value, error, traceback, seconds)``."""
+    t0 = time.perf_counter()
+    try:
+        return fn(*args), None, "", time.perf_counter() - t0
+    except Exception as exc:  # reported with the unit's label; the other units go on
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        return None, f"{type(exc).__name__}: {msg}", traceback.format_exc(), time.perf_counter() - t0
+
+
+class Executor:
+    """Runs units one after another in this process."""
+
+    where = "this process"
+
+    def run(self, units: Sequence[Unit], progress: bool = True, on_done: Callable[[Outcome], None] | None = None,
+            desc: str = "units") -> list[Outcome]:
+        """Every unit's :class:`Outcome`, in the order of ``units``."""
+        from tqdm.auto import tqdm
+
+        out: list[Outcome | None] = [None] * len(units)
+        with tqdm(total=len(units), desc=desc, disable=not progress) as bar:
+            for i, value in self._results(units):
+                out[i] = o = Outcome(units[i].label, *value, index=i)
+                if on_done is not None:
+                    on_done(o)
+                bar.update(1)
+                if not o.ok:
+                    bar.write(f"failed: {o.label}: {o.error}")
+        return out  # type: ignore[return-value]
+
+    def _results(self, units: Sequence[Unit]) -> Iterator[tuple[int, tuple]]:
+        for i in longest_first(units):
+            yield i, call(units[i].fn, units[i].args)
+
+
+class DaskExecutor(Executor):
+    """Runs units on a Dask cluster through ``client``; results come back to this process."""
+
+    def __init__(self, client, cluster=None):
+        self.client, self.cluster = client, cluster
+        self.where = f"Dask scheduler {client.scheduler.address} (dashboard {client.dashboard_link})"
+
+    def _results(self, units: Sequence[Unit]) -> Iterator[tuple[int, tuple]]:
+        from distributed import as_completed
+
+        order = longest_first(units)
+        futures = {self.client.submit(call, units[i].fn, units[i].args, pure=False, priority=len(order) - rank,
+                                      key=f"oodrepro-{rank}-{time.time_ns()}"): i for rank, i in enumerate(order)}
+        for fut in as_completed(list(futures)):
+            yield futures[fut], fut.result()
+
+
+def _local_cluster(workers: int):
+    from distributed import LocalCluster
+
+    env = {v: "1" for v in THREAD_VARS}
+    # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0", scheduler_port=0,
+                        env=env, silence_logs=40)
+
+
+@contextlib.contextmanager
+def executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """The executor for a run: a running cluster at ``scheduler`` (or ``$OODREPRO_SCHEDULER``), else a
+    ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (torn down on exit), else this process."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise OodreproError(f"--workers {workers!r} is not accepted; use a positive integer")
+    scheduler = scheduler or os.environ.get(ENV)
+    if not scheduler and not (workers and workers > 1):
+        yield Executor()
+        return
+    from distributed import Client
+
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="20s")
+        else:
+            cluster = _local_cluster(workers)
+            client = Client(cluster)
+    except OSError as exc:
+        raise OodreproError(f"cannot reach the Dask scheduler {scheduler!r} ({exc}); start it with "
+                            "'dask scheduler' or drop --scheduler / $OODREPRO_SCHEDULER") from None
+    try:
+        yield DaskExecutor(client, cluster)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
