@@ -445,15 +445,40 @@ def cmd_run(args) -> int:
         raise OodreproError(f"parameter(s) {', '.join(map(repr, unused))} not declared by "
                             f"{', '.join(str(t) for t in targets)}; see 'oodrepro params NOTEBOOK'")
     last = [nb for nb in per_nb if notebook_meta(nb).get("runs_last")]
-    first = [nb for nb in per_nb if nb not in last]
-    if jobs > 1 and len(first) > 1:
-        _run_parallel(first, per_nb, jobs, args)
-    else:
-        for nb in first:
+    first = sorted((nb for nb in per_nb if nb not in last), key=lambda nb: -last_wall_time(nb))  # longest first
+    with cluster_for_kernels(args):
+        if jobs > 1 and len(first) > 1:
+            _run_parallel(first, per_nb, jobs, args)
+        else:
+            for nb in first:
+                print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
+        for nb in last:  # the scorecard reads what every other page wrote
             print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
-    for nb in last:  # the scorecard reads what every other page wrote
-        print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
     return 0
+
+
+def last_wall_time(nb: Path) -> float:
+    """The wall time of the page's last run (its result file under ``results/``), 0 when none."""
+    try:
+        return float(results.read(Path("results") / f"{nb.parent.name}/{nb.stem}.json")["meta"]["wall_time_s"] or 0)
+    except (ValueError, KeyError, TypeError, OSError):
+        return 0.0
+
+
+@contextlib.contextmanager
+def cluster_for_kernels(args):
+    """With ``--workers N`` or ``--scheduler``: a Dask cluster whose address the kernels find in
+    ``$OODREPRO_SCHEDULER``, so a page's units of work (odm's splits) run on it; else nothing."""
+    from . import executor
+
+    workers = parse_workers(getattr(args, "workers", None))
+    scheduler = getattr(args, "scheduler", None)
+    if not (scheduler or (workers and workers > 1)):
+        yield
+        return
+    with executor.executor(workers, scheduler) as ex, _env(**{executor.ENV: ex.client.scheduler.address}):
+        print(f"units of work inside the pages run on {ex.where}", flush=True)
+        yield
 
 
 #: environment variables that size the BLAS / OpenMP / torch thread pools of a kernel
@@ -667,6 +692,10 @@ def main(argv=None) -> int:
     r.add_argument("-j", "--jobs", default="1", metavar="N",
                    help="execute N notebooks at a time, each kernel with cpu_count/N BLAS threads; 'auto' = the "
                         "CPU count, at most 4 (default 1; the scorecard always runs last, alone)")
+    r.add_argument("--workers", metavar="N", help="start a LocalCluster of N worker processes on 127.0.0.1 for the "
+                   "pages' units of work (odm's splits)")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler for the pages' units of work "
+                   "(default $OODREPRO_SCHEDULER)")
     r.set_defaults(fn=cmd_run)
     w = sub.add_parser("sweep", help="a grid of parameter values over one page, each cell a unit of work "
                                      "(in this process, on --workers N local processes or a Dask --scheduler)")
