@@ -70,6 +70,7 @@ bench: env
 	$(BIN)/python benchmarks/bench_knn.py
 	$(BIN)/python benchmarks/bench_kpca.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf _build book/generated results dist book/api/_autosummary
