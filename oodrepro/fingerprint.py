@@ -34,13 +34,21 @@ EXCLUDED = ("oodrepro.data", "oodrepro.cache", "oodrepro")
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of the package: dotted name → file."""
+    """Every module of the package: dotted name → file (with the chapters outside the package that
+    ``$OODREPRO_CHAPTERS`` names, as ``oodrepro.experiments.<paper>.…``)."""
     out = {}
     for p in sorted(root.rglob("*.py")):
         parts = list(p.relative_to(root.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(parts)] = p
+    if root == ROOT:
+        from .experiments import chapter_folders
+
+        for folder in map(Path, chapter_folders()):
+            for p in sorted(folder.rglob("*.py")):
+                parts = ["oodrepro", "experiments", *p.relative_to(folder).with_suffix("").parts]
+                out.setdefault(".".join(parts[:-1] if parts[-1] == "__init__" else parts), p)
     return out
 
 

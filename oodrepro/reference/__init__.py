@@ -41,11 +41,23 @@ def fact(paper: str, name: str):
         raise ParameterError(f"no recorded fact {name!r} for paper {paper!r}") from None
 
 
+def _source(paper: str):
+    """The transcribed tables of ``paper``: ``PAPERS`` here, or ``reference.csv`` beside its chapter."""
+    if paper in PAPERS:
+        return resources.files(__name__).joinpath(PAPERS[paper])
+    try:
+        own = resources.files(f"oodrepro.experiments.{paper}").joinpath("reference.csv")
+    except (ModuleNotFoundError, ValueError):
+        own = None
+    if own is None or not own.is_file():
+        raise ParameterError(f"no reference table for paper {paper!r}; known: {', '.join(PAPERS)} (a chapter may "
+                             "also keep its own as experiments/<paper>/reference.csv)")
+    return own
+
+
 @lru_cache(maxsize=None)
 def _load(paper: str) -> pd.DataFrame:
-    if paper not in PAPERS:
-        raise ParameterError(f"no reference table for paper {paper!r}; known: {', '.join(PAPERS)}")
-    with resources.files(__name__).joinpath(PAPERS[paper]).open() as f:
+    with _source(paper).open() as f:
         df = pd.read_csv(f, comment="#", dtype={"alpha": str})
     df["depth"] = pd.to_numeric(df["depth"], errors="coerce").astype("Int64")
     return df
