@@ -1,0 +1,264 @@
+"""Every detector on every training objective (the cross-paper grid): does label smoothing help KPCA as it
+helps k-NN (knn-ls)? Does a metric-learned embedding (odm) make k-NN or KPCA better? Does seen-OOD training
+(ODM) help detectors that never see OOD data at test time?
+
+One network (the knn-ls MLP on the quick profile's MNIST sample) trained with four objectives — plain
+cross-entropy, label smoothing α (knn-ls §2), the contrastive loss of odm Eq. 1 (ML, a ``embedding_dim``-d
+embedding) and ODM (Eq. 1 with seen OOD images, here uniform noise, which no test set contains) — each in its
+engine :class:`~oodrepro.engine.Context`, so the cross-entropy and α models are the very ones the knn-ls
+pages trained (one cache entry serves both). Every cell's detector is built by the function the papers' own
+pages use: kpca's :func:`oodrepro.experiments.kpca.methods.detector` (KPCA_rff, KPCA_nys, PCA, cosine PCA,
+Mahalanobis, Energy, MSP, Sun et al.'s deep k-NN), knn-ls's k-NN radius (:class:`oodrepro.detectors.KNNRadius`,
+its Table 1 detector with k, here on the one feature layer every detector sees, where Table 1 aggregates three)
+and odm's nearest-class-mean score (:class:`oodrepro.detectors.ncm.NearestClassMean`).
+Features: the penultimate layer of a classifier (logits for MSP and Energy), the embedding itself for ML and
+ODM, which have no logits (MSP and Energy are *not applicable* there, and KPCA_nys draws its landmarks
+uniformly instead of by the logits' energy).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from ... import config, metrics, report, train
+from ...config import Param, Schema
+from ...detectors import KNNRadius
+from ...detectors.ncm import NearestClassMean
+from ...engine import contexts, needs_rows, paired_claim, paired_difference
+from ...engine.core import load_ood
+from ..knn_ls.paper import MODELS, PAPER
+from ..kpca import methods as kpca_methods
+from ..kpca.features import Features
+from ..odm.losses import ContrastiveLoss
+
+OBJECTIVES = ("ce", "ls", "ml", "odm")
+OBJECTIVE_LABELS = {"ce": "cross-entropy", "ls": "label smoothing", "ml": "metric learning (ML)",
+                    "odm": "ODM (seen OOD)"}
+DETECTORS = ("knn_radius", "kpca_rff", "kpca_nys", "pca", "cosine", "mahalanobis", "energy", "msp", "knn", "ncm")
+DETECTOR_LABELS = {"knn_radius": "k-NN radius (knn-ls)", "kpca_rff": "KPCA_rff", "kpca_nys": "KPCA_nys",
+                   "pca": "PCA", "cosine": "cosine PCA", "mahalanobis": "Mahalanobis", "energy": "Energy",
+                   "msp": "MSP", "knn": "deep k-NN (Sun)", "ncm": "nearest class mean (odm)"}
+#: the contrasts each detector is tested on: (a, b, claim) — "a helps D" means AUROC(a) > AUROC(b)
+CONTRASTS = (("ls", "ce", "label smoothing helps"), ("ml", "ce", "a metric-learned embedding helps"),
+             ("odm", "ml", "seen-OOD training (ODM) helps"))
+#: smallest average-AUROC difference a claim counts (one point); with one seed the s.e. is 0
+MIN_EFFECT = 0.01
+RULE = (f"per-seed paired differences of the average AUROC; 'helps' if the mean exceeds {MIN_EFFECT:g} by more "
+        f"than 2 s.e., the reverse if below −{MIN_EFFECT:g} by more than 2 s.e., else inconclusive")
+QUICK_PAIRINGS = ["mnist5k->hflip", "mnist5k->vflip", "mnist5k->gaussian", "mnist5k->digits28"]
+
+_BASE = dict(pairings=QUICK_PAIRINGS, k=1, alpha=0.1, embedding_dim=32, margin=10.0, seen="uniform", gamma=2.0,
+             n_components=512, evr=0.8, epochs=None, batch_size=128, lr=1e-3, max_train=None, data_root=None,
+             device="auto", results_dir="results")
+SCHEMA = config.register(Schema(name="beyond.objectives", params=[
+    Param("pairings", "strs", "rows 'IN->OOD' (knn-ls's sets)", min_len=1, check=PAPER.check_pairings),
+    config.seeds_param(),
+    Param("k", "int", "which neighbour's distance for the k-NN radius (knn-ls: 1)", low=1),
+    Param("alpha", "float", "label smoothing of the LS objective (knn-ls: 0.1)", low=0, high=1, high_open=True),
+    Param("embedding_dim", "int", "size of the ML / ODM embedding (odm: 32)", low=2),
+    Param("margin", "float", "contrastive margin (odm's code: 10)", low=1e-6),
+    Param("seen", "str", "the seen OOD of ODM's training (never a test set)", choices=("uniform", "gaussian")),
+    Param("gamma", "float", "KPCA's Gaussian kernel width on cosine features (kpca)", low=1e-6),
+    Param("n_components", "int", "KPCA's M random features / m landmarks", low=1),
+    Param("evr", "float", "explained-variance threshold of PCA / KPCA", low=0.01, high=1),
+    Param("epochs", "int", "training epochs; None = knn-ls's (MLP 20)", low=1, allow_none=True),
+    Param("batch_size", "int", "training batch size", low=2),
+    Param("lr", "float", "Adam learning rate", low=1e-8, high=1.0),
+    Param("max_train", "int", "use at most this many training images (stratified)", low=20, allow_none=True),
+    Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
+    Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
+    Param("results_dir", "str", "where result files are written")],
+    profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=2,
+                            max_train=600, n_components=128, device="cpu"),
+              "quick": dict(_BASE, seeds=[0, 1, 2])}))
+
+
+def objective_model(ctx, name: str, cfg: dict, seen):
+    """The context's network trained with objective ``name`` (cross-entropy and α are knn-ls's models)."""
+    if name in ("ce", "ls"):
+        return ctx.model(train.LabelSmoothedCE(0.0 if name == "ce" else cfg["alpha"]))
+    loss = ContrastiveLoss(margin=cfg["margin"], squared=True, pairs="all")
+    return ctx.model(loss, ood_set=seen if name == "odm" else None, embedding_dim=cfg["embedding_dim"], tag=name)
+
+
+def objective_features(ctx, model, name: str, sets: dict) -> Features:
+    """Features of the training, test and OOD sets: the penultimate layer and logits of a classifier, the
+    embedding itself (no logits) of ML and ODM."""
+    def pair(ds):
+        if name in ("ml", "odm"):
+            return ctx.emb(model, ds, [0])[0], None
+        z, logits = ctx.emb(model, ds, [-1, 0])
+        return z, logits
+    feats = Features(f"{name} on {ctx.in_name}, seed {ctx.seed}", pair(ctx.train_set), pair(ctx.in_test),
+                     y_train=ctx.train_set.y)
+    feats.ood = {o: pair(ds) for o, ds in sets.items()}
+    return feats
+
+
+def cell_detector(detector: str, feats: Features, cfg: dict, seed: int):
+    """The unfitted detector of a cell, built as the papers' pages build it."""
+    if detector == "knn_radius":
+        return KNNRadius(k=cfg["k"])
+    if detector == "ncm":
+        return NearestClassMean()
+    if detector == "kpca_nys" and feats.train[1] is None:  # low-energy landmarks rank by logits: none here
+        return kpca_methods.kpca(feats, cfg, approximation="nystroem", landmarks="uniform", seed=seed)
+    return kpca_methods.detector(detector, feats, cfg, seed)
+
+
+def cell_scores(detector: str, feats: Features, cfg: dict, seed: int) -> tuple[np.ndarray, dict]:
+    """(in-distribution test scores, {OOD set: scores}) of one detector on one objective's features."""
+    det = cell_detector(detector, feats, cfg, seed)
+    if detector in ("knn_radius", "ncm"):
+        det.fit([feats.train[0]], y=feats.y_train)
+        return det.score([feats.test[0]]), {o: det.score([p[0]]) for o, p in feats.ood.items()}
+    return kpca_methods.scores(det, detector, feats)
+
+
+def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
+    seen = load_ood(cfg["seen"], ctx.in_name, ctx.in_test, cfg, seed=ctx.seed + 1000)
+    rows = []
+    for obj in OBJECTIVES:
+        feats = objective_features(ctx, objective_model(ctx, obj, cfg, seen), obj, sets)
+        for det in DETECTORS:
+            base = {"in_dist": ctx.in_name, "objective": obj, "method": det, "seed": ctx.seed}
+            if det in kpca_methods.LOGIT_METHODS and feats.train[1] is None:
+                rows += [dict(base, ood=o, status="not applicable") for o in sets]
+                continue
+            s_in, s_out = cell_scores(det, feats, cfg, ctx.seed)
+            rows += [dict(base, ood=o, status="ok", auroc=metrics.evaluate(s_in, s, ("auroc",))["auroc"])
+                     for o, s in s_out.items()]
+    return rows
+
+
+def run_page(cfg: dict) -> dict:
+    rows = []
+    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress=False):
+        rows += needs_rows(in_name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS)
+        if ctx is not None and sets:
+            rows += context_rows(ctx, sets, cfg)
+    rows = pd.DataFrame(rows)
+    return {"rows": rows, "claims": grid_claims(rows)}
+
+
+def _per_seed_average(rows: pd.DataFrame) -> pd.DataFrame:
+    """AUROC averaged over the OOD sets, per (in-distribution set, objective, detector, seed)."""
+    ok = rows[rows["status"] == "ok"]
+    return (ok.groupby(["in_dist", "objective", "method", "seed"], sort=False)["auroc"].mean().reset_index()
+            .assign(status="ok", ood="average"))
+
+
+def contrasts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per detector and contrast: the per-seed paired AUROC difference (averaged over the OOD sets), its mean,
+    standard error and 95 % confidence interval (t distribution, n − 1 degrees of freedom)."""
+    from scipy import stats
+
+    avg = _per_seed_average(rows) if len(rows) and (rows["status"] == "ok").any() else pd.DataFrame()
+    out = []
+    for det in DETECTORS:
+        for a, b, text in CONTRASTS:
+            d = paired_difference(avg.rename(columns={"method": "detector", "objective": "method"}), a, b, "auroc",
+                                  detector=det) if len(avg) else np.array([])
+            if d.size == 0:
+                continue
+            m, se = metrics.mean_se(d)
+            half = float(stats.t.ppf(0.975, d.size - 1) * se) if d.size > 1 else float("nan")
+            out.append({"method": det, "contrast": f"{a} − {b}", "text": text, "mean": m, "se": se,
+                        "low": m - half, "high": m + half, "n_seeds": int(d.size), "diffs": d})
+    return pd.DataFrame(out)
+
+
+def grid_claims(rows: pd.DataFrame, page: str = "beyond/objectives") -> list[dict]:
+    """"``a`` helps D" for every detector D and contrast, by per-seed paired differences (beyond the papers:
+    no paper states them, so each claim's paper column says what the nearest paper claims)."""
+    near = {"ls − ce": "knn-ls: label smoothing helps k-NN", "ml − ce": "odm: ML beats CE on novelty",
+            "odm − ml": "odm: ODM beats ML on novelty"}
+    c = contrasts(rows)
+    return [paired_claim(f"{r.contrast.replace(' − ', '-vs-')}-{r.method}", f"{r.text.capitalize()} "
+                         f"{DETECTOR_LABELS[r.method]} (AUROC, average over the OOD sets)", near[r.contrast], r.diffs,
+                         page, margin=MIN_EFFECT, why=RULE) for r in c.itertuples()]
+
+
+# --- page text and figure -----------------------------------------------------------------------------------
+def _cell(v, se):
+    return "n/a" if pd.isna(v) else f"{100 * v:.1f} ± {100 * se:.1f}"
+
+
+def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Detectors × objectives: AUROC (average over the OOD sets, mean ± s.e. over seeds, in %)."""
+    avg = _per_seed_average(rows)
+    g = avg.groupby(["method", "objective"])["auroc"]
+    s = pd.DataFrame({"mean": g.mean(), "se": g.apply(lambda v: metrics.mean_se(v)[1])}).reset_index()
+    t = s.assign(cell=[_cell(m, e) for m, e in zip(s["mean"], s["se"])]).pivot(index="method", columns="objective",
+                                                                                 values="cell")
+    t = t.reindex(index=[d for d in DETECTORS if d in t.index], columns=list(OBJECTIVES)).fillna("n/a")
+    t.index = [DETECTOR_LABELS[d] for d in t.index]
+    t.columns = [OBJECTIVE_LABELS[o] for o in t.columns]
+    t.index.name, t.columns.name = "detector", "AUROC (%), by training objective"
+    return t
+
+
+def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
+    c = contrasts(rows)
+    if c.empty:
+        return pd.DataFrame()
+    t = pd.DataFrame({"detector": [DETECTOR_LABELS[d] for d in c["method"]], "contrast": c["text"],
+                      "Δ AUROC (points)": [f"{100 * m:+.2f} ± {100 * e:.2f}" for m, e in zip(c["mean"], c["se"])],
+                      "95 % interval": [f"[{100 * lo:+.2f}, {100 * hi:+.2f}]" if pd.notna(lo) else "one seed: none"
+                                        for lo, hi in zip(c["low"], c["high"])],
+                      "seeds": c["n_seeds"]})
+    return t
+
+
+def page_texts(doc: dict, cfg: dict) -> dict:
+    rows = pd.DataFrame(doc["rows"])
+    if rows.empty or not (rows["status"] == "ok").any():
+        return {"tbl_grid": "No pairing of this run has data.", "tbl_contrasts": "", "findings_md": Markdown("")}
+    oods = ", ".join(PAPER.label(o) for o in dict.fromkeys(rows[rows.status == "ok"]["ood"]))
+    cl = pd.DataFrame(doc.get("claims", []))
+    counts = cl["verdict"].value_counts().to_dict() if len(cl) else {}
+    n = len(cfg["seeds"])
+    findings = (f"**New findings, and how strong the evidence is.** None of these contrasts is in the papers. "
+                f"Over {n} seed{'s' if n != 1 else ''} on {oods}: {counts.get('reproduced', 0)} of {len(cl)} "
+                f"'helps' claims hold (the paired difference more than 2 s.e. above 0), "
+                f"{counts.get('not reproduced', 0)} go the other way (more than 2 s.e. below 0) and "
+                f"{counts.get('inconclusive', 0)} are inside the noise. With {n} seeds a standard error is itself "
+                "uncertain: read a verdict within a few tenths of a point as a direction, not a result. The "
+                f"quick profile is {PAPER.label('mnist5k')} with 4,000 training images and an MLP; the paper-scale "
+                "grid (the CIFAR-10 network and the TT100K crops) is not run yet.")
+    return {"tbl_grid": report.styled(heat_table(rows), "AUROC of every detector (rows) on every training "
+                                      f"objective (columns), averaged over {oods}; mean ± s.e. over seeds, in %. "
+                                      "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on ML and ODM: uniform landmarks)."),
+            "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
+                                           "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
+                                           index=False),
+            "findings_md": Markdown(findings)}
+
+
+def heatmap(rows: pd.DataFrame):
+    """One panel per OOD set: detectors × objectives, AUROC (mean over seeds) annotated with ± s.e."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    ok = rows[rows["status"] == "ok"]
+    oods = list(dict.fromkeys(ok["ood"]))
+    fig, axes = plt.subplots(1, len(oods), figsize=(3.1 * len(oods) + 1.5, 4.6), squeeze=False, sharey=True)
+    for ax, o in zip(axes[0], oods):
+        g = ok[ok.ood == o].groupby(["method", "objective"])["auroc"]
+        mean = g.mean().unstack().reindex(index=list(DETECTORS), columns=list(OBJECTIVES))
+        se = g.apply(lambda v: metrics.mean_se(v)[1]).unstack().reindex_like(mean)
+        notes = np.where(mean.isna(), "n/a", (100 * mean).round(0).astype("Int64").astype(str) + "±"
+                         + (100 * se).round(0).astype("Int64").astype(str))
+        sns.heatmap(mean, ax=ax, vmin=0.5, vmax=1.0, cmap="viridis", annot=notes, fmt="", cbar=ax is axes[0][-1],
+                    annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC"})
+        for i, j in zip(*np.where(mean.isna().to_numpy())):
+            ax.text(j + 0.5, i + 0.5, "n/a", ha="center", va="center", fontsize=7, color="#888")
+        ax.set_title(PAPER.label(o), fontsize=10)
+        ax.set_xticklabels([OBJECTIVE_LABELS[c].split(" (")[0] for c in mean.columns], rotation=30, ha="right",
+                           fontsize=8)
+        ax.set_yticklabels([DETECTOR_LABELS[r] for r in mean.index], fontsize=8)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,72 @@
+"""The cross-paper grid (beyond/objectives): every cell computed by the papers' own functions, the contrasts
+and their intervals on hand-made rows, the smoke run's shape."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from oodrepro import config
+from oodrepro.experiments.beyond import grid
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    import os
+
+    os.environ["OODREPRO_CACHE_DIR"] = str(tmp_path_factory.mktemp("gcache"))
+    calls = []
+    real = grid.kpca_methods.detector
+
+    def traced(name, feats, cfg, seed=0, grid_=None):
+        calls.append(name)
+        return real(name, feats, cfg, seed)
+
+    grid.kpca_methods.detector = traced
+    try:
+        out = grid.run_page(config.resolve("beyond.objectives", "smoke"))
+    finally:
+        grid.kpca_methods.detector = real
+    return out, calls
+
+
+def test_every_cell_is_computed_by_the_papers_functions(smoke):
+    out, calls = smoke
+    # kpca's detector() built every kpca-side cell: 8 detectors on CE and LS, 6 on ML and ODM (no logits), with
+    # KPCA_nys on the embeddings built by kpca.methods.kpca (uniform landmarks) instead
+    assert sorted(set(calls)) == ["cosine", "energy", "knn", "kpca_nys", "kpca_rff", "mahalanobis", "msp", "pca"]
+    assert calls.count("kpca_nys") == 2 and calls.count("kpca_rff") == 4 and calls.count("msp") == 2
+    r = out["rows"]
+    na = r[r.status == "not applicable"]
+    assert set(na.method) == {"msp", "energy"} and set(na.objective) == {"ml", "odm"}
+
+
+def test_the_cross_entropy_and_ls_models_are_knn_ls_s():
+    from oodrepro.engine import contexts
+    from oodrepro.experiments.knn_ls.paper import MODELS, PAPER, ls_model
+
+    cfg = config.resolve("beyond.objectives", "smoke", pairings=["mnist5k->hflip"], epochs=1, max_train=200)
+    _, _, ctx, _, _ = next(contexts(PAPER, MODELS, cfg, progress=False))
+    assert grid.objective_model(ctx, "ls", cfg, None) is ls_model(ctx, cfg["alpha"])
+    assert grid.objective_model(ctx, "ce", cfg, None) is ls_model(ctx, 0.0)
+
+
+def test_smoke_claims_one_per_detector_and_contrast(smoke):
+    out, _ = smoke
+    ids = [c["id"] for c in out["claims"]]
+    assert len(ids) == 8 * 3 + 2 and len(set(ids)) == len(ids)  # MSP and Energy: the LS contrast only
+    assert {c["verdict"] for c in out["claims"]} <= {"reproduced", "not reproduced", "inconclusive"}
+
+
+def test_contrasts_by_hand():
+    rows = []
+    for seed, (ce, ls) in enumerate([(0.80, 0.85), (0.82, 0.86), (0.78, 0.85)]):
+        for ood, shift in (("hflip", 0.0), ("gaussian", 0.1)):
+            rows += [{"in_dist": "mnist5k", "ood": ood, "objective": obj, "method": "pca", "seed": seed,
+                      "status": "ok", "auroc": v + shift} for obj, v in (("ce", ce), ("ls", ls))]
+    c = grid.contrasts(pd.DataFrame(rows))
+    (r,) = c.itertuples()
+    d = np.array([0.05, 0.04, 0.07])  # LS − CE per seed (the OOD-set average shifts both alike)
+    se = d.std(ddof=1) / np.sqrt(3)
+    assert r.contrast == "ls − ce" and r.mean == pytest.approx(d.mean()) and r.se == pytest.approx(se)
+    assert r.high - r.mean == pytest.approx(4.302652729911275 * se)  # t(0.975, 2 df)
+    (claim,) = grid.grid_claims(pd.DataFrame(rows))
+    assert claim["id"] == "ls-vs-ce-pca" and claim["verdict"] == "reproduced"
