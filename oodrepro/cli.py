@@ -678,7 +678,7 @@ def cmd_params(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="oodrepro", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute notebooks with papermill into book/generated/")
@@ -724,7 +724,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")
     p.set_defaults(fn=cmd_params)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     try:
         rc = args.fn(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
