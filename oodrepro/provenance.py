@@ -4,7 +4,7 @@
 it as ``provenance``), built from the result file's ``meta`` alone — so a chapter gets it without a
 cell of its own. :func:`profile_note` is the sentence that the shared report helpers
 (:func:`oodrepro.report.styled`, :func:`oodrepro.report.auroc_figure`) put next to every comparison
-with a paper while a page that did not run the ``paper`` profile is being rendered.
+with a paper when they are given a profile other than ``paper`` (the page passes its run's).
 """
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ import html
 import re
 import subprocess
 from pathlib import Path
-
-# The profile of the page being rendered. A module global, not a context variable: a notebook's later
-# cells (the figures) may run in another asyncio context than the ``page.run`` cell.
-_STATE: dict[str, str | None] = {"profile": None}
-
 
 def git_commit(where=None) -> str | None:
     """The short commit of the source tree the package runs from (``+dirty`` with uncommitted edits);
@@ -34,19 +29,9 @@ def git_commit(where=None) -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def set_profile(profile: str | None) -> None:
-    """Declare the profile of the page being rendered (``page.run`` does; ``None`` clears it)."""
-    _STATE["profile"] = profile
-
-
-def current_profile() -> str | None:
-    return _STATE["profile"]
-
-
-def profile_note(profile: str | None = None) -> str:
+def profile_note(profile: str | None) -> str:
     """The sentence that goes next to a comparison with the paper: empty on the ``paper`` profile (or
-    when no page is being rendered), else which profile ran and that it is not the paper's setting."""
-    profile = profile if profile is not None else current_profile()
+    without one), else which profile ran and that it is not the paper's setting."""
     if not profile or profile == "paper":
         return ""
     return (f"Profile {profile!r}: ours ran on the {profile} profile (embedded or synthetic data, fewer "

@@ -100,10 +100,12 @@ def compares_with_paper(df: pd.DataFrame) -> bool:
     return any(str(c).strip().lower().startswith("paper") for c in names)
 
 
-def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bool = False):
+def styled(df: pd.DataFrame, caption: str = "", index: bool = True, verdicts: bool = False,
+           profile: str | None = None):
     """A pandas Styler with the caption inside the table (``<caption>``), the HTML bold marks kept,
-    and — with ``verdicts`` — the verdict column coloured."""
-    note = provenance.profile_note() if compares_with_paper(df) else ""
+    and — with ``verdicts`` — the verdict column coloured. ``profile``: the run's profile; a table beside the
+    paper's values from a profile other than ``paper`` gets :func:`oodrepro.provenance.profile_note`."""
+    note = provenance.profile_note(profile) if compares_with_paper(df) else ""
     caption = f"{caption} {note}".strip() if note else caption
     st = df.style.set_table_attributes('class="dataframe oodrepro-table"')
     wrap = "normal" if verdicts else "nowrap"  # claim texts wrap; number tables stay on one line per cell
@@ -135,9 +137,9 @@ def _paper_crosses(ax, summary: pd.DataFrame, block, lab, order_l, hue_order, me
 
 
 def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dict | None = None, order=None,
-                 metric: str = "auroc", method_labels: dict | None = None):
+                 metric: str = "auroc", method_labels: dict | None = None, profile: str | None = None):
     """Point plots of AUROC per OOD set and method (mean ± s.e. over seeds), one panel per
-    in-distribution set; the paper's values are drawn as ×."""
+    in-distribution set; the paper's values are drawn as × (with the profile note of ``profile``)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -185,7 +187,7 @@ def auroc_figure(rows: pd.DataFrame, summary: pd.DataFrame, methods, labels: dic
         fig.legend(handles, texts, loc="upper center", ncol=min(len(texts), 8), fontsize=8, frameon=False,
                    bbox_to_anchor=(0.5, 1.02))
     sns.despine(fig)
-    note = provenance.profile_note()
+    note = provenance.profile_note(profile)
     fig.tight_layout(rect=(0, 0.07 if note else 0, 1, 0.92))
     if note:  # the comparison with the paper's × says which profile ours ran
         fig.text(0.01, 0.01, textwrap.fill(note, 160), fontsize=7, color="#555", ha="left", va="bottom")
@@ -265,11 +267,12 @@ def metrics_mean_se(v):
     return mean_se(v)
 
 
-def claims_table(claims, what: str = "Claims tested on this page"):
+def claims_table(claims, what: str = "Claims tested on this page", profile: str | None = None):
     """(styled table, number reproduced, number of claims) for a page's claims, ready to glue."""
     cl = pd.DataFrame(list(claims), columns=["id", "claim", "paper", "ours", "verdict", "why", "page"])
     n_rep = int((cl["verdict"] == "reproduced").sum())
     caption = (f"{what}: {n_rep} of {len(cl)} reproduced. paper = what the paper reports; ours = this run's "
                "numbers (paired differences ± their standard error where two methods are compared); the rule "
                "behind each verdict is in the result file and on the scorecard.")
-    return styled(cl[["claim", "paper", "ours", "verdict"]], caption, index=False, verdicts=True), n_rep, len(cl)
+    return (styled(cl[["claim", "paper", "ours", "verdict"]], caption, index=False, verdicts=True, profile=profile),
+            n_rep, len(cl))

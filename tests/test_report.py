@@ -45,11 +45,8 @@ def test_claims_table_counts_and_caption():
 def test_quick_profile_note_next_to_every_comparison_with_the_paper():
     df = pd.DataFrame({("kNN", "ours"): ["0.9"], ("kNN", "paper"): ["0.95"], ("kNN", "Δ"): ["-0.05"]})
     df.columns = pd.MultiIndex.from_tuples(df.columns)
-    try:
-        provenance.set_profile("quick")
-        assert "Profile 'quick'" in report.styled(df, "Table 1.").to_html()
-        assert "Profile" not in report.styled(pd.DataFrame({"a": [1]}), "No paper here.").to_html()
-        provenance.set_profile("paper")
-        assert "Profile" not in report.styled(df, "Table 1.").to_html()
-    finally:
-        provenance.set_profile(None)
+    assert "Profile 'quick'" in report.styled(df, "Table 1.", profile="quick").to_html()
+    assert "Profile" not in report.styled(pd.DataFrame({"a": [1]}), "No paper here.", profile="quick").to_html()
+    assert "Profile" not in report.styled(df, "Table 1.", profile="paper").to_html()
+    assert "Profile" not in report.styled(df, "Table 1.").to_html()  # no run context given: no note
+    assert not hasattr(provenance, "set_profile")  # the profile is passed, not kept in module state

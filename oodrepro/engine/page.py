@@ -115,7 +115,7 @@ class Page:
 
     def table(self, name: str, df, caption: str = "", **kw) -> None:
         """Glue ``df`` as a captioned table (:func:`oodrepro.report.styled`); a string is glued as is."""
-        _glue(name, df if isinstance(df, str) else report.styled(df, caption, **kw))
+        _glue(name, df if isinstance(df, str) else report.styled(df, caption, profile=self.cfg.get("profile"), **kw))
 
     def figure(self, name: str, fig, when: bool = True, otherwise: str = NO_DATA) -> None:
         """Glue a matplotlib figure and close it (the page shows it where ``{glue:figure}`` asks).
@@ -133,17 +133,12 @@ class Page:
 
     def paper_figure(self, name: str, draw: Callable[["Page"], Any]) -> None:
         """Glue ``draw(archived page)`` as ``name`` (the paper-scale section's figure), or the reason there is
-        none. Drawn under the paper profile, so no quick-profile note is attached."""
+        none. ``draw`` gets the archived page, whose ``cfg["profile"]`` is the archived run's."""
         a = self.archived
         if a is None or not a.has_data:
             _glue(name, self.archive_note or NO_DATA)
             return
-        old = provenance.current_profile()
-        provenance.set_profile("paper")
-        try:
-            self.figure(name, lambda: draw(a))
-        finally:
-            provenance.set_profile(old)
+        self.figure(name, lambda: draw(a))
 
     @property
     def has_data(self) -> bool:
@@ -152,7 +147,7 @@ class Page:
 
     def standard(self, claims_title: str) -> dict:
         """What every page glues: run time, number of seeds, the claims table and its counts."""
-        tbl, n_rep, n_claims = report.claims_table(self.doc.get("claims", []), claims_title)
+        tbl, n_rep, n_claims = report.claims_table(self.doc.get("claims", []), claims_title, self.cfg.get("profile"))
         return {"wall_time": f"{self.meta['wall_time_s']:.0f} s", "n_seeds": len(self.meta.get("seeds") or []),
                 "n_reproduced": n_rep, "n_claims": n_claims, "tbl_claims": tbl}
 
@@ -228,17 +223,12 @@ def glue_archive(sp: PageSpec, page: Page, keys) -> None:
                   else Markdown(page.archive_note))
         _glue("paper_provenance", Markdown(page.archive_note))
         return
-    old = provenance.current_profile()
-    provenance.set_profile("paper")
-    try:
-        glued = {**a.standard(sp.claims_title), **(sp.texts(a.doc, a.cfg) if sp.texts else {})}
-        for key, value in glued.items():
-            _glue(f"paper_{key}", as_block(key, value))
-        from IPython.display import HTML
+    glued = {**a.standard(sp.claims_title), **(sp.texts(a.doc, a.cfg) if sp.texts else {})}
+    for key, value in glued.items():  # the archived run's own parameters (its profile: no quick-profile note)
+        _glue(f"paper_{key}", as_block(key, value))
+    from IPython.display import HTML
 
-        _glue("paper_provenance", HTML(provenance.archive_admonition(a.doc, a.archive_entry, a.stale)))
-    finally:
-        provenance.set_profile(old)
+    _glue("paper_provenance", HTML(provenance.archive_admonition(a.doc, a.archive_entry, a.stale)))
 
 
 def run(name: str, namespace: Mapping[str, Any]) -> Page:
@@ -249,12 +239,9 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     path = results.write(Path(cfg["results_dir"]) / f"{name}.json", name, cfg, out["rows"],
                          claims=out.get("claims", []), wall_time_s=wall, extra=out.get("extra"))
     page = Page(name, cfg, results.read(path), path)
-    # the profile stays declared while the page renders: report.styled / auroc_figure add the profile note
-    provenance.set_profile(cfg.get("profile"))
     glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
         page.glue(key, as_block(key, value))
     glue_archive(sp, page, glued)
-    provenance.set_profile(cfg.get("profile"))
     page.show_provenance()
     return page

@@ -229,10 +229,10 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 "grid (the CIFAR-10 network and the TT100K crops) is not run yet.")
     return {"tbl_grid": report.styled(heat_table(rows), "AUROC of every detector (rows) on every training "
                                       f"objective (columns), averaged over {oods}; mean ± s.e. over seeds, in %. "
-                                      "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on ML and ODM: uniform landmarks)."),
+                                      "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on ML and ODM: uniform landmarks).", profile=cfg.get("profile")),
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
                                            "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
-                                           index=False),
+                                           index=False, profile=cfg.get("profile")),
             "findings_md": Markdown(findings)}
 
 

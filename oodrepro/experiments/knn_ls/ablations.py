@@ -363,7 +363,7 @@ def table2_texts(doc: dict, cfg: dict) -> dict:
                f"mean ± s.e. over {len(doc['meta']['seeds'])} seed(s); paper = knn-ls Table 2, Δ = ours − paper (left "
                "out where the paper has no value for the run's pairings); LS = label smoothing α. Depth 0 = logits. The "
                "paper's MLP rows have no depth −3; ours has three hidden layers, so depth −3 is its first hidden layer.")
-    return {"data_md": _data_md(doc, cfg), "tbl_t2": report.styled(wide, caption)}
+    return {"data_md": _data_md(doc, cfg), "tbl_t2": report.styled(wide, caption, profile=cfg.get("profile"))}
 
 
 def figure1_page(cfg: dict) -> dict:
@@ -390,7 +390,7 @@ def figure1_texts(doc: dict, cfg: dict) -> dict:
                f"{cfg['alpha']:g} to without, mean over seeds. Below 1 = the radii shrink; a smaller ratio for 'in' "
                "than for 'out' = in-distribution points contract more.")
     return {"data_md": _data_md(doc, cfg),
-            "tbl_ratio": report.styled(radius_ratio_table(pd.DataFrame(doc["rows"]), cfg["alpha"]), caption)}
+            "tbl_ratio": report.styled(radius_ratio_table(pd.DataFrame(doc["rows"]), cfg["alpha"]), caption, profile=cfg.get("profile"))}
 
 
 def figure2_page(cfg: dict) -> dict:

@@ -138,26 +138,26 @@ def _auroc_caption(n_seeds: int) -> str:
             "— = a pairing the paper did not use.")
 
 
-def _spread_texts(doc: dict) -> dict:
+def _spread_texts(doc: dict, profile: str | None) -> dict:
     spread = pd.DataFrame(doc.get("normalisation_spread", []))
     if not len(spread):
         return {"tbl_spread": "SVM and Isolation Forest were not run.", "spread_max": "n/a"}
     return {"tbl_spread": report.styled(spread_table(spread), "SVM and Isolation Forest AUROC under three per-layer "
                                         "normalisations (mean over seeds). The paper only says the layers are "
                                         "aggregated 'the same way' as k-NN; the spread is how much that unstated "
-                                        "choice can move these two columns."),
+                                        "choice can move these two columns.", profile=profile),
             "spread_max": f"{spread_max(spread):.3f}"}
 
 
-def _inversion_texts(summary: pd.DataFrame) -> dict:
+def _inversion_texts(summary: pd.DataFrame, profile: str | None) -> dict:
     chk = inversion_check(summary)
     return {"inversion_md": Markdown(inversion_sentence(summary)),
             "tbl_corr": report.styled(paper_column_correlation(), "Spearman correlation between the columns of the "
                                       "paper's Table 1 across its 31 rows (computed from the transcribed reference "
-                                      "table)."),
+                                      "table).", profile=profile),
             "tbl_inv": report.styled(chk, "Distance of our SVM and Isolation Forest AUROCs from the paper's values as "
                                      "printed, and from 1 − those values, over the cells of this run that have a "
-                                     "paper value.") if len(chk) else
+                                     "paper value.", profile=profile) if len(chk) else
             "No SVM or Isolation Forest cell of this run has a paper value."}
 
 
@@ -177,7 +177,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     return {"k_used": meta["params"]["k"], "alpha_used": meta["params"]["alpha"],
             "n_pairings_run": int(ok.groupby(["in_dist", "ood"]).ngroups), "n_pairings": len(cfg["pairings"]),
             "data_sentence": Markdown(data_sentence(cfg, rows)), "blocks_md": Markdown(row_sentences(summary, methods)),
-            "tbl_auroc": report.styled(wide, _auroc_caption(len(meta["seeds"]))),
-            **_spread_texts(doc), **_inversion_texts(summary), **_paper_facts(),
+            "tbl_auroc": report.styled(wide, _auroc_caption(len(meta["seeds"])), profile=cfg.get("profile")),
+            **_spread_texts(doc, cfg.get("profile")), **_inversion_texts(summary, cfg.get("profile")), **_paper_facts(),
             "gap_md": Markdown(gap_sentence(summary)), "extension_md": Markdown(extension_sentence(summary)),
             "below_md": Markdown(below_chance_sentence(summary))}

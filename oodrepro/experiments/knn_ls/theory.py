@@ -1159,10 +1159,11 @@ def _tables(P: dict, cfg: dict) -> dict:
                    "[r_k(x_out)/r_k(x_in)] per (x_in, x_out) pair; > 1 is what the proposition promises. k_max = 0 "
                    "for the page's density: λ₀ = 0, the proposition does not apply."),
     }
-    return {name: report.styled(df, caption, index=False) for name, (df, caption) in captions.items()}
+    return {name: report.styled(df, caption, index=False, profile=cfg.get("profile"))
+            for name, (df, caption) in captions.items()}
 
 
-def _claims_table(claims_: list) -> object:
+def _claims_table(claims_: list, profile: str | None = None) -> object:
     from ... import report
 
     cl = pd.DataFrame(claims_)[["claim", "paper", "ours", "verdict"]]
@@ -1170,7 +1171,7 @@ def _claims_table(claims_: list) -> object:
                              "least 1 − δ of the draws (less two binomial standard errors) wherever its conditions "
                              "hold and is not vacuous there; inconclusive when it cannot be run at these n or held "
                              "only vacuously. Theorem 2: whether ε̂ shrinks along k(n) = the largest grid k ≤ n/100.",
-                         index=False, verdicts=True)
+                         index=False, verdicts=True, profile=profile)
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
@@ -1181,5 +1182,5 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     T, M = page_text(P, cfg)
     pp = config.resolve("knn_ls.theory", profile="paper")
     return {**T, **{k: Markdown(v) for k, v in M.items()}, **_tables(P, cfg),
-            "tbl_claims": _claims_table(P["claims"]), "out_shell": f"{OUT_SHELL:g}",
+            "tbl_claims": _claims_table(P["claims"], cfg.get("profile")), "out_shell": f"{OUT_SHELL:g}",
             "paper_profile": f"{len(pp['seeds'])} draws, n up to {max(pp['n_grid']):,}"}

@@ -216,7 +216,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                f"{cfg['embedding_dim']}-d embedding for ML and ODM; Δ = ours − paper; — = not in the paper's table. Metrics as the paper's Table 3 computed them "
                "(ODIN's definitions: FPR and detection error at 95 % TPR, in-distribution positive; AUPR = "
                f"average precision). {CCAG_NOTE}; ODIN and CC are not in the paper's Table 3.")
-    tbl = report.styled(table3_wide(s), caption) if len(s) else "No row of this run has data on this machine."
+    tbl = report.styled(table3_wide(s), caption, profile=cfg.get("profile")) if len(s) else "No row of this run has data on this machine."
     return {"data_md": Markdown(data_sentence(doc, cfg)), "odin_md": Markdown(odin_sentence(doc, cfg)), "tbl_t3": tbl}
 
 

@@ -131,5 +131,5 @@ def page_texts(doc: dict, cfg: dict) -> dict:
            "computed them: the CC-AG evaluation code's definitions (TNR averaged over TPR ∈ [0.94, 0.96], detection "
            f"accuracy at the best threshold, AUROC with ties counted 0, class-balanced AUPR). {CCAG_NOTE}.")
     txt = (f"{len(need)} of {len(rows)} rows read *needs data*: " + "; ".join(why)) if why else "Every row has data."
-    return {"data_md": Markdown(txt), "tbl_t1": report.styled(table1_wide(rows), cap, index=False),
+    return {"data_md": Markdown(txt), "tbl_t1": report.styled(table1_wide(rows), cap, index=False, profile=cfg.get("profile")),
             "methods_md": Markdown(", ".join(f"{k} = {v}" for k, v in METHOD_LABELS.items()))}

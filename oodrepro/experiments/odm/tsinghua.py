@@ -259,10 +259,10 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     cap = ("{t}, ours beside the paper's, in %{sd}; Δ = ours − paper. Metrics as the paper computed them for Tables 2 and 4 (ODIN's "
            "definitions: FPR and detection error at 95 % TPR, in-distribution positive). The novelty test set is "
            "always the *unseen* 30 % of the groups; a network's '(seen: …)' names the kind of OOD it trained with.")
-    t2 = report.styled(wide(summary(rows)), cap.format(t="Table 2", sd="")) if ok else "No data on this machine."
+    t2 = report.styled(wide(summary(rows)), cap.format(t="Table 2", sd=""), profile=cfg.get("profile")) if ok else "No data on this machine."
     if ok and cfg["random_splits"] > 0:
         t4 = report.styled(wide(summary(rows, "random", "Table 4")),
-                           cap.format(t=f"Table 4 ({cfg['random_splits']} random ungrouped splits)", sd=", mean ± sd over splits"))
+                           cap.format(t=f"Table 4 ({cfg['random_splits']} random ungrouped splits)", sd=", mean ± sd over splits"), profile=cfg.get("profile"))
     else:
         t4 = ("Table 4's random ungrouped splits were not run here (`random_splits` = 0; the paper has 10, and each "
               f"trains all {2 + len(cfg['seen_kinds'])} networks of the grouped split again).")
@@ -279,7 +279,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                + "; ".join(f"{i['split']} ({i['error']})" for i in failed) + "."))
     return {"data_md": Markdown(data_txt), "odin_md": Markdown(odin), "tbl_t2": t2, "tbl_t4": t4,
             "tbl_split": report.styled(grp, "The grouped split: classes with ≥ 10 images, grouped by the table "
-                                       "tt100k_groups.csv, groups split 50/20/30 % with the split seed.", index=False)
+                                       "tt100k_groups.csv, groups split 50/20/30 % with the split seed.", index=False, profile=cfg.get("profile"))
             if len(grp) else "No split: no data."}
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oodrepro import config, results, theory
+from oodrepro import config, results
+from oodrepro.experiments.knn_ls import bounds as theory
 from oodrepro.detectors import knn_radius
 from oodrepro.errors import ParameterError
 from oodrepro.experiments.knn_ls import theory as K
