@@ -39,6 +39,8 @@ class PageSpec:
     run: Callable[[dict], dict]
     texts: Callable[[dict, dict], Mapping[str, Any]] | None = None
     claims_title: str = "Claims tested on this page"
+    #: whether the page's claims stand beside a paper's (False: claims beyond the papers, no profile note)
+    beside_paper: bool = True
 
     @property
     def schema(self) -> str:
@@ -136,7 +138,9 @@ class Page:
         none. ``draw`` gets the archived page, whose ``cfg["profile"]`` is the archived run's."""
         a = self.archived
         if a is None or not a.has_data:
-            _glue(name, self.archive_note or NO_DATA)
+            from IPython.display import Markdown
+
+            _glue(name, Markdown("") if a is None else NO_DATA)  # no archive: the provenance box says why
             return
         self.figure(name, lambda: draw(a))
 
@@ -145,9 +149,11 @@ class Page:
         """Whether any row of the result file was computed (not *needs data*)."""
         return bool((self.rows.get("status", pd.Series(dtype=str)) == "ok").any())
 
-    def standard(self, claims_title: str) -> dict:
-        """What every page glues: run time, number of seeds, the claims table and its counts."""
-        tbl, n_rep, n_claims = report.claims_table(self.doc.get("claims", []), claims_title, self.cfg.get("profile"))
+    def standard(self, claims_title: str, beside_paper: bool = True) -> dict:
+        """What every page glues: run time, number of seeds, the claims table and its counts (with the profile
+        note when the claims stand ``beside_paper``)."""
+        tbl, n_rep, n_claims = report.claims_table(self.doc.get("claims", []), claims_title,
+                                                   self.cfg.get("profile") if beside_paper else None)
         return {"wall_time": f"{self.meta['wall_time_s']:.0f} s", "n_seeds": len(self.meta.get("seeds") or []),
                 "n_reproduced": n_rep, "n_claims": n_claims, "tbl_claims": tbl}
 
@@ -218,12 +224,12 @@ def glue_archive(sp: PageSpec, page: Page, keys) -> None:
     if a is None:
         from IPython.display import Markdown
 
-        for key, value in keys.items():
+        for key, value in keys.items():  # the reason is said once, in the provenance box's place
             _glue(f"paper_{key}", "—" if isinstance(value, (str, int, float)) and not key.startswith("tbl_")
-                  else Markdown(page.archive_note))
+                  else Markdown(""))
         _glue("paper_provenance", Markdown(page.archive_note))
         return
-    glued = {**a.standard(sp.claims_title), **(sp.texts(a.doc, a.cfg) if sp.texts else {})}
+    glued = {**a.standard(sp.claims_title, sp.beside_paper), **(sp.texts(a.doc, a.cfg) if sp.texts else {})}
     for key, value in glued.items():  # the archived run's own parameters (its profile: no quick-profile note)
         _glue(f"paper_{key}", as_block(key, value))
     from IPython.display import HTML
@@ -239,7 +245,7 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     path = results.write(Path(cfg["results_dir"]) / f"{name}.json", name, cfg, out["rows"],
                          claims=out.get("claims", []), wall_time_s=wall, extra=out.get("extra"))
     page = Page(name, cfg, results.read(path), path)
-    glued = {**page.standard(sp.claims_title), **(sp.texts(page.doc, cfg) if sp.texts else {})}
+    glued = {**page.standard(sp.claims_title, sp.beside_paper), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)
         page.glue(key, as_block(key, value))
     glue_archive(sp, page, glued)

@@ -11,4 +11,4 @@ from . import grid
 
 # one BLAS thread while the page runs, as kpca's pages (PCA and KPCA fits on a shared machine)
 PAGES = [register(PageSpec("beyond/objectives", blas_limited(grid.run_page), grid.page_texts,
-                           claims_title="Claims beyond the papers tested by this run"))]
+                           claims_title="Claims beyond the papers tested by this run", beside_paper=False))]
