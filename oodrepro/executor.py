@@ -132,9 +132,10 @@ def _local_cluster(workers: int):
 
 
 @contextlib.contextmanager
-def executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
-    """The executor for a run: a running cluster at ``scheduler`` (or ``$OODREPRO_SCHEDULER``), else a
-    ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (torn down on exit), else this process."""
+def executor(workers: int | None = None, scheduler: str | None = None, timeout: str = "20s") -> Iterator[Executor]:
+    """The executor for a run: a running cluster at ``scheduler`` (or ``$OODREPRO_SCHEDULER``; ``timeout``
+    to reach it), else a ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (torn down on exit), else this
+    process."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise OodreproError(f"--workers {workers!r} is not accepted; use a positive integer")
     scheduler = scheduler or os.environ.get(ENV)
@@ -146,7 +147,7 @@ def executor(workers: int | None = None, scheduler: str | None = None) -> Iterat
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=timeout)
         else:
             cluster = _local_cluster(workers)
             client = Client(cluster)

@@ -49,7 +49,7 @@ def test_bad_workers_and_unreachable_scheduler_are_one_line():
         with executor.executor(workers=0):
             pass
     with pytest.raises(OodreproError, match="cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
-        with executor.executor(scheduler="tcp://127.0.0.1:9"):
+        with executor.executor(scheduler="tcp://127.0.0.1:9", timeout="1s"):
             pass
 
 

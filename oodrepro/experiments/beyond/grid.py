@@ -69,8 +69,8 @@ SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
     Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
     Param("results_dir", "str", "where result files are written")],
-    profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=2,
-                            max_train=600, n_components=128, device="cpu"),
+    profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=1,
+                            max_train=300, n_components=64, device="cpu"),
               "quick": dict(_BASE, seeds=[0, 1, 2])}))
 
 
