@@ -52,13 +52,19 @@ def data_used(doc: dict) -> dict:
 
     used, missing = set(), set()
     for r in doc.get("rows", []):
-        names = {str(r[k]) for k in ("in_dist", "ood", "dataset", "train") if r.get(k)} - AGGREGATES
+        # a row naming its ``dataset`` uses ``ood`` for a role within it (odm's Tsinghua: unseen classes,
+        # background patches), not for another data set
+        keys = ("dataset", "train") if r.get("dataset") else ("in_dist", "ood", "train")
+        names = {str(r[k]) for k in keys if r.get(k)} - AGGREGATES
         if r.get("status", "ok") == "ok":
             used |= names
         else:  # the set the error names (DataNotFoundError: "data set 'svhn' not found"), else the row's sets
             missing |= set(_NAMED.findall(str(r.get("why") or ""))) or names
-    real = {n for n in used if n.split(":")[0].lower() in data.TORCHVISION or
-            data.ALIASES.get(n.split(":")[0].lower()) in data.TORCHVISION}
+    def key(n):
+        base = n.split(":")[0].lower()
+        return data.ALIASES.get(base, base)
+
+    real = {n for n in used if key(n) in data.TORCHVISION or key(n) in data.SOURCE_FILES}
     return {"embedded": sorted(used - real), "data_root": sorted(real), "missing": sorted(missing - used)}
 
 

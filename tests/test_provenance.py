@@ -42,3 +42,14 @@ def test_git_commit_is_read_from_the_checkout():
     else:
         assert len(c.split("+")[0]) == 10
     assert provenance.git_commit("/") is None
+
+
+def test_data_used_names_data_root_sets_and_a_row_s_dataset():
+    from oodrepro import provenance
+
+    doc = {"rows": [{"dataset": "tt100k_cropped", "ood": "background", "status": "ok"},
+                    {"in_dist": "cifar10", "ood": "tt100k", "status": "ok"},
+                    {"in_dist": "cifar10", "ood": "gaussian", "status": "ok"}]}
+    # TT100K's crops come from the data root (not "embedded"); odm's 'background' is a role within its dataset
+    assert provenance.data_used(doc) == {"embedded": ["gaussian"], "data_root": ["cifar10", "tt100k", "tt100k_cropped"],
+                                         "missing": []}

@@ -73,7 +73,8 @@ SOURCE_FILES = {"mnist": ("MNIST/raw/*.gz",), "fashion_mnist": ("FashionMNIST/ra
                 "kmnist": ("KMNIST/raw/*.gz",), "emnist_digits": ("EMNIST/raw/*",),
                 "svhn": ("SVHN/*.mat", "*.mat"), "cifar10": ("cifar-10-batches-py/*", "CIFAR10-jpg/*.zip"),
                 "cifar100": ("cifar-100-python/*",), "tt100k": ("TT100K_Cropped/*.npz",),
-                "tt100k_background": ("TT100K_Cropped/tt100k_background_256.zip",)}
+                "tt100k_background": ("TT100K_Cropped/tt100k_background_256.zip",),
+                "tt100k_cropped": ("TT100K_Cropped/*.npz", "TT100K_Cropped/tt100k_background_256.zip")}
 
 
 def source_files(name: str, root=None) -> list[Path]:

@@ -28,6 +28,8 @@ from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, od
                     training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
+#: The data set a run reads, by ``source`` (its files enter the provenance: oodrepro.data.SOURCE_FILES)
+DATASET = {"cropped": "tt100k_cropped", "release": "tt100k_release", "synthetic": "tt100k_synthetic"}
 OODS = ("tsinghua", "background", "noise")
 LABELS = {"odin": "ODIN", "ml": "Ours - ML", "odm:tsinghua": "Ours - ODM (seen: Tsinghua)",
           "odm:background": "Ours - ODM (seen: background)", "odm:noise": "Ours - ODM (seen: noise)",
@@ -145,7 +147,8 @@ def run_split(cfg: dict, signs: dict, split: dict, seed: int, split_name: str, p
     for m in ["odin", *[k for k in models if "/" in k]]:
         s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)
         for o, ds in oods.items():
-            rows.append({"split": split_name, "method": m.split("/")[0], "ood": o, "seed": seed, "status": "ok",
+            rows.append({"split": split_name, "dataset": DATASET[cfg["source"]], "method": m.split("/")[0], "ood": o,
+                         "seed": seed, "status": "ok",
                          "accuracy": acc, **metric_row(s_in, sc.score(m, ds))})
     info = {"split": split_name, "seed": seed, "odin": odin, "n_train": len(tr), "n_test_in": len(test_in),
             "n_unseen": len(oods["tsinghua"]), "fit_seconds": {k: round(v.fit_seconds, 2) for k, v in models.items()}}
