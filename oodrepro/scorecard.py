@@ -38,6 +38,8 @@ KEY = ["page", "claim id"]
 COLUMNS = ["chapter", "page", "claim id", "claim", "paper", f"{PAPER}: ours", f"{PAPER}: verdict",
            f"{PAPER}: archive", f"{BUILD}: ours", f"{BUILD}: verdict", f"{BUILD}: profile", "why"]
 STALE = "stale (older code)"
+#: The chapter of claims beyond the papers (the cross-paper grid): listed, never counted with the papers' claims
+BEYOND = "beyond"
 CURRENT = "current"
 
 
@@ -268,14 +270,20 @@ class Scorecard:
 
     def build_text(self) -> str:
         """This build's verdicts, in a sentence of their own (never part of the headline)."""
-        b = self.table[self.table[f"{BUILD}: verdict"] != ""]
-        if not len(b):
+        every = self.table[self.table[f"{BUILD}: verdict"] != ""]
+        b, beyond = every[every["chapter"] != BEYOND], every[every["chapter"] == BEYOND]
+        if not len(every):
             return "This build wrote no result file with claims (run the chapters' pages first)."
         counts = {v: int((b[f"{BUILD}: verdict"] == v).sum()) for v in results.VERDICTS}
         profiles = ", ".join(sorted(set(b[f"{BUILD}: profile"]) - {""})) or "unknown"
-        return (f"This build ({profiles} profile) tested {len(b)} claim(s) on {b['page'].nunique()} page(s): "
-                f"{_counts_text(counts)}. Those runs use embedded data and fewer images and seeds than the papers; "
-                f"their verdicts are in the *{BUILD}* columns and are not counted above.")
+        text = (f"This build ({profiles} profile) tested {len(b)} claim(s) of the papers on {b['page'].nunique()} "
+                f"page(s): {_counts_text(counts)}. Those runs use embedded data and fewer images and seeds than the "
+                f"papers; their verdicts are in the *{BUILD}* columns and are not counted above.")
+        if len(beyond):
+            held = int((beyond[f"{BUILD}: verdict"] == "reproduced").sum())
+            text += (f" **Beyond the papers** (chapter `{BEYOND}`: findings no paper states, counted apart): {held} of "
+                     f"{len(beyond)} claims hold on this build.")
+        return text
 
     def write_csvs(self, results_dir) -> None:
         """``scorecard.csv`` (the joined table) and ``cells.csv`` beside the result files."""

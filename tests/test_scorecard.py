@@ -71,7 +71,18 @@ def test_headline_counts_come_from_the_archive_only(fake_archive, quick_results)
     assert "2 claim(s) from 1 archived page(s) (odm/mnist): 1 reproduced, 0 not reproduced" in text
     assert "3 claim(s) of this build have no paper-scale run yet" in text
     assert "4 reproduced" not in text and "quick" not in text  # the build's counts are in build_text only
-    assert card.build_text().startswith("This build (quick profile) tested 5 claim(s) on 2 page(s): 4 reproduced")
+    assert card.build_text().startswith("This build (quick profile) tested 5 claim(s) of the papers on 2 page(s): "
+                                        "4 reproduced")
+    assert "Beyond the papers" not in card.build_text()
+
+
+def test_claims_beyond_the_papers_are_counted_apart(fake_archive, quick_results):
+    card = scorecard.build(quick_results)
+    extra = card.table.iloc[:1].assign(**{"chapter": scorecard.BEYOND, "page": "beyond/objectives",
+                                          "claim id": "ls-vs-ce-pca", "this build: verdict": "reproduced"})
+    card.table = pd.concat([card.table, extra], ignore_index=True)
+    text = card.build_text()
+    assert "tested 5 claim(s) of the papers" in text and "1 of 1 claims hold on this build" in text
 
 
 def test_a_quick_verdict_never_enters_the_headline(tmp_path, monkeypatch, quick_results):
