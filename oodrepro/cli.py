@@ -485,17 +485,21 @@ def cluster_for_kernels(args):
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def parse_jobs(value) -> int:
-    """``--jobs``: a positive integer, or ``auto`` = the CPU count (at most 4)."""
-    if str(value) == "auto":
-        return max(1, min(4, os.cpu_count() or 1))
+def _positive_int(value, flag: str, also: str = "") -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
         n = 0
     if n < 1:
-        raise OodreproError(f"--jobs {value!r} is not accepted; use a positive integer or 'auto'")
+        raise OodreproError(f"{flag} {value!r} is not accepted; use a positive integer{also}")
     return n
+
+
+def parse_jobs(value) -> int:
+    """``--jobs``: a positive integer, or ``auto`` = the CPU count (at most 4)."""
+    if str(value) == "auto":
+        return max(1, min(4, os.cpu_count() or 1))
+    return _positive_int(value, "--jobs", " or 'auto'")
 
 
 def _run_one(nb: Path, params: dict, out_dir, progress: bool, force: bool) -> str:
@@ -540,15 +544,7 @@ def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
 
 def parse_workers(value) -> int | None:
     """``--workers``: a positive integer (None when not given)."""
-    if value is None:
-        return None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
-    if n < 1:
-        raise OodreproError(f"--workers {value!r} is not accepted; use a positive integer")
-    return n
+    return None if value is None else _positive_int(value, "--workers")
 
 
 def cmd_sweep(args) -> int:
