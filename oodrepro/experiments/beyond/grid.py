@@ -25,7 +25,7 @@ from ... import config, metrics, report, train
 from ...config import Param, Schema
 from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
-from ...engine import contexts, needs_rows, paired_claim, paired_difference
+from ...engine import contexts, needs_rows, paired_claim, paired_difference, summarise
 from ...engine.core import load_ood
 from ..knn_ls.paper import MODELS, PAPER
 from ..kpca import methods as kpca_methods
@@ -187,9 +187,7 @@ def _cell(v, se):
 
 def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Detectors × objectives: AUROC (average over the OOD sets, mean ± s.e. over seeds, in %)."""
-    avg = _per_seed_average(rows)
-    g = avg.groupby(["method", "objective"])["auroc"]
-    s = pd.DataFrame({"mean": g.mean(), "se": g.apply(lambda v: metrics.mean_se(v)[1])}).reset_index()
+    s = summarise(_per_seed_average(rows), PAPER, "auroc", by=("method", "objective"), paper_table=None)
     t = s.assign(cell=[_cell(m, e) for m, e in zip(s["mean"], s["se"])]).pivot(index="method", columns="objective",
                                                                                  values="cell")
     t = t.reindex(index=[d for d in DETECTORS if d in t.index], columns=list(OBJECTIVES)).fillna("n/a")
