@@ -221,6 +221,9 @@ class Method:
         Hyper-parameters that only ``score`` reads: one fitted detector serves every value.
     batch_size
         Embedding batch size.
+    functions
+        Further functions whose source enters the cache key (e.g. a chapter's detector factory that
+        ``build`` calls).
     """
 
     name: str
@@ -233,11 +236,13 @@ class Method:
     score: Callable = _score
     score_only: tuple[str, ...] = ()
     batch_size: int = 2048
+    functions: tuple = ()
 
     def code(self) -> str:
         """Fingerprint of the code behind this method's scores: the detector's module (and what it
         imports), the wiring functions and the engine's scoring function."""
-        fns = [f for f in (self.model, self.build, self.layers, self.inputs, self.score) if f is not None]
+        fns = [f for f in (self.model, self.build, self.layers, self.inputs, self.score, *self.functions)
+               if f is not None]
         return fingerprint(self.detector, embed, functions=fns + [compute_scores])
 
     def depths(self, ctx: Context, hyper: dict) -> list[int]:

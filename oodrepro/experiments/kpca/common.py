@@ -9,7 +9,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ... import results
-from ...engine import Paper, directional_claim, needs_rows, summarise
+from ...engine import Paper, directional_claim, method_scores, needs_rows, summarise
 from . import features, methods
 from .paper import LABELS, METHOD_LABELS, PAPER, data_note
 
@@ -45,20 +45,24 @@ def feature_runs(cfg: dict):
 
 
 def run_methods(cfg: dict, names, make=None, grid: str | None = None, **cols) -> pd.DataFrame:
-    """Rows of ``names`` (each ``make(name, feats, cfg, seed, grid)`` → detector, default
-    :func:`methods.detector`) over the run's features; missing data → *needs data* rows (once per pairing and
-    method). ``grid``: the page parameter that set ``cfg["n_components"]`` (named in errors)."""
-    recs, seen = [], set()
-    for in_name, seed, feats, missing in feature_runs(cfg):
+    """Rows of ``names`` (each detector ``make(name, parts, hyper, seed, grid)``, default
+    :func:`methods.detector`) scored by the engine (:func:`oodrepro.engine.method_scores`, cached) over the
+    run's contexts; missing data → *needs data* rows (once per pairing and method). ``grid``: the page
+    parameter that set ``cfg["n_components"]`` (named in errors)."""
+    recs, seen, method = [], set(), methods.as_method(make)
+    for in_name, _, ctx, sets, missing in features.run_contexts(cfg):
         for o, why in missing.items():
             if (in_name, o) not in seen:
                 recs += needs_rows(in_name, [o], why, list(names), **cols)
                 seen.add((in_name, o))
-        if feats is None:
+        if ctx is None:
             continue
+        test_set = features.in_test(ctx, (*sets, *missing))
         for name in names:
-            det = (make or methods.detector)(name, feats, cfg, seed, grid)
-            recs += methods.method_rows(name, feats, cfg, in_name, seed, det=det, **cols)
+            h = methods.hyper(name, cfg, grid)
+            s_in = method_scores(ctx, method, test_set, h)
+            recs += methods.rows_of(name, s_in, {o: method_scores(ctx, method, ds, h) for o, ds in sets.items()},
+                                    in_name, ctx.seed, **cols)
     return pd.DataFrame(recs)
 
 

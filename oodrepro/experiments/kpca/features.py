@@ -129,19 +129,47 @@ def network_features(in_name: str, oods, cfg: dict, seed: int) -> Features:
     return context_features(ctx, sets, missing, c)
 
 
+def network(ctx: Context, hyper: dict | None = None):
+    """The context's classifier: plain cross-entropy (the ResNets' loss class lives beside them so their
+    code enters the model's key)."""
+    return ctx.model(nets.CrossEntropy() if ctx.arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
+
+
+def head(model) -> tuple[np.ndarray, np.ndarray]:
+    """The last linear layer ``(weight (C, D), bias (C,))`` in float64."""
+    if hasattr(model, "classifier"):
+        return model.classifier()
+    return model.head.weight.detach().numpy().astype(np.float64), model.head.bias.detach().numpy().astype(np.float64)
+
+
+def pair(ctx: Context, model, ds: data.Dataset) -> tuple:
+    """``(z, logits)`` of ``ds``: the layer before the logits and the logits (cached embeddings)."""
+    return tuple(ctx.emb(model, ds, [-1, 0], batch_size=512))
+
+
+def network_parts(ctx: Context) -> Features:
+    """What a detector is built from: the classifier's training features and its last linear layer (no test or
+    OOD sets)."""
+    model = network(ctx)
+    weight, bias = head(model)
+    return Features(f"{ctx.arch} on {ctx.in_name}, seed {ctx.seed}", pair(ctx, model, ctx.train_set), None,
+                    weight=weight, bias=bias, y_train=ctx.train_set.y)
+
+
+def in_test(ctx: Context, oods) -> data.Dataset:
+    """The in-distribution test set the OOD sets ``oods`` are compared with: without classes 8 and 9 when
+    they are one of them (``"heldout"``)."""
+    if "heldout" in oods:
+        return ctx.in_test.subset(np.flatnonzero(~np.isin(ctx.in_test.y, HELDOUT)), name=f"{ctx.in_test.name}[no 8,9]")
+    return ctx.in_test
+
+
 def _context_features(ctx: Context, sets: dict, missing: dict) -> Features:
-    # plain cross-entropy; the ResNets' loss class lives beside them so their code enters the model's key
-    model = ctx.model(nets.CrossEntropy() if ctx.arch in nets.ARCHS else train.LabelSmoothedCE(0.0))
-    in_test = ctx.in_test
-    if "heldout" in sets or "heldout" in missing:
-        in_test = in_test.subset(np.flatnonzero(~np.isin(in_test.y, HELDOUT)), name=f"{in_test.name}[no 8,9]")
-    pair = (lambda ds: tuple(ctx.emb(model, ds, [-1, 0], batch_size=512)))
-    test = pair(in_test)
-    weight, bias = (model.classifier() if hasattr(model, "classifier") else
-                    (model.head.weight.detach().numpy().astype(np.float64), model.head.bias.detach().numpy().astype(np.float64)))
-    feats = Features(f"{ctx.arch} on {ctx.in_name}, seed {ctx.seed}", pair(ctx.train_set), test, weight=weight,
-                     bias=bias, test_acc=float((test[1].argmax(1) == in_test.y).mean()), y_train=ctx.train_set.y)
-    feats.ood = {o: pair(ds) for o, ds in sets.items()}
+    model, test_set = network(ctx), in_test(ctx, (*sets, *missing))
+    feats = network_parts(ctx)
+    feats.test = pair(ctx, model, test_set)
+    feats.test_acc = float((feats.test[1].argmax(1) == test_set.y).mean())
+    feats.ood = {o: pair(ctx, model, ds) for o, ds in sets.items()}
     feats.missing = dict(missing)
     return feats
 

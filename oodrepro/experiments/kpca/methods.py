@@ -15,8 +15,10 @@ import warnings
 import numpy as np
 
 from ... import metrics
+from ...engine import Method
 from ...errors import ParameterError
 from ...detectors import KPCA, PCA, DeepKNN, Energy, MaxLogit, MaxSoftmax, Mahalanobis, ODIN, ReAct, ViM
+from . import features
 from .features import Features
 
 BASELINES = ("msp", "maxlogit", "energy", "odin", "mahalanobis", "vim", "knn", "react")
@@ -106,18 +108,64 @@ def scores(det, name: str, feats: Features) -> tuple[np.ndarray, dict]:
     return run(feats.test), {o: run(p) for o, p in feats.ood.items()}
 
 
+class OnFeatures:
+    """A kpca detector as the engine fits and scores it (:class:`oodrepro.engine.Method`): the engine's
+    embeddings are ``[z, logits]``; the detector is fitted on ``[z]`` with the labels and logits, and a logit
+    method (:data:`LOGIT_METHODS`) scores the logits, the others ``[z]`` — as :func:`scores` does."""
+
+    def __init__(self, det, name: str):
+        self.det, self.name = det, name
+
+    def fit(self, layers, y=None):
+        self.det.fit([layers[0]], y=y, logits=layers[1])
+        return self
+
+    def score(self, layers) -> np.ndarray:
+        if self.name in LOGIT_METHODS:
+            return self.det.score(None, logits=layers[1])
+        return self.det.score([layers[0]])
+
+
+#: What a kpca detector reads from the page's parameters (the score cache key holds them).
+HYPER = ("method", "gamma", "n_components", "evr", "rff_layout", "k", "grid")
+
+
+def hyper(name: str, cfg: dict, grid: str | None = None) -> dict:
+    """The hyper-parameters of method ``name`` under the page's parameters ``cfg`` (see :data:`HYPER`)."""
+    return {"method": name, "gamma": cfg.get("gamma"), "n_components": cfg.get("n_components"),
+            "evr": cfg.get("evr"), "rff_layout": cfg.get("rff_layout", "ours"), "k": cfg.get("k"), "grid": grid}
+
+
+def as_method(make=None) -> Method:
+    """kpca's detectors as one engine :class:`~oodrepro.engine.Method` on the context's classifier: features
+    ``[z, logits]`` (the layer before the logits, and the logits), the detector ``make(name, parts, hyper,
+    seed, grid)`` (default :func:`detector`) with ``parts`` the network's training features and last linear
+    layer (:func:`.features.network_parts`). ``make``'s source enters the score's cache key."""
+    make = make or detector
+    return Method(f"kpca:{make.__name__}", OnFeatures, HYPER, model=features.network,
+                  build=lambda ctx, h: OnFeatures(make(h["method"], features.network_parts(ctx), h, ctx.seed,
+                                                       h["grid"]), h["method"]),
+                  layers=lambda ctx, h: [-1, 0], batch_size=512, functions=(make,))
+
+
 def evaluate(s_in: np.ndarray, s_out: np.ndarray) -> dict:
     """FPR at 95 % TPR and AUROC, in %, as the paper prints them."""
     m = metrics.evaluate(s_in, s_out, ("auroc", "fpr95"))
     return {"auroc": 100 * m["auroc"], "fpr95": 100 * m["fpr95"]}
 
 
-def method_rows(name: str, feats: Features, cfg: dict, in_name: str, seed: int, det=None, **cols) -> list[dict]:
-    """One row per OOD set (and one ``"average"`` row over them) for method ``name`` on ``feats``."""
-    s_in, s_out = scores(det if det is not None else detector(name, feats, cfg, seed), name, feats)
+def rows_of(name: str, s_in: np.ndarray, s_out: dict, in_name: str, seed: int, **cols) -> list[dict]:
+    """One row per OOD set (and one ``"average"`` row over them) of method ``name``'s scores."""
     rows = [{"in_dist": in_name, "ood": o, "method": name, "seed": seed, "status": "ok", **cols,
              **evaluate(s_in, s)} for o, s in s_out.items()]
     if rows:
         rows.append({**rows[0], "ood": "average", "auroc": float(np.mean([r["auroc"] for r in rows])),
                      "fpr95": float(np.mean([r["fpr95"] for r in rows]))})
     return rows
+
+
+def method_rows(name: str, feats: Features, cfg: dict, in_name: str, seed: int, det=None, **cols) -> list[dict]:
+    """:func:`rows_of` for method ``name`` fitted and scored on ``feats`` (features held in memory: a subsample,
+    a feature bank)."""
+    s_in, s_out = scores(det if det is not None else detector(name, feats, cfg, seed), name, feats)
+    return rows_of(name, s_in, s_out, in_name, seed, **cols)
