@@ -26,8 +26,8 @@ split = tt100k.protocol_split(signs["labels"], seed=cfg["split_seed"])
 for seed in seeds:
     tr, val, seen_val, test_in, seen, oods = tsinghua.split_sets(signs, split, cfg, seed)
     t0, load0 = time.time(), os.getloadavg()[0]
-    models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
-    sc = Scorer(models, tr, None)
+    ctx, models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
+    sc = Scorer(ctx, models, None)
     for name, m in models.items():
         acc = round(sc.accuracy(name, test_in), 4)
         if m.stored:

@@ -12,7 +12,7 @@ Input pre-processing (Eq. 2), magnitude ε: one signed-gradient step that *incre
 
 after which :math:`\tilde x` is scored. :func:`input_perturbation` takes the confidence as a callable, so
 the same step serves every confidence: ODIN's (:func:`odin_confidence`; odm's ODIN baseline,
-:func:`oodrepro.experiments.odm.methods.odin_scores`) and Generalized ODIN's :math:`\max_i h_i(x)`
+:func:`odin_dataset`) and Generalized ODIN's :math:`\max_i h_i(x)`
 (:func:`oodrepro.detectors.deconf.perturb`, knn-ls's DeConf). No clipping to the input range (as in both
 papers' code).
 """
@@ -70,6 +70,20 @@ def perturb_array(confidence, x: np.ndarray, eps: float, batch_size: int = 512, 
         xb = torch.from_numpy(x[i:i + batch_size])
         out.append(input_perturbation(confidence, xb if device is None else xb.to(device), eps).cpu().numpy())
     return np.concatenate(out)
+
+
+def odin_dataset(model, ds, temperature: float, eps: float, batch_size: int = 512):
+    r"""The data set with every input replaced by ODIN's :math:`\tilde x` (Eq. 2) for the classifier ``model``
+    at temperature T (:func:`perturb_array`, ``batch_size`` at a time, in eval mode); ε = 0 returns ``ds``
+    itself. Scoring its logits at T is ODIN (odm's ODIN baseline, through the engine)."""
+    from ..data import Dataset
+
+    t, eps = check_positive("temperature", temperature), check_eps(eps)
+    if eps == 0:
+        return ds
+    with eval_mode(model):
+        x = perturb_array(odin_confidence(model, t), as_inputs(ds), eps, batch_size)
+    return Dataset(f"{ds.name}+odin_T={t:g}_eps={eps:g}", x, ds.y, list(ds.classes), ds.note)
 
 
 @contextmanager

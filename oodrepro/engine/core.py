@@ -159,6 +159,14 @@ class Context:
                 store=self.store_name(arch, tag))
         return self._models[key]
 
+    def trained(self, cache_key: str):
+        """The model this context trained (or read) whose cache key is ``cache_key`` (a :class:`Method`'s
+        ``model`` may name a network by its key)."""
+        for m in self._models.values():
+            if m.cache_key == cache_key:
+                return m
+        raise KeyError(f"no model of context ({self.in_name}, seed {self.seed}) has the cache key {cache_key!r}")
+
     def store_name(self, arch: str, tag: str = "") -> str | None:
         """The name a network of this context is stored under (:attr:`ModelSpec.store`), else None."""
         recipe = self.training.get("recipe")

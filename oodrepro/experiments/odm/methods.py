@@ -10,19 +10,23 @@ r"""odm's methods on one split (in-distribution train / validation / test, seen 
 * **ML** — the contrastive loss (Eq. 1) without OOD; **ODM** — with seen OOD in the batches (Eq. 2);
   both scored by the squared distance to the nearest class mean (:func:`oodrepro.detectors.ncm.ncm_score`) and
   classified by the nearest class mean.
+
+Each score is an engine :class:`~oodrepro.engine.Method` (:data:`MSP`, :data:`NCM`, :data:`ODIN_METHOD`) of a
+network of the seed's :class:`~oodrepro.engine.Context`, named by the network's cache key, and cached on disk.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ... import embed, metrics, train
+from ... import metrics, train
 from ...data import Dataset
+from ...detectors import MaxSoftmax, NearestClassMean, ODIN
 from ...detectors.msp import max_softmax_score
-from ...detectors.ncm import class_means, ncm_predict, ncm_score
-from ...detectors.odin import odin_confidence, perturb_array
+from ...detectors.ncm import class_means, ncm_predict
+from ...detectors.odin import odin_dataset
+from ...engine.core import TRAINING, Context, Method, ModelSpec, method_scores
 from .losses import ConfidenceLoss, ContrastiveLoss
-from ...engine.core import TRAINING, Context, ModelSpec
 
 
 def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -46,8 +50,8 @@ def contrastive(cfg: dict) -> ContrastiveLoss:
     return ContrastiveLoss(margin=cfg["margin"], squared=cfg["squared"], pairs=cfg.get("pairs", "sampled"))
 
 
-def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: int, dims=()) -> dict:
-    """The networks of one seed: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
+def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: int, dims=()) -> tuple[Context, dict]:
+    """The context of one seed and its networks: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
     ``(cfg['embedding_dim'], *dims)`` ``ml/d`` and ``odm/d`` (if seen OOD)."""
     ctx = context(arch, tr, cfg, seed)
     out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce")}
@@ -58,40 +62,58 @@ def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: 
         out[f"ml/{d}"] = ctx.model(loss, embedding_dim=d, tag=f"ml{d}")
         if seen is not None:
             out[f"odm/{d}"] = ctx.model(loss, ood_set=seen, embedding_dim=d, tag=f"odm{d}")
-    return out
+    return ctx, out
 
 
-def odin_scores(model, ds: Dataset, temperature: float, eps: float) -> np.ndarray:
-    r"""ODIN's OOD score ``−max softmax(z(x̃)/T)`` (higher = more OOD), :math:`\tilde x` ODIN's perturbed
-    inputs (:func:`oodrepro.detectors.odin.input_perturbation`, 512 at a time; ε = 0: x itself)."""
-    x = perturb_array(odin_confidence(model, temperature), ds.x, eps, batch_size=512)
-    with torch.no_grad():
-        z = torch.cat([model(torch.from_numpy(x[i:i + 1024])) for i in range(0, len(x), 1024)]).numpy()
-    return max_softmax_score(z / temperature)
+# --- the methods, as the engine scores them (cached on disk) -----------------------------------------------
+def _network(ctx: Context, h: dict):
+    return ctx.trained(h["network"])
 
 
-def tune_odin(model, val_in: Dataset, val_ood: Dataset, temperatures, epsilons) -> dict:
+def _last(ctx: Context, h: dict) -> list[int]:
+    return [0]
+
+
+#: CE (and CC): the negated maximum softmax probability of the network's logits.
+MSP = Method("odm_msp", MaxSoftmax, ("network",), model=_network, layers=_last, build=lambda ctx, h: MaxSoftmax())
+#: ML and ODM: the squared distance to the nearest class mean of the training embeddings.
+NCM = Method("odm_ncm", NearestClassMean, ("network",), model=_network, layers=_last,
+             build=lambda ctx, h: NearestClassMean())
+#: ODIN on the CE network: inputs perturbed at (T, ε) (:func:`oodrepro.detectors.odin.odin_dataset`), then
+#: the negated maximum softmax of the logits / T.
+ODIN_METHOD = Method("odm_odin", ODIN, ("network", "T", "eps"), model=_network, layers=_last,
+                     build=lambda ctx, h: MaxSoftmax(), batch_size=1024,
+                     inputs=lambda ctx, h, model, ds: odin_dataset(model, ds, h["T"], h["eps"]),
+                     score=lambda det, layers, h: max_softmax_score(layers[0] / h["T"]))
+
+
+def odin_scores(ctx: Context, model, ds: Dataset, temperature: float, eps: float) -> np.ndarray:
+    r"""ODIN's OOD score ``−max softmax(z(x̃)/T)`` (higher = more OOD) of ``model``, a network of ``ctx``
+    (:data:`ODIN_METHOD`, cached)."""
+    return method_scores(ctx, ODIN_METHOD, ds, {"network": model.cache_key, "T": float(temperature),
+                                                 "eps": float(eps)})
+
+
+def tune_odin(ctx: Context, model, val_in: Dataset, val_ood: Dataset, temperatures, epsilons) -> dict:
     """T and ε with the smallest FPR at 95 % TPR of ``val_in`` against ``val_ood`` (ODIN's criterion);
     returns ``{"T", "eps", "fpr95"}`` (ties: the first in grid order)."""
     best = None
     for t in temperatures:
         for e in epsilons:
-            f = metrics.fpr_at_95_tpr(odin_scores(model, val_in, t, e), odin_scores(model, val_ood, t, e))
+            f = metrics.fpr_at_95_tpr(odin_scores(ctx, model, val_in, t, e), odin_scores(ctx, model, val_ood, t, e))
             if best is None or f < best["fpr95"]:
                 best = {"T": float(t), "eps": float(e), "fpr95": float(f)}
     return best
 
 
-def _last(model, ds: Dataset) -> np.ndarray:
-    return embed.embed(model, ds, [0])[0]
-
-
 class Scorer:
-    """OOD scores and accuracy of each method on any data set, for one seed's models."""
+    """OOD scores (the engine's :func:`~oodrepro.engine.method_scores`: :data:`MSP`, :data:`NCM`,
+    :data:`ODIN_METHOD`), accuracy and embeddings of each method on any data set, for one context's networks."""
 
-    def __init__(self, models: dict, tr: Dataset, odin: dict | None):
-        self.models, self.odin = models, odin
-        self.means = {k: class_means(_last(m, tr), tr.y) for k, m in models.items() if "/" in k}
+    def __init__(self, ctx: Context, models: dict, odin: dict | None):
+        self.ctx, self.models, self.odin = ctx, models, odin
+        tr = ctx.train_set
+        self.means = {k: class_means(self.embedding(k, tr), tr.y) for k in models if "/" in k}
 
     def methods(self, d: int) -> list[str]:
         have = [k for k in ("ce", "odin", "ccag") if k in self.models or (k == "odin" and self.odin)]
@@ -99,17 +121,16 @@ class Scorer:
 
     def score(self, method: str, ds: Dataset) -> np.ndarray:
         if method == "odin":
-            return odin_scores(self.models["ce"], ds, self.odin["T"], self.odin["eps"])
-        z = _last(self.models[method], ds)
-        return ncm_score(z, self.means[method]) if "/" in method else max_softmax_score(z)
+            return odin_scores(self.ctx, self.models["ce"], ds, self.odin["T"], self.odin["eps"])
+        return method_scores(self.ctx, NCM if "/" in method else MSP, ds, {"network": self.models[method].cache_key})
 
     def accuracy(self, method: str, ds: Dataset) -> float:
-        z = _last(self.models["ce" if method == "odin" else method], ds)
+        z = self.embedding(method, ds)
         pred = ncm_predict(z, self.means[method]) if "/" in method else z.argmax(1)
         return float((pred == ds.y).mean())
 
     def embedding(self, method: str, ds: Dataset) -> np.ndarray:
-        return _last(self.models["ce" if method == "odin" else method], ds)
+        return self.ctx.emb(self.models["ce" if method == "odin" else method], ds, [0])[0]
 
 
 def metric_row(s_in: np.ndarray, s_out: np.ndarray, definitions: str = "ours") -> dict:

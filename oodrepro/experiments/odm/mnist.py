@@ -82,9 +82,9 @@ def _points(sc: Scorer, method: str, sets: dict, n: int, seed: int) -> list[dict
 
 def _seed_rows(cfg: dict, seed: int, sets) -> tuple[list[dict], list[dict], dict]:
     tr, val, seen_tr, seen_val, test_in, oods, _ = sets
-    models = train_models("lenet5", tr, seen_tr, cfg, seed, dims=(cfg["figure_dim"],))
-    odin = tune_odin(models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
-    sc = Scorer(models, tr, odin)
+    ctx, models = train_models("lenet5", tr, seen_tr, cfg, seed, dims=(cfg["figure_dim"],))
+    odin = tune_odin(ctx, models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
+    sc = Scorer(ctx, models, odin)
     rows = []
     for m in sc.methods(cfg["embedding_dim"]):
         s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)

@@ -69,8 +69,9 @@ def run_block(in_name: str, cfg: dict) -> list[dict]:
     tr, val = split_validation(tr_all, 0.1)
     seen_tr, seen_val = split_validation(seen_all.subset(np.arange(len(seen_all))), 0.1)
     for seed in cfg["seeds"]:
-        models = train_models("vgg_odm", tr, seen_tr, cfg, seed)
-        sc = Scorer(models, tr, tune_odin(models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"]))
+        ctx, models = train_models("vgg_odm", tr, seen_tr, cfg, seed)
+        sc = Scorer(ctx, models, tune_odin(ctx, models["ce"], val, seen_val, cfg["odin_temperatures"],
+                                           cfg["odin_epsilons"]))
         for m in ("odin", "ccag", f"odm/{cfg['embedding_dim']}"):
             s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)
             rows += [{"in_dist": in_name, "ood": o, "method": m.split("/")[0], "seed": seed, "status": "ok",

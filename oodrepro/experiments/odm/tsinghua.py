@@ -118,7 +118,7 @@ def networks(cfg: dict, tr, seen: dict, seed: int, progress: bool = False) -> di
     out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce"), f"ml/{d}": ctx.model(loss, embedding_dim=d, tag="ml")}
     for kind in cfg["seen_kinds"]:
         out[f"odm:{kind}/{d}"] = ctx.model(loss, ood_set=seen[kind], embedding_dim=d, tag=f"odm-{kind}")
-    return out
+    return ctx, out
 
 
 def _pca_points(sc: Scorer, test_in, oods: dict, d: int, n: int = 300, seed: int = 0) -> list[dict]:
@@ -140,9 +140,9 @@ def _pca_points(sc: Scorer, test_in, oods: dict, d: int, n: int = 300, seed: int
 def run_split(cfg: dict, signs: dict, split: dict, seed: int, split_name: str, points: bool = False):
     """Rows of one split and training seed (and Figure 3's PCA points when ``points``)."""
     tr, val, seen_val, test_in, seen, oods = split_sets(signs, split, cfg, seed)
-    models = networks(cfg, tr, seen, seed)
-    odin = tune_odin(models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
-    sc = Scorer(models, tr, odin)
+    ctx, models = networks(cfg, tr, seen, seed)
+    odin = tune_odin(ctx, models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
+    sc = Scorer(ctx, models, odin)
     rows, d = [], cfg["embedding_dim"]
     for m in ["odin", *[k for k in models if "/" in k]]:
         s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)
