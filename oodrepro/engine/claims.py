@@ -16,39 +16,49 @@ from .paper import Paper
 PAIRED_RULE = "per-seed paired differences; reproduced if more than 2 s.e. in the paper's direction"
 
 
-def _mean_se_table(ok: pd.DataFrame, by: list, metric: str) -> pd.DataFrame:
+def _sd(v) -> float:
+    return float(np.asarray(v, dtype=float).std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _mean_se_table(ok: pd.DataFrame, by: list, metric: str, spread: str = "se") -> pd.DataFrame:
     if not len(ok):
-        return pd.DataFrame(columns=by + ["mean", "se", "n_seeds"])
+        return pd.DataFrame(columns=by + ["mean", spread, "n_seeds"])
     g = ok.groupby(by, sort=False)[metric]
-    return pd.DataFrame({"mean": g.mean(), "se": g.apply(lambda v: metrics.mean_se(v)[1]),
-                         "n_seeds": g.size()}).reset_index()
+    sp = g.apply(lambda v: metrics.mean_se(v)[1]) if spread == "se" else g.apply(_sd)
+    return pd.DataFrame({"mean": g.mean(), spread: sp, "n_seeds": g.size()}).reset_index()
 
 
-def summarise(rows: pd.DataFrame, paper: Paper, metric: str = "auroc", by=("in_dist", "ood", "method"),
+def summarise(rows: pd.DataFrame, paper: Paper | None, metric: str = "auroc", by=("in_dist", "ood", "method"),
               paper_table: str | None = "Table 1", paper_keys=("alpha", "depth"),
-              lookup_metric: bool = False) -> pd.DataFrame:
+              lookup_metric: bool = False, value=None, spread: str = "se") -> pd.DataFrame:
     """Mean ± s.e. over seeds per group, with the paper's value and Δ = ours − paper where it has one.
 
     The paper's value is looked up in the block our in-distribution set stands for
     (:meth:`Paper.block`: ``mnist5k`` → the MNIST block, trained on 60,000 images instead of 4,000);
     the columns of ``paper_keys`` that are grouping columns are part of the lookup. Groups with only
     *needs data* rows get NaN means, ``n_seeds`` 0 and status ``"needs data"``. ``lookup_metric``: the
-    paper's table holds several metrics; look up ``metric``'s value.
+    paper's table holds several metrics; look up ``metric``'s value. ``value(group) -> float | None``:
+    the chapter's own lookup of the paper's value for a group (a dict of the ``by`` columns) instead of
+    ``paper``'s table. ``spread``: ``"se"`` (standard error, the default) or ``"sd"`` (sample standard
+    deviation, e.g. over random splits), the name of that column.
     """
     by = list(by)
-    out = _mean_se_table(rows[rows["status"] == "ok"], by, metric)
+    out = _mean_se_table(rows[rows["status"] == "ok"], by, metric, spread)
     needs = rows[rows["status"] == "needs data"][by].drop_duplicates()
     if len(needs):
         needs = needs.merge(out[by], how="left", indicator=True)
         needs = needs[needs["_merge"] == "left_only"].drop(columns="_merge")
-        out = pd.concat([out, needs.assign(mean=np.nan, se=np.nan, n_seeds=0)], ignore_index=True)
+        out = pd.concat([out, needs.assign(mean=np.nan, **{spread: np.nan}, n_seeds=0)], ignore_index=True)
     out["n_seeds"] = out["n_seeds"].astype(int)
     out["status"] = np.where(out["n_seeds"] > 0, "ok", "needs data")
-    if paper_table:
+    if value is not None:
+        vals = [value({k: r[k] for k in by}) for _, r in out.iterrows()]
+    elif paper_table:
         extra = [k for k in paper_keys if k in by]
         fixed = {"metric": metric} if lookup_metric else {}
         vals = [paper.lookup(paper_table, in_dist=r["in_dist"], ood=r["ood"], method=r["method"], **fixed,
                              **{k: r[k] for k in extra}) for _, r in out.iterrows()]
+    if value is not None or paper_table:
         out["paper"] = np.array([np.nan if v is None else v for v in vals], dtype=float)
         out["delta"] = out["mean"] - out["paper"]
     return out

@@ -16,7 +16,8 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
 from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
-                    ODIN_T_PAPER, method_diff, odm_claim, paper_value, shown_wide, torch_threads, training_params)
+                    ODIN_T_PAPER, method_diff, odm_claim, paper_value, shown_wide, summary_by_metric, torch_threads,
+                    training_params)
 
 IN, SEEN, NOVEL = [2, 6, 7], [0, 3, 4, 8], [5, 9, 1]
 #: The reference table's name for ODM's seen OOD (digits 0, 3, 4, 8).
@@ -119,16 +120,10 @@ def run_mnist(cfg: dict) -> tuple[pd.DataFrame, list[dict], list[dict], int]:
 
 def summary(rows: pd.DataFrame, table: str = "Table 3", in_dist: str = "mnist267", seen: dict | None = None,
             names=METRICS_ODIN) -> pd.DataFrame:
-    """Mean ± s.e. over seeds per (method, ood) and metric, with the paper's value (fraction) and Δ."""
-    ok = rows[rows.status == "ok"]
-    out = []
-    for (m, o), g in ok.groupby(["method", "ood"], sort=False):
-        for k in ("accuracy", *names):
-            mean, se = metrics.mean_se(g[k])
-            p = paper_value(table, in_dist, "" if k == "accuracy" else o, m, k, (seen or {}).get(m, ""))
-            out.append({"method": m, "ood": o, "metric": k, "mean": mean, "se": se, "n_seeds": len(g), "paper": p,
-                        "delta": mean - p})
-    return pd.DataFrame(out)
+    """Mean ± s.e. over seeds per (method, ood) and metric, with the paper's value (fraction) and Δ
+    (:func:`~.paper.summary_by_metric`)."""
+    return summary_by_metric(rows, ("accuracy", *names), lambda m, o, k: paper_value(
+        table, in_dist, "" if k == "accuracy" else o, m, k, (seen or {}).get(m, "")))
 
 
 def table3_wide(s: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import torch
 from ... import config, recipes, reference, report
 from ...config import Param
 from . import losses
-from ...engine.claims import paired_claim, paired_difference
+from ...engine.claims import paired_claim, paired_difference, summarise
 
 #: Method labels as the paper prints them.
 METHOD_LABELS = {"ce": "CE (max softmax)", "odin": "ODIN", "ccag": "CC (seen OOD)", "ml": "Ours - ML",
@@ -105,6 +105,21 @@ def odm_claim(claim_id: str, text: str, paper_text: str, diffs: np.ndarray, page
 def method_diff(rows: pd.DataFrame, a: str, b: str, ood: str, metric: str = "auroc", **where) -> np.ndarray:
     """Per-seed ``metric`` of method a − method b on one OOD set (and the rows matching ``where``)."""
     return paired_difference(rows, a, b, metric, ood=ood, **where)
+
+
+def summary_by_metric(rows: pd.DataFrame, names, paper_of, spread: str = "se") -> pd.DataFrame:
+    """The engine's :func:`~oodrepro.engine.summarise` per (method, OOD set) for each metric of ``names``, in
+    long format (columns method, ood, metric, mean, ``spread``, n_seeds, paper, delta; groups in the order the
+    rows first show them, metrics in ``names``' order). ``paper_of(method, ood, metric)``: the paper's value
+    (a fraction) or NaN."""
+    ok = rows[rows.status == "ok"]
+    parts = []
+    for i, k in enumerate(names):
+        s = summarise(ok, None, k, by=("method", "ood"), spread=spread,
+                      value=lambda g, k=k: paper_of(g["method"], g["ood"], k))
+        parts.append(s.assign(metric=k, _metric=i, _group=range(len(s))))
+    out = pd.concat(parts, ignore_index=True).sort_values(["_group", "_metric"], kind="stable")
+    return out[["method", "ood", "metric", "mean", spread, "n_seeds", "paper", "delta"]].reset_index(drop=True)
 
 
 #: How the paper trains its Tsinghua network (§4.2): what the page sets our profile's training beside.

@@ -24,8 +24,8 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError, OodreproError
 from ...executor import Unit, executor
 from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
-from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, odm_claim, paper_value, shown_wide, torch_threads,
-                    training_params)
+from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, odm_claim, paper_value, shown_wide,
+                    summary_by_metric, torch_threads, training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
 #: The data set a run reads, by ``source`` (its files enter the provenance: oodrepro.data.SOURCE_FILES)
@@ -218,19 +218,16 @@ def tsinghua_claims(rows: pd.DataFrame, page: str = "odm/tsinghua") -> list[dict
 
 
 def summary(rows: pd.DataFrame, split: str = "grouped", table: str = "Table 2") -> pd.DataFrame:
+    """Mean and sample sd over seeds (or random splits) per (method, ood) and metric, with the paper's value and
+    Δ (:func:`~.paper.summary_by_metric`); ``split``: ``"grouped"`` or ``"random"`` (every random split)."""
     ok = rows[(rows.status == "ok")]
     ok = ok[ok.split == split] if split != "random" else ok[ok.split.str.startswith("random")]
-    out = []
-    for (m, o), g in ok.groupby(["method", "ood"], sort=False):
+    block = "tsinghua" if table == "Table 2" else "tsinghua_random"
+
+    def paper_of(m, o, k):
         meth, _, seen = m.partition(":")
-        for k in ("accuracy", *METRICS_ODIN):
-            v = g[k].to_numpy()
-            sd = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-            p = paper_value(table, "tsinghua" if table == "Table 2" else "tsinghua_random",
-                            "" if k == "accuracy" else o, meth, k, seen)
-            out.append({"method": m, "ood": o, "metric": k, "mean": float(v.mean()), "sd": sd, "n": len(v),
-                        "paper": p, "delta": float(v.mean()) - p})
-    return pd.DataFrame(out)
+        return paper_value(table, block, "" if k == "accuracy" else o, meth, k, seen)
+    return summary_by_metric(ok, ("accuracy", *METRICS_ODIN), paper_of, spread="sd").rename(columns={"n_seeds": "n"})
 
 
 def wide(s: pd.DataFrame) -> pd.DataFrame:
