@@ -297,19 +297,22 @@ def needs_rows(in_name: str, oods, why: str, methods=(None,), **cols) -> list[di
              "status": "needs data", "why": why, **cols} for o in oods for m in methods]
 
 
-def contexts(paper: Paper, spec: ModelSpec, cfg: dict, progress: bool = True, ood_loader: Callable = load_ood,
-             prepare: Callable | None = None):
+def contexts(paper: Paper | None, spec: ModelSpec, cfg: dict, progress: bool = True, ood_loader: Callable = load_ood,
+             prepare: Callable | None = None, groups: Mapping[str, Sequence[str]] | None = None,
+             in_loader: Callable = load_in):
     """Yield ``(in_name, oods, context or None, {ood: data set}, {ood: why missing})`` per in-distribution
     set of ``cfg["pairings"]`` and seed of ``cfg["seeds"]``; a missing in-distribution set gives one
     item with context None.
 
     ``ood_loader(name, in_name, in_test, cfg, seed)`` loads an OOD set (default :func:`load_ood`; a chapter
     with sets of its own passes its loader); ``prepare(in_name, oods, train_set) -> train_set`` may change
-    the training set for the pairing's OOD sets (kpca: without the classes held out as OOD)."""
+    the training set for the pairing's OOD sets (kpca: without the classes held out as OOD). A chapter whose
+    pages have no ``pairings`` gives ``groups`` (in-distribution name → OOD names) and ``in_loader(in_name,
+    cfg) -> (train set, test set)`` (odm: its own splits of the data); ``paper`` may then be None."""
     training = {k: cfg.get(k) for k in TRAINING}
-    for in_name, oods in paper.group_pairings(cfg["pairings"]).items():
+    for in_name, oods in (groups if groups is not None else paper.group_pairings(cfg["pairings"])).items():
         try:
-            train_set, in_test = load_in(in_name, cfg)
+            train_set, in_test = in_loader(in_name, cfg)
         except DataNotFoundError as exc:
             yield in_name, oods, None, {}, {o: str(exc) for o in oods}
             continue

@@ -25,7 +25,7 @@ from ...detectors import MaxSoftmax, NearestClassMean, ODIN
 from ...detectors.msp import max_softmax_score
 from ...detectors.ncm import class_means, ncm_predict
 from ...detectors.odin import odin_dataset
-from ...engine.core import TRAINING, Context, Method, ModelSpec, method_scores
+from ...engine.core import Context, Method, ModelSpec, contexts, method_scores
 from .losses import ConfidenceLoss, ContrastiveLoss
 
 
@@ -38,11 +38,20 @@ def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
     return ds.subset(rest, f"{ds.name}[train]"), ds.subset(np.sort(val), f"{ds.name}[valid]")
 
 
-def context(arch: str, tr: Dataset, cfg: dict, seed: int, progress: bool = False) -> Context:
-    """The engine context of one odm training set and seed: its networks are ``ctx.model(loss, …)``, trained
-    under the run's recipe (if named; then stored, :mod:`oodrepro.checkpoints`) or Adam at ``lr`` for ``epochs``."""
+def seed_contexts(arch: str, tr: Dataset, test_in: Dataset | None, oods: dict, cfg: dict, progress: bool = False):
+    """The engine's :func:`~oodrepro.engine.contexts` over ``cfg["seeds"]`` for one odm training set: yields
+    ``(context, {ood: data set})``. Its networks are ``ctx.model(loss, …)``, trained under the run's recipe (if
+    named; then stored, :mod:`oodrepro.checkpoints`) or Adam at ``lr`` for ``epochs``; the OOD sets are the
+    page's own (``oods``, loaded once: the same for every seed)."""
     spec = ModelSpec(lambda ds: arch, epochs={arch: None}, layers={arch: [0]}, store=True)
-    return Context(tr.name, tr, None, seed, spec, {k: cfg.get(k) for k in TRAINING}, progress)
+    for _, _, ctx, sets, _ in contexts(None, spec, cfg, progress, groups={tr.name: list(oods)},
+                                       in_loader=lambda name, c: (tr, test_in), ood_loader=lambda o, *a: oods[o]):
+        yield ctx, sets
+
+
+def context(arch: str, tr: Dataset, cfg: dict, seed: int, progress: bool = False) -> Context:
+    """The engine context of one odm training set and seed (:func:`seed_contexts`)."""
+    return next(seed_contexts(arch, tr, None, {}, dict(cfg, seeds=[seed]), progress))[0]
 
 
 def contrastive(cfg: dict) -> ContrastiveLoss:
@@ -50,10 +59,9 @@ def contrastive(cfg: dict) -> ContrastiveLoss:
     return ContrastiveLoss(margin=cfg["margin"], squared=cfg["squared"], pairs=cfg.get("pairs", "sampled"))
 
 
-def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: int, dims=()) -> tuple[Context, dict]:
-    """The context of one seed and its networks: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
+def train_models(ctx: Context, seen: Dataset | None, cfg: dict, dims=()) -> dict:
+    """The networks of one context: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
     ``(cfg['embedding_dim'], *dims)`` ``ml/d`` and ``odm/d`` (if seen OOD)."""
-    ctx = context(arch, tr, cfg, seed)
     out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce")}
     if seen is not None:
         out["ccag"] = ctx.model(ConfidenceLoss(), ood_set=seen, tag="cc")
@@ -62,7 +70,7 @@ def train_models(arch: str, tr: Dataset, seen: Dataset | None, cfg: dict, seed: 
         out[f"ml/{d}"] = ctx.model(loss, embedding_dim=d, tag=f"ml{d}")
         if seen is not None:
             out[f"odm/{d}"] = ctx.model(loss, ood_set=seen, embedding_dim=d, tag=f"odm{d}")
-    return ctx, out
+    return out
 
 
 # --- the methods, as the engine scores them (cached on disk) -----------------------------------------------

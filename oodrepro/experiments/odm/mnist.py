@@ -14,7 +14,7 @@ from ...data.core import conform, gaussian_noise
 from ...engine.claims import paired_difference
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
-from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
+from .methods import Scorer, metric_row, seed_contexts, split_validation, train_models, tune_odin
 from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER,
                     ODIN_T_PAPER, method_diff, odm_claim, paper_value, shown_wide, summary_by_metric, torch_threads,
                     training_params)
@@ -81,9 +81,10 @@ def _points(sc: Scorer, method: str, sets: dict, n: int, seed: int) -> list[dict
     return out
 
 
-def _seed_rows(cfg: dict, seed: int, sets) -> tuple[list[dict], list[dict], dict]:
-    tr, val, seen_tr, seen_val, test_in, oods, _ = sets
-    ctx, models = train_models("lenet5", tr, seen_tr, cfg, seed, dims=(cfg["figure_dim"],))
+def _seed_rows(cfg: dict, ctx, sets) -> tuple[list[dict], list[dict], dict]:
+    _, val, seen_tr, seen_val, test_in, oods, _ = sets
+    seed = ctx.seed
+    models = train_models(ctx, seen_tr, cfg, dims=(cfg["figure_dim"],))
     odin = tune_odin(ctx, models["ce"], val, seen_val, cfg["odin_temperatures"], cfg["odin_epsilons"])
     sc = Scorer(ctx, models, odin)
     rows = []
@@ -110,8 +111,8 @@ def run_mnist(cfg: dict) -> tuple[pd.DataFrame, list[dict], list[dict], int]:
     except DataNotFoundError as exc:
         return pd.DataFrame(needs_rows(cfg["dataset"], ["novelty", *cfg["anomalies"]], str(exc))), [], [], 0
     rows, pts, info = [], [], []
-    for seed in cfg["seeds"]:
-        r, p, i = _seed_rows(cfg, seed, sets)
+    for ctx, _ in seed_contexts("lenet5", sets[0], sets[4], sets[5], cfg):
+        r, p, i = _seed_rows(cfg, ctx, sets)
         rows, pts, info = rows + r, pts + p, info + [i]
     for o, why in sets[6].items():
         rows += needs_rows(cfg["dataset"], [o], why, methods=("ce",))

@@ -16,7 +16,7 @@ from ...config import Param, Schema
 from ...data.core import gaussian_noise
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
-from .methods import Scorer, metric_row, split_validation, train_models, tune_odin
+from .methods import Scorer, metric_row, seed_contexts, split_validation, train_models, tune_odin
 from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, method_diff, odm_claim,
                     paper_value, torch_threads, training_params)
 
@@ -68,14 +68,14 @@ def run_block(in_name: str, cfg: dict) -> list[dict]:
             rows += needs_rows(in_name, [o], str(exc), methods=("odin", "ccag", "odm"))
     tr, val = split_validation(tr_all, 0.1)
     seen_tr, seen_val = split_validation(seen_all.subset(np.arange(len(seen_all))), 0.1)
-    for seed in cfg["seeds"]:
-        ctx, models = train_models("vgg_odm", tr, seen_tr, cfg, seed)
+    for ctx, sets in seed_contexts("vgg_odm", tr, test_in, oods, cfg):
+        seed, models = ctx.seed, train_models(ctx, seen_tr, cfg)
         sc = Scorer(ctx, models, tune_odin(ctx, models["ce"], val, seen_val, cfg["odin_temperatures"],
                                            cfg["odin_epsilons"]))
         for m in ("odin", "ccag", f"odm/{cfg['embedding_dim']}"):
             s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)
             rows += [{"in_dist": in_name, "ood": o, "method": m.split("/")[0], "seed": seed, "status": "ok",
-                      "accuracy": acc, **metric_row(s_in, sc.score(m, ds), "authors")} for o, ds in oods.items()]
+                      "accuracy": acc, **metric_row(s_in, sc.score(m, ds), "authors")} for o, ds in sets.items()]
     return rows
 
 
