@@ -39,3 +39,17 @@ def test_committed_without_outputs_and_params_match_schema(path):
     if schema:
         expected = {p.name for p in config.schema(schema).params} | {"profile"}
         assert names == expected, f"parameters cell vs schema: {sorted(names ^ expected)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_papermill_reads_every_parameter_line(path, caplog):
+    """papermill's own reading of the parameters cell (``oodrepro params``, ``papermill --help-notebook``) parses
+    every line: a second '=' in a line's comment made it give up on the line ("Unable to parse line")."""
+    import logging
+
+    import papermill
+
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        got = papermill.inspect_notebook(str(path))
+    assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()], caplog.text
+    assert set(got) == _param_names(_nb(path))

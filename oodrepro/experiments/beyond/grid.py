@@ -25,7 +25,7 @@ from ... import config, metrics, report, train
 from ...config import Param, Schema
 from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
-from ...engine import contexts, needs_rows, paired_claim, paired_difference, summarise
+from ...engine import Method, contexts, method_scores, needs_rows, paired_claim, paired_difference, summarise
 from ...engine.core import load_ood
 from ..knn_ls.paper import MODELS, PAPER
 from ..kpca import methods as kpca_methods
@@ -82,20 +82,6 @@ def objective_model(ctx, name: str, cfg: dict, seen):
     return ctx.model(loss, ood_set=seen if name == "odm" else None, embedding_dim=cfg["embedding_dim"], tag=name)
 
 
-def objective_features(ctx, model, name: str, sets: dict) -> Features:
-    """Features of the training, test and OOD sets: the penultimate layer and logits of a classifier, the
-    embedding itself (no logits) of ML and ODM."""
-    def pair(ds):
-        if name in ("ml", "odm"):
-            return ctx.emb(model, ds, [0])[0], None
-        z, logits = ctx.emb(model, ds, [-1, 0])
-        return z, logits
-    feats = Features(f"{name} on {ctx.in_name}, seed {ctx.seed}", pair(ctx.train_set), pair(ctx.in_test),
-                     y_train=ctx.train_set.y)
-    feats.ood = {o: pair(ds) for o, ds in sets.items()}
-    return feats
-
-
 def cell_detector(detector: str, feats: Features, cfg: dict, seed: int):
     """The unfitted detector of a cell, built as the papers' pages build it."""
     if detector == "knn_radius":
@@ -107,28 +93,47 @@ def cell_detector(detector: str, feats: Features, cfg: dict, seed: int):
     return kpca_methods.detector(detector, feats, cfg, seed)
 
 
-def cell_scores(detector: str, feats: Features, cfg: dict, seed: int) -> tuple[np.ndarray, dict]:
-    """(in-distribution test scores, {OOD set: scores}) of one detector on one objective's features."""
-    det = cell_detector(detector, feats, cfg, seed)
-    if detector in ("knn_radius", "ncm"):
-        det.fit([feats.train[0]], y=feats.y_train)
-        return det.score([feats.test[0]]), {o: det.score([p[0]]) for o, p in feats.ood.items()}
-    return kpca_methods.scores(det, detector, feats)
+# --- a cell as an engine Method (scores cached on disk) -------------------------------------------------------
+#: What a cell's network and detector read from the page's parameters (the score cache key holds them).
+HYPER = ("objective", "detector", "alpha", "margin", "embedding_dim", "seen", "data_root", "gamma", "n_components",
+         "evr", "k")
+
+
+def _cell_model(ctx, h: dict):
+    seen = load_ood(h["seen"], ctx.in_name, ctx.in_test, h, seed=ctx.seed + 1000)
+    return objective_model(ctx, h["objective"], h, seen)
+
+
+def _cell_layers(ctx, h: dict) -> list[int]:
+    """The embedding itself for ML and ODM (no logits); the penultimate layer and the logits of a classifier."""
+    return [0] if h["objective"] in ("ml", "odm") else [-1, 0]
+
+
+def _cell_build(ctx, h: dict):
+    z = ctx.emb(_cell_model(ctx, h), ctx.train_set, _cell_layers(ctx, h))
+    feats = Features(f"{h['objective']} on {ctx.in_name}, seed {ctx.seed}", (z[0], z[1] if len(z) > 1 else None), None,
+                     y_train=ctx.train_set.y)
+    return kpca_methods.OnFeatures(cell_detector(h["detector"], feats, h, ctx.seed), h["detector"])
+
+
+#: One grid cell: the objective's network, its features, the detector (kpca's adapter fits and scores it).
+CELL = Method("beyond_cell", kpca_methods.OnFeatures, HYPER, model=_cell_model, build=_cell_build,
+              layers=_cell_layers, functions=(cell_detector, objective_model))
 
 
 def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
-    seen = load_ood(cfg["seen"], ctx.in_name, ctx.in_test, cfg, seed=ctx.seed + 1000)
     rows = []
     for obj in OBJECTIVES:
-        feats = objective_features(ctx, objective_model(ctx, obj, cfg, seen), obj, sets)
         for det in DETECTORS:
             base = {"in_dist": ctx.in_name, "objective": obj, "method": det, "seed": ctx.seed}
-            if det in kpca_methods.LOGIT_METHODS and feats.train[1] is None:
+            if det in kpca_methods.LOGIT_METHODS and obj in ("ml", "odm"):
                 rows += [dict(base, ood=o, status="not applicable") for o in sets]
                 continue
-            s_in, s_out = cell_scores(det, feats, cfg, ctx.seed)
-            rows += [dict(base, ood=o, status="ok", auroc=metrics.evaluate(s_in, s, ("auroc",))["auroc"])
-                     for o, s in s_out.items()]
+            h = {**{k: cfg.get(k) for k in HYPER}, "objective": obj, "detector": det}
+            s_in = method_scores(ctx, CELL, ctx.in_test, h)
+            rows += [dict(base, ood=o, status="ok", auroc=metrics.evaluate(s_in, method_scores(ctx, CELL, ds, h),
+                                                                           ("auroc",))["auroc"])
+                     for o, ds in sets.items()]
     return rows
 
 

@@ -111,13 +111,14 @@ def scores(det, name: str, feats: Features) -> tuple[np.ndarray, dict]:
 class OnFeatures:
     """A kpca detector as the engine fits and scores it (:class:`oodrepro.engine.Method`): the engine's
     embeddings are ``[z, logits]``; the detector is fitted on ``[z]`` with the labels and logits, and a logit
-    method (:data:`LOGIT_METHODS`) scores the logits, the others ``[z]`` — as :func:`scores` does."""
+    method (:data:`LOGIT_METHODS`) scores the logits, the others ``[z]`` — as :func:`scores` does. Features
+    without logits (``[z]`` alone: a metric-learned embedding) are fitted with ``logits=None``."""
 
     def __init__(self, det, name: str):
         self.det, self.name = det, name
 
     def fit(self, layers, y=None):
-        self.det.fit([layers[0]], y=y, logits=layers[1])
+        self.det.fit([layers[0]], y=y, logits=layers[1] if len(layers) > 1 else None)
         return self
 
     def score(self, layers) -> np.ndarray:
