@@ -56,7 +56,9 @@ def _page_dir(base: Path, page: str) -> Path:
 def add(page: str, result_path, provenance: dict, code: str, base: Path | None = None) -> dict:
     """Archive the result file ``result_path`` of a paper-profile run of ``page`` with ``provenance``
     (command, cpu_seconds, data, networks, …) and the page's ``code`` fingerprint; the sha256 is added here. The file is
-    copied beside its final place and moved in with one rename; the manifest is written last."""
+    copied beside its final place and moved in with one rename; the manifest is written last. A result file that
+    records the code it ran with (``code``) is refused when that is not ``code``: its numbers would be archived as
+    the current code's."""
     from . import results
 
     base = Path(base or folder())
@@ -66,6 +68,10 @@ def add(page: str, result_path, provenance: dict, code: str, base: Path | None =
     profile = doc["meta"].get("profile") or doc["meta"].get("params", {}).get("profile")
     if profile != "paper":
         raise ArchiveError(f"{result_path} ran the {profile!r} profile; only paper-profile runs are archived")
+    ran = doc.get("code")  # the page's code fingerprint when it ran (result files written since it is recorded)
+    if ran is not None and ran != code:
+        raise ArchiveError(f"{result_path} was computed by other code than this checkout's (page code {ran[:10]}… "
+                           f"then, {code[:10]}… now): run the page again with this code, then archive it")
     dest = _page_dir(base, page)
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / f".tmp-result-{os.getpid()}.json"

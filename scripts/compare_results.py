@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 IGNORE = {"wall_time_s", "created", "cache", "git_commit", "fit_seconds", "seconds", "command", "cpu_seconds",
-          "version", "time_ms", "fit_s", "us_per_query", "time_vs_knn", "peak_mib", "wall", "results_dir"}
+          "version", "code", "time_ms", "fit_s", "us_per_query", "time_vs_knn", "peak_mib", "wall", "results_dir"}
 
 
 def walk(a, b, path, out, counts, ignore):

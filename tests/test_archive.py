@@ -73,6 +73,24 @@ def test_only_paper_profile_runs_of_the_page_are_archived(tmp_path, monkeypatch)
         archive.load("../x") if archive.manifest()["pages"].get("../x") else archive._page_dir(tmp_path, "../x")
 
 
+def test_a_result_computed_by_other_code_is_not_archived_as_this_codes(tmp_path, monkeypatch):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    now = pages.page_code(PAGE)
+    old = results.write(tmp_path / "old.json", PAGE, {"profile": "paper"}, [], extra={"code": "0" * 40})
+    with pytest.raises(archive.ArchiveError, match=r"computed by other code than this checkout's \(page code 0000000000"):
+        archive.add(PAGE, old, {}, now)
+    assert not (tmp_path / "archive" / "manifest.json").exists()  # nothing half-written
+    same = results.write(tmp_path / "same.json", PAGE, {"profile": "paper"}, [], extra={"code": now})
+    assert archive.add(PAGE, same, {}, now)["code"] == now
+
+
+def test_a_page_run_records_the_code_it_ran_with(tmp_path):
+    from oodrepro.engine.page import run
+
+    page = run("knn_ls/theory", {"profile": "smoke", "results_dir": str(tmp_path)})
+    assert page.doc["code"] == pages.page_code("knn_ls/theory")
+
+
 def test_no_archive_means_the_reason_in_its_place(tmp_path, monkeypatch):
     monkeypatch.setenv(archive.ENV, str(tmp_path / "empty"))
     a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "quick"}, {}, None))

@@ -340,6 +340,18 @@ def _param(**kw):
     return f
 
 
+def _page_param(schema, profile="quick", **kw):
+    def f(tmp):
+        return config.resolve(schema, profile, **kw)
+    return f
+
+
+def _raw_knn_k_above_n(tmp):
+    from oodrepro.experiments.kpca.approx import RawKNN
+
+    RawKNN(5).fit([np.zeros((3, 2))])
+
+
 def _disk_full(errno_value):  # a write fails as on a full disk / over quota / on a read-only file system
     def fail(self, *a, **k):
         raise OSError(errno_value, os.strerror(errno_value), str(self))
@@ -647,6 +659,16 @@ CASES = [
     ("tt100k-background-truncated", _tt100k_background_truncated, DataFormatError,
      "tt100k_background_256.zip: truncated or corrupt zip archive"),
     ("raw-bank-truncated", _raw_bank_truncated, DataFormatError, "rows of width 8 (truncated, or another dim"),
+    # issue 21, class 4: a number of neighbours checked against the training set before any network trains, under
+    # the page's own parameter name (and never quietly capped)
+    ("beyond-k-above-train", _page_param("beyond.objectives", k=4000), ParameterError,
+     "parameter 'k' = 4000 is larger than the training set allows"),
+    ("beyond-k-above-max-train", _page_param("beyond.objectives", "smoke", k=300), ParameterError, "use k <= 299"),
+    ("kpca-motivation-k-above-train", _page_param("kpca.motivation", k=5000), ParameterError,
+     "parameter 'k' = 5000 is larger than the training set allows"),
+    ("kpca-motivation-k-above-max-train", _page_param("kpca.motivation", k=300, max_train=200), ParameterError,
+     "use k <= 200"),
+    ("kpca-raw-knn-k-above-n", _raw_knn_k_above_n, ParameterError, "'k' = 5 is larger than the 3 training features"),
     # issue 21, class 4: M / N too large for memory named up front (estimate and the machine's memory)
     ("kpca-fit-m-over-memory", _kpca_fit_m_over_memory, ParameterError,
      "parameter 'n_components' = 2000 needs about 161.7 MB of memory"),

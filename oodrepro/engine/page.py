@@ -241,9 +241,10 @@ def run(name: str, namespace: Mapping[str, Any]) -> Page:
     """Execute page ``name`` with the parameters found in ``namespace`` (a notebook's ``globals()``),
     write and read back its result file, glue its numbers; returns the :class:`Page`."""
     sp = spec(name)
+    code = page_code(name)  # before the run: the fingerprint of the code that computes its numbers
     cfg, out, wall = execute(name, namespace)
     path = results.write(Path(cfg["results_dir"]) / f"{name}.json", name, cfg, out["rows"],
-                         claims=out.get("claims", []), wall_time_s=wall, extra=out.get("extra"))
+                         claims=out.get("claims", []), wall_time_s=wall, extra={**(out.get("extra") or {}), "code": code})
     page = Page(name, cfg, results.read(path), path)
     glued = {**page.standard(sp.claims_title, sp.beside_paper), **(sp.texts(page.doc, cfg) if sp.texts else {})}
     for key, value in glued.items():  # a chapter's text may replace a standard entry (each key glued once)

@@ -27,7 +27,7 @@ from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
 from ...engine import Method, contexts, method_scores, needs_rows, paired_claim, paired_difference, summarise
 from ...engine.core import load_ood
-from ..knn_ls.paper import MODELS, PAPER
+from ..knn_ls.paper import MODELS, PAPER, check_neighbours
 from ..kpca import methods as kpca_methods
 from ..kpca.features import Features
 from ..odm.losses import ContrastiveLoss
@@ -71,7 +71,8 @@ SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     Param("results_dir", "str", "where result files are written")],
     profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=1,
                             max_train=300, n_components=64, device="cpu"),
-              "quick": dict(_BASE, seeds=[0, 1, 2])}))
+              "quick": dict(_BASE, seeds=[0, 1, 2])},
+    derived=check_neighbours))  # k fits the smallest training set, checked before any network trains
 
 
 def objective_model(ctx, name: str, cfg: dict, seen):

@@ -8,6 +8,7 @@ from scipy.stats import spearmanr
 from sklearn.neighbors import NearestNeighbors
 
 from ... import config, reference
+from ...errors import ParameterError
 from ...config import Param
 from ...detectors import ExactKPCA, PCA
 from ...detectors.kpca import cosine_map, m_memory_check, n_exact_memory_check
@@ -15,6 +16,7 @@ from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
 from .pages import page_out, page_schema
+from ..knn_ls.paper import TRAIN_SIZES
 from .paper import PAPER
 
 # --- approximations against exact KPCA (Fig. 6) -----------------------------------------------------
@@ -145,8 +147,18 @@ def cost_page(cfg: dict) -> dict:
 
 
 # --- motivation: norm imbalance and the distance relation (§3) ---------------------------------------
+def k_fits(cfg: dict) -> dict:
+    """A schema's last check: ``k`` is at most the smallest training set of the run (its nominal size, capped at
+    ``max_train``), so the page cannot fail on it, or quietly use fewer neighbours, after the networks train."""
+    n = min(min(TRAIN_SIZES[a], cfg.get("max_train") or TRAIN_SIZES[a]) for a in PAPER.group_pairings(cfg["pairings"]))
+    if cfg["k"] > n:
+        raise ParameterError(f"parameter 'k' = {cfg['k']} is larger than the training set allows: the smallest training "
+                             f"set of this run has {n:,} images (max_train = {cfg.get('max_train')}); use k <= {n:,}")
+    return {}
+
+
 MOTIVATION = page_schema("kpca.motivation", [Param("k", "int", "neighbour of the k-NN distances", low=1)],
-                     k={"smoke": 10, "quick": 50, "paper": 50})
+                         derived=k_fits, k={"smoke": 10, "quick": 50, "paper": 50})
 
 
 class NormScore:
@@ -167,7 +179,10 @@ class RawKNN:
 
     def fit(self, train_layers, y=None, logits=None):
         z = train_layers[0]
-        nn = NearestNeighbors(n_neighbors=min(self.k, len(z)), algorithm="brute")
+        if self.k > len(z):  # never fewer neighbours than the page says it used
+            raise ParameterError(f"parameter 'k' = {self.k} is larger than the {len(z):,} training features; "
+                                 f"use k <= {len(z):,}")
+        nn = NearestNeighbors(n_neighbors=self.k, algorithm="brute")
         self.nn_ = nn.fit(cosine_map(z) if self.cosine else z)
         return self
 

@@ -14,10 +14,11 @@ from .common import PAPER_IMAGENET, data_sentence, run_methods, shown_table, sum
 from .paper import PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, pairings_param
 
 
-def page_schema(name: str, extra: list, **profile_extra) -> Schema:
+def page_schema(name: str, extra: list, derived=None, **profile_extra) -> Schema:
     prof = {k: dict(v, **{p: d[k] for p, d in profile_extra.items()}) for k, v in
             (("smoke", SMOKE), ("quick", QUICK), ("paper", PAPER_PROFILE))}
-    return config.register(Schema(name=name, params=[pairings_param(), *extra, *common_params()], profiles=prof))
+    return config.register(Schema(name=name, params=[pairings_param(), *extra, *common_params()], profiles=prof,
+                                  derived=derived))
 
 
 def page_out(rows, claims, **extra) -> dict:
