@@ -37,9 +37,10 @@ env: $(STAMP)
 test: env
 	$(BIN)/python -m pytest
 
-# The tests marked slow (pyproject.toml) need a notebook kernel, a browser or otter; the others run here.
+# The tests marked slow (pyproject.toml) need a notebook kernel, a browser or otter; the others run here,
+# one pytest worker per core (pytest-xdist; every test has its own cache folder).
 test-fast: env
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)
