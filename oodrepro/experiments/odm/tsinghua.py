@@ -24,8 +24,8 @@ from ...engine.core import needs_rows
 from ...errors import DataNotFoundError, OodreproError
 from ...executor import Unit, executor
 from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
-from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, method_diff, odm_claim, paper_value, shown_wide,
-                    summary_by_metric, torch_threads, training_params)
+from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
+                    shown_wide, summary_by_metric, torch_threads, training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
 #: The data set a run reads, by ``source`` (its files enter the provenance: oodrepro.data.SOURCE_FILES)
@@ -237,30 +237,10 @@ def wide(s: pd.DataFrame) -> pd.DataFrame:
     return shown_wide(s, ours, LABELS)
 
 
-def gap_sentence(rows: pd.DataFrame) -> str:
-    """Where ours differ from Table 2 on unseen novelty, by how much, and the reason we think most likely: how
-    well each network separates the known classes (its accuracy) against the paper's."""
-    g = rows[(rows.status == "ok") & (rows.get("split", "grouped") == "grouped")] if len(rows) else rows
-    if g.empty or "auroc" not in g:
-        return ""
-    parts, pairs = [], []
-    for m in [m for m in ("odin", "ml", "odm:tsinghua") if m in set(g.method)]:
-        meth, _, seen = m.partition(":")
-        r = g[(g.method == m) & (g.ood == "tsinghua")]
-        p_auc = paper_value("Table 2", "tsinghua", "tsinghua", meth, "auroc", seen)
-        p_acc = paper_value("Table 2", "tsinghua", "", meth, "accuracy", seen)
-        parts.append(f"{LABELS[m]}: novelty AUROC {100 * r.auroc.mean():.2f} against {100 * p_auc:.2f} "
-                     f"(Δ {100 * (r.auroc.mean() - p_auc):+.2f}), accuracy on the known classes "
-                     f"{100 * r.accuracy.mean():.2f} % against {100 * p_acc:.2f} %")
-        pairs.append((r.accuracy.mean() - p_acc, r.auroc.mean() - p_auc))
-    order = [b for _, b in sorted(pairs)]
-    follows = len(pairs) > 1 and all(x <= y for x, y in zip(order, order[1:]))
-    why = ("The gap on novelty grows as the network's accuracy falls behind the paper's: an embedding that separates "
-           "the known classes less cleanly also leaves less room between them and the unseen ones, so we put the gap "
-           "down mostly to training — a WRN-10-2 for the steps above on a CPU, not the paper's WRN-28-10 for 10,000 "
-           "steps." if follows else
-           "The gap on novelty does not follow the networks' accuracy here, so training alone does not explain it.")
-    return "**Where ours differ, and why we think so.** " + "; ".join(parts) + ". " + why
+def _gap(rows: pd.DataFrame) -> str:
+    grouped = rows[rows.get("split", "grouped") == "grouped"] if len(rows) else rows
+    return gap_sentence(grouped, "Table 2", "tsinghua", ("odin", "ml", "odm:tsinghua"), "tsinghua", LABELS,
+                        "a WRN-10-2 for the steps above on a CPU, not the paper's WRN-28-10 for 10,000 steps")
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
@@ -304,7 +284,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             + ("" if not failed else " **Failed and left out of the tables:** "
                + "; ".join(f"{i['split']} ({i['error']})" for i in failed) + "."))
     return {"data_md": Markdown(data_txt), "odin_md": Markdown(odin),
-            "gap_md": Markdown(gap_sentence(rows) if cfg["source"] != "synthetic" else ""), "tbl_t2": t2, "tbl_t4": t4,
+            "gap_md": Markdown(_gap(rows) if cfg["source"] != "synthetic" else ""), "tbl_t2": t2, "tbl_t4": t4,
             "tbl_split": report.styled(grp, "The grouped split: classes with ≥ 10 images, grouped by the table "
                                        "tt100k_groups.csv, groups split 50/20/30 % with the split seed.", index=False, profile=cfg.get("profile"))
             if len(grp) else "No split: no data."}
