@@ -238,7 +238,7 @@ def wide(s: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gap(rows: pd.DataFrame) -> str:
-    grouped = rows[rows.get("split", "grouped") == "grouped"] if len(rows) else rows
+    grouped = rows[rows["split"] == "grouped"] if "split" in rows else rows
     return gap_sentence(grouped, "Table 2", "tsinghua", ("odin", "ml", "odm:tsinghua"), "tsinghua", LABELS,
                         "a WRN-10-2 for the steps above on a CPU, not the paper's WRN-28-10 for 10,000 steps")
 
