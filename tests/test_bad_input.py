@@ -346,6 +346,12 @@ def _page_param(schema, profile="quick", **kw):
     return f
 
 
+def _tsinghua_n_anomaly_above_frames(tmp):
+    from oodrepro.experiments.odm import tsinghua
+
+    tsinghua.load_signs(config.resolve("odm.tsinghua", "smoke", n_anomaly=1000))
+
+
 def _raw_knn_k_above_n(tmp):
     from oodrepro.experiments.kpca.approx import RawKNN
 
@@ -669,6 +675,9 @@ CASES = [
     ("kpca-motivation-k-above-max-train", _page_param("kpca.motivation", k=300, max_train=200), ParameterError,
      "use k <= 200"),
     ("kpca-raw-knn-k-above-n", _raw_knn_k_above_n, ParameterError, "'k' = 5 is larger than the 3 training features"),
+    # issue 21, class 1: more background patches asked for than the frames give (was: a smaller test set, unsaid)
+    ("tsinghua-n-anomaly-above-frames", _tsinghua_n_anomaly_above_frames, ParameterError,
+     "parameter 'n_anomaly' = 1000 needs 2,000 background patches"),
     # issue 21, class 4: M / N too large for memory named up front (estimate and the machine's memory)
     ("kpca-fit-m-over-memory", _kpca_fit_m_over_memory, ParameterError,
      "parameter 'n_components' = 2000 needs about 161.7 MB of memory"),

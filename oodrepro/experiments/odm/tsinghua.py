@@ -21,7 +21,7 @@ from ...data import tt100k
 from ...data.core import from_uint8, gaussian_noise
 from ...data.tt100k_synth import write_synthetic
 from ...engine.core import needs_rows
-from ...errors import DataNotFoundError, OodreproError
+from ...errors import ParameterError, DataNotFoundError, OodreproError
 from ...executor import Unit, executor
 from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
 from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
@@ -52,7 +52,7 @@ SCHEMA = config.register(Schema(
                       n_anomaly=100, seeds=[0], embedding_dim=32, epochs=2, batch_size=64, device="cpu",
                       odin_temperatures=[1.0, 1000.0], odin_epsilons=[0.0, 0.002]),
         "quick": dict(BASE, source="synthetic", arch="lenet5", split_seed=0, random_splits=0, seen_kinds=list(SEEN_KINDS),
-                      n_anomaly=300, seeds=[0], embedding_dim=32, epochs=15, batch_size=64),
+                      n_anomaly=240, seeds=[0], embedding_dim=32, epochs=15, batch_size=64),
         "paper": dict(BASE, source="cropped", arch="wrn10_2", split_seed=0, random_splits=3, seen_kinds=list(SEEN_KINDS),
                       n_anomaly=1200, seeds=[0], embedding_dim=32, recipe="odm_cpu", pairs="all", epochs=None,
                       batch_size=None, lr=None),
@@ -86,6 +86,9 @@ def load_signs(cfg: dict) -> dict:
     ann = tt100k.read_annotations(root)
     signs = tt100k.crop_signs(root, ann=ann)
     bg = tt100k.background_patches(root, 2 * n, seed=1, ann=ann)["x"]
+    if len(bg) < 2 * n:  # too few frames: never a smaller test set than the page says
+        raise ParameterError(f"parameter 'n_anomaly' = {n} needs {2 * n:,} background patches (a seen and a test set) "
+                             f"but the frames of {note} give {len(bg):,}; use n_anomaly <= {len(bg) // 2:,}")
     return {"x": signs["x"], "labels": signs["labels"], "bg_seen": bg[:n], "bg_test": bg[n:], "note": note}
 
 
