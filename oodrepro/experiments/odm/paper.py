@@ -133,7 +133,7 @@ def gap_sentence(rows: pd.DataFrame, table: str, block: str, methods, novelty: s
     g = rows[rows.status == "ok"] if len(rows) else rows
     if g.empty or "auroc" not in g:
         return ""
-    parts, pairs, spread = [], [], []
+    parts, pairs, spread, beyond = [], [], [], []
     for m in [m for m in methods if m in set(g.method)]:
         meth, _, kind = m.partition(":")
         tag = (seen or {}).get(meth, kind)
@@ -147,6 +147,8 @@ def gap_sentence(rows: pd.DataFrame, table: str, block: str, methods, novelty: s
                      f"classes {100 * r.accuracy.mean():.2f} % against {100 * p_acc:.2f} %")
         pairs.append((r.accuracy.mean() - p_acc, r.auroc.mean() - p_auc))
         spread.append(sd)
+        if np.isfinite(sd) and abs(r.auroc.mean() - p_auc) > 2 * sd:
+            beyond.append(labels[m])
     order = [b for _, b in sorted(pairs)]
     follows = len(pairs) > 1 and all(x <= y for x, y in zip(order, order[1:]))
     if follows:
@@ -157,8 +159,10 @@ def gap_sentence(rows: pd.DataFrame, table: str, block: str, methods, novelty: s
         why = "The gap on novelty does not follow the networks' accuracy here, so training alone does not explain it."
         if any(np.isfinite(spread)):
             why += (f" Between our seeds the novelty AUROC of one method varies by up to {100 * np.nanmax(spread):.2f} "
-                    "points (sample sd): a single run can land that far from the mean, so a gap of a few points is "
-                    "within what a seed changes.")
+                    "points (sample sd): a single run can land that far from the mean.")
+            why += (f" The gap of {', '.join(beyond)} is more than twice our seeds' sd, so a seed does not explain it "
+                    "either; we have not measured its cause." if beyond else
+                    " Every gap here is within twice that sd: what a seed changes.")
     return "**Where ours differ, and why we think so.** " + "; ".join(parts) + ". " + why
 
 

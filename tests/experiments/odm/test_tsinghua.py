@@ -79,3 +79,5 @@ def test_the_gap_names_the_seeds_spread_when_training_does_not_explain_it():
                         "x", seen={"odm": mnist.SEEN_TAG})
     assert "Ours - ML: novelty AUROC 94.00 (sd 4.00 over 3 seeds) against 94.48 (Δ -0.48)" in text
     assert "does not follow" in text and "varies by up to 4.00 points" in text
+    # CE's gap (85.00 against 92.33) is more than twice its sd (0): named; ML's (-0.48 against sd 4.00) is not
+    assert "The gap of CE (max softmax) is more than twice our seeds' sd" in text
