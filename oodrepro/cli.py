@@ -618,7 +618,10 @@ def cmd_archive(args) -> int:
                                 "(or pass --results-dir)")
         from .engine.page import page_code
 
-        entry = archive.add(args.page, src, archive_provenance(src), page_code(args.page))
+        prov = archive_provenance(src)
+        if args.cost_of:
+            prov = with_cost_of(prov, src, Path(args.cost_of))
+        entry = archive.add(args.page, src, prov, page_code(args.page))
         print(f"archived {args.page}: {entry['files']['result.json'][:12]}… ({entry.get('wall_seconds', 0):.0f} s wall, "
               f"{len(entry.get('networks', []))} stored networks, {len(entry.get('data', {}))} data files)")
         return 0
@@ -657,6 +660,31 @@ def archive_provenance(result_path: Path) -> dict:
     return {"command": meta.get("command") or "?", "commit": meta.get("git_commit"), "machine": checkpoints.machine(),
             "wall_seconds": meta.get("wall_time_s"), "cpu_seconds": round(cpu, 1),
             "networks": sorted(e["file"] for e in nets.values()), "data": files}
+
+
+#: Parameters that may differ between a run and the earlier run whose cost it carries (``archive add --cost-of``).
+_COST_FREE = ("results_dir",)
+
+
+def with_cost_of(prov: dict, src: Path, earlier: Path) -> dict:
+    """``prov`` with the wall and CPU time of ``earlier`` added: a run that read its networks and scores from the
+    cache an earlier run of the same page and parameters filled (after a change of the page's text only) costs what
+    both did. The earlier run's command, commit and times are kept as ``cost_from``."""
+    from . import results
+
+    if not earlier.is_file():
+        raise OodreproError(f"--cost-of {earlier}: no such result file")
+    now, then = results.read(src), results.read(earlier)
+    strip = (lambda d: {k: v for k, v in d["meta"]["params"].items() if k not in _COST_FREE})
+    if then.get("notebook") != now.get("notebook") or strip(then) != strip(now):
+        raise OodreproError(f"--cost-of {earlier}: not a run of {now.get('notebook')!r} with the same parameters; "
+                            "its cost would not be this run's")
+    m = then["meta"]
+    extra = {"wall_seconds": m.get("wall_time_s") or 0.0, "cpu_seconds": m.get("cpu_seconds") or 0.0}
+    out = dict(prov, wall_seconds=(prov.get("wall_seconds") or 0.0) + extra["wall_seconds"],
+               cpu_seconds=round((prov.get("cpu_seconds") or 0.0) + extra["cpu_seconds"], 1))
+    out["cost_from"] = {"result": str(earlier), "command": m.get("command"), "commit": m.get("git_commit"), **extra}
+    return out
 
 
 def cmd_params(args) -> int:
@@ -716,6 +744,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("action", choices=("add", "check", "list"))
     a.add_argument("page", nargs="?", help="the page to archive (add), e.g. kpca/main")
     a.add_argument("--results-dir", default="results", help="where the run wrote its result files (default results)")
+    a.add_argument("--cost-of", metavar="RESULT", help="add the wall and CPU time of this earlier run of the page "
+                   "with the same parameters, whose cache this run read (add)")
     a.set_defaults(fn=cmd_archive)
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")

@@ -97,3 +97,19 @@ def test_no_archive_means_the_reason_in_its_place(tmp_path, monkeypatch):
     assert a is None and "No paper-scale run of this page is archived yet" in note
     a, note = pages._archived(pages.spec(PAGE), pages.Page(PAGE, {"profile": "paper"}, {}, None))
     assert a is None and "ran the paper profile itself" in note
+
+
+def test_archive_add_cost_of_adds_an_earlier_runs_cost_and_refuses_another_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    params = {"profile": "paper", "seeds": [0], "pairings": ["cifar10->svhn"]}
+    code = pages.page_code(PAGE)
+    first = results.write(tmp_path / "a" / f"{PAGE}.json", PAGE, dict(params, results_dir="a"), [], wall_time_s=2000.0,
+                          extra={"code": code})
+    results.write(tmp_path / "b" / f"{PAGE}.json", PAGE, dict(params, results_dir="b"), [], wall_time_s=25.0,
+                  extra={"code": code})
+    assert cli.main(["archive", "add", PAGE, "--results-dir", str(tmp_path / "b"), "--cost-of", str(first)]) == 0
+    e = archive.manifest()["pages"][PAGE]
+    assert e["wall_seconds"] == 2025.0 and e["cost_from"]["wall_seconds"] == 2000.0
+    other = results.write(tmp_path / "c" / f"{PAGE}.json", PAGE, dict(params, seeds=[0, 1]), [], wall_time_s=9.0)
+    assert cli.main(["archive", "add", PAGE, "--results-dir", str(tmp_path / "b"), "--cost-of", str(other)]) == 2
+    assert archive.manifest()["pages"][PAGE]["wall_seconds"] == 2025.0  # the refused add changed nothing
