@@ -90,7 +90,8 @@ def _seed_rows(cfg: dict, ctx, sets) -> tuple[list[dict], list[dict], dict]:
     for m in sc.methods(cfg["embedding_dim"]):
         s_in, acc = sc.score(m, test_in), sc.accuracy(m, test_in)
         for o, ds in oods.items():
-            rows.append({"method": m.split("/")[0], "ood": o, "seed": seed, "status": "ok", "accuracy": acc,
+            rows.append({"method": m.split("/")[0], "ood": o, "train": cfg["dataset"], "seed": seed, "status": "ok",
+                         "accuracy": acc,
                          **metric_row(s_in, sc.score(m, ds)),
                          **{f"authors_{k}": v for k, v in metric_row(s_in, sc.score(m, ds), "authors").items()}})
     pts = []
