@@ -37,7 +37,8 @@ env: $(STAMP)
 test: env
 	$(BIN)/python -m pytest
 
-# The tests marked slow (pyproject.toml) need a notebook kernel, a browser or otter; the others run here,
+# The tests marked slow (pyproject.toml) need a notebook kernel, a browser, otter, a Dask cluster or fresh
+# training processes; the others run here,
 # one pytest worker per core (pytest-xdist; every test has its own cache folder).
 test-fast: env
 	$(BIN)/python -m pytest -m "not slow" -n auto

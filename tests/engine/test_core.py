@@ -91,6 +91,7 @@ def _run_copy(pkg_parent: Path, cache_dir: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # three fresh interpreters, each importing torch and training: make test, not test-fast
 def test_editing_a_detector_recomputes_its_scores_but_not_the_model(tmp_path):
     copy = tmp_path / "src"
     shutil.copytree(ROOT / "oodrepro", copy / "oodrepro", ignore=shutil.ignore_patterns("__pycache__"))
