@@ -242,8 +242,9 @@ def wide(s: pd.DataFrame) -> pd.DataFrame:
 
 def _gap(rows: pd.DataFrame) -> str:
     grouped = rows[rows["split"] == "grouped"] if "split" in rows else rows
+    pt = PAPER_TSINGHUA_TRAINING
     return gap_sentence(grouped, "Table 2", "tsinghua", ("odin", "ml", "odm:tsinghua"), "tsinghua", LABELS,
-                        "a WRN-10-2 for the steps above on a CPU, not the paper's WRN-28-10 for 10,000 steps")
+                        f"a WRN-10-2 for the steps above on a CPU, not the paper's {pt['arch']} for {pt['steps']:,} steps")
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
