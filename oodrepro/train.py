@@ -14,7 +14,9 @@ Label smoothing with amount α replaces the one-hot target of class c by
 """
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -187,6 +189,38 @@ def definition(arch: str, train_set: Dataset, loss: Loss, recipe: recipes.Recipe
             "ood": None if ood_set is None else ood_set.fingerprint}
 
 
+#: Environment variable: how many torch threads a training uses (default 1).
+TRAIN_THREADS_ENV = "OODREPRO_TRAIN_THREADS"
+
+
+def train_threads() -> int:
+    """The torch thread count every training runs with: ``$OODREPRO_TRAIN_THREADS``, default 1.
+
+    CPU training is not bit-identical across thread counts (the order of floating-point reductions
+    changes), so a seed gives the same weights on every machine only at a fixed count. Training is pinned
+    to it whatever the kernel's own thread setting; a count other than 1 enters the model's cache key."""
+    raw = os.environ.get(TRAIN_THREADS_ENV, "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ParameterError(f"${TRAIN_THREADS_ENV} = {raw!r} is not accepted; use a positive integer (default 1)")
+    return n
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``torch.set_num_threads(n)`` (restored afterwards); None leaves torch's setting."""
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def model_params(defn: dict, code: str, device: str) -> dict:
     """A trained model's cache-key parameters: its definition (the data enter as the key's fingerprint), the
     training code's fingerprint and the device type it trains on (numerics differ between devices)."""
@@ -218,7 +252,9 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     networks); a stored network with the same :func:`definition` is loaded instead of training, unless
     ``retrain`` (then it is trained again and the stored one replaced: after the training code changed).
 
-    The cache key holds the definition and the fingerprint of the training code. Returns the model in eval
+    Training runs with :func:`train_threads` torch threads (default 1: a seed gives the same weights on
+    every machine). The cache key holds the definition, the fingerprint of the training code and a thread
+    count other than 1. Returns the model in eval
     mode on the CPU, with ``cache_key``, ``history`` (per-epoch loss, and training accuracy for
     classifiers), ``steps``, ``fit_seconds``, ``recipe``, and ``stored`` (the manifest entry or None;
     ``stale_code`` when the training code changed since it was stored).
@@ -235,13 +271,15 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
     out_dim = n_classes if embedding_dim is None else check_embedding_dim(embedding_dim)
     defn = definition(arch, train_set, loss, recipe, seed, out_dim, n_classes, ood_set)
     code = function_fingerprint(_train, _ood_mixer, type(loss), models.ARCHITECTURES.get(arch, models.build))
-    params = model_params(defn, code, device)
+    threads = train_threads()
+    params = model_params(defn, code, device) | ({} if threads == 1 else {"threads": threads})
     t0 = time.perf_counter()
     out, entry = (None, None) if retrain else _stored(defn, code)
     if out is None:
-        out = cache.cached("model", params, lambda: _train(arch, train_set, out_dim, n_classes, loss, recipe, int(seed),
-                                                           device, progress, ood_set),
-                           fingerprint=train_set.fingerprint, enabled=use_cache)
+        with torch_threads(threads):
+            out = cache.cached("model", params, lambda: _train(arch, train_set, out_dim, n_classes, loss, recipe,
+                                                               int(seed), device, progress, ood_set),
+                               fingerprint=train_set.fingerprint, enabled=use_cache)
         if store:
             entry = checkpoints.store(defn, out["state"], _store_info(out, code), store)
     model = models.build(arch, train_set.shape, out_dim)

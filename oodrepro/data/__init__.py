@@ -30,7 +30,7 @@ from .files import array_bundle, image_folder, load_features
 
 __all__ = ["Dataset", "load", "data_root", "available", "EMBEDDED", "TORCHVISION", "SHIFTS", "conform",
            "hflip", "vflip", "gaussian_noise", "uniform_noise", "class_subset", "image_folder",
-           "array_bundle", "load_features", "from_uint8", "DataNotFoundError"]
+           "array_bundle", "load_features", "from_uint8", "DataNotFoundError", "TRAIN_SIZES"]
 
 ROOT_ENV = "OODREPRO_DATA_ROOT"
 
@@ -53,6 +53,11 @@ TORCHVISION = {
     "gtsrb": tvsets.gtsrb,
     "imagenet32": tvsets.imagenet32,
 }
+
+#: Training-split sizes of the registry's in-distribution sets (before any ``max_train`` cap), so that a
+#: page can check a number of neighbours before it loads data or trains a network.
+TRAIN_SIZES = {"mnist5k": 4000, "mnist": 60_000, "fashion_mnist": 60_000, "svhn": 73_257, "cifar10": 50_000,
+               "cifar100": 50_000, "celeba": 162_770}
 
 ALIASES = {"fashionmnist": "fashion_mnist", "fmnist": "fashion_mnist", "emnist": "emnist_digits",
            "cifar-10": "cifar10", "cifar-100": "cifar100", "imagenet": "imagenet32"}

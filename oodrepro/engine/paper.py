@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from .. import reference
+from ..data import TRAIN_SIZES
 from ..errors import ParameterError
 
 
@@ -90,3 +91,24 @@ class Paper:
             if b not in out.setdefault(a, []):
                 out[a].append(b)
         return out
+
+    def smallest_train(self, cfg: dict) -> int | None:
+        """The smallest training set a run's ``pairings`` train on: each in-distribution set's nominal size
+        (:data:`oodrepro.data.TRAIN_SIZES`) capped at ``cfg["max_train"]``; None if a set's size is unknown."""
+        sizes = [TRAIN_SIZES.get(a) for a in self.group_pairings(cfg["pairings"])]
+        if not sizes or None in sizes:
+            return None
+        cap = cfg.get("max_train")
+        return min(min(s, cap) if cap else s for s in sizes)
+
+    def check_neighbours(self, cfg: dict, limits: Callable[[int], Sequence[tuple[str, int, int]]]) -> dict:
+        """A schema's last check (its ``derived``): every number of neighbours fits the run's smallest training
+        set ``n`` (:meth:`smallest_train`), so a run cannot fail on it after its networks are trained.
+        ``limits(n)`` gives ``(parameter name, value, largest accepted value)`` triples."""
+        n = self.smallest_train(cfg)
+        for name, k, limit in ([] if n is None else limits(n)):
+            if k > limit:
+                raise ParameterError(f"parameter {name!r} = {k} is larger than the training set allows: the smallest "
+                                     f"training set of this run has {n:,} images (max_train = {cfg.get('max_train')}); "
+                                     f"use {name} <= {limit:,}")
+        return {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ... import config, reference, train
 from ...config import Param
-from ...errors import ParameterError
 from ...engine import ModelSpec, Paper
 from ...engine.core import DERIVED
 
@@ -58,26 +57,16 @@ def test_accuracy(ctx, alpha: float) -> float:
     return float((ctx.emb(ls_model(ctx, alpha), ctx.in_test, [0])[0].argmax(1) == ctx.in_test.y).mean())
 
 
-#: Training-split sizes of the in-distribution sets (before ``max_train``), to check k before training.
-TRAIN_SIZES = {"mnist5k": 4000, "mnist": 60_000, "fashion_mnist": 60_000, "svhn": 73_257, "cifar10": 50_000,
-               "celeba": 162_770}
-
-
 def check_neighbours(cfg: dict) -> dict:
-    """A schema's last check: every number of neighbours fits the smallest training set the run uses
-    (k-NN's leave-one-out normaliser needs k ≤ n − 1; Robust k-NN's bank is n minus its calibration
-    share), so a run cannot fail on it after the models are trained."""
-    sizes = [min(TRAIN_SIZES[a], cfg.get("max_train") or TRAIN_SIZES[a]) for a in PAPER.group_pairings(cfg["pairings"])]
-    n = min(sizes)
-    ks = [("k", cfg["k"], n - 1)] + [("k_grid", k, n - 1) for k in cfg.get("k_grid") or []]
-    if "robust_knn" in (cfg.get("methods") or []):
-        ks.append(("robust_k", cfg["robust_k"], int(n * (1 - cfg["calibration"])) - 1))
-    for name, k, limit in ks:
-        if k > limit:
-            raise ParameterError(f"parameter {name!r} = {k} is larger than the training set allows: the smallest "
-                                 f"training set of this run has {n:,} images (max_train = {cfg.get('max_train')}); "
-                                 f"use {name} <= {limit:,}")
-    return {}
+    """A schema's last check (:meth:`Paper.check_neighbours`): k-NN's leave-one-out normaliser needs
+    k ≤ n − 1; Robust k-NN's bank is n minus its calibration share."""
+    def limits(n):
+        out = [("k", cfg["k"], n - 1)] + [("k_grid", k, n - 1) for k in cfg.get("k_grid") or []]
+        if "robust_knn" in (cfg.get("methods") or []):
+            out.append(("robust_k", cfg["robust_k"], int(n * (1 - cfg["calibration"])) - 1))
+        return out
+
+    return PAPER.check_neighbours(cfg, limits)
 
 
 def paper_pairings() -> list[str]:

@@ -16,7 +16,6 @@ from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
 from .pages import page_out, page_schema
-from ..knn_ls.paper import TRAIN_SIZES
 from .paper import PAPER
 
 # --- approximations against exact KPCA (Fig. 6) -----------------------------------------------------
@@ -148,13 +147,9 @@ def cost_page(cfg: dict) -> dict:
 
 # --- motivation: norm imbalance and the distance relation (§3) ---------------------------------------
 def k_fits(cfg: dict) -> dict:
-    """A schema's last check: ``k`` is at most the smallest training set of the run (its nominal size, capped at
-    ``max_train``), so the page cannot fail on it, or quietly use fewer neighbours, after the networks train."""
-    n = min(min(TRAIN_SIZES[a], cfg.get("max_train") or TRAIN_SIZES[a]) for a in PAPER.group_pairings(cfg["pairings"]))
-    if cfg["k"] > n:
-        raise ParameterError(f"parameter 'k' = {cfg['k']} is larger than the training set allows: the smallest training "
-                             f"set of this run has {n:,} images (max_train = {cfg.get('max_train')}); use k <= {n:,}")
-    return {}
+    """A schema's last check (:meth:`Paper.check_neighbours`): ``k`` is at most the smallest training set of the
+    run, so the page cannot fail on it, or quietly use fewer neighbours, after the networks train."""
+    return PAPER.check_neighbours(cfg, lambda n: [("k", cfg["k"], n)])
 
 
 MOTIVATION = page_schema("kpca.motivation", [Param("k", "int", "neighbour of the k-NN distances", low=1)],

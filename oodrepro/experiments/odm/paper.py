@@ -3,13 +3,11 @@ Detection*, BMVC 2018): method and data labels, the reference lookups (the paper
 and the parameters its pages share."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
-import torch
 
 from ... import config, recipes, reference, report
+from ...train import torch_threads
 from ...config import Param
 from . import losses
 from ...engine.claims import paired_claim, paired_difference, summarise
@@ -74,22 +72,10 @@ def training_params() -> list[Param]:
               high=1.0, min_len=1),
         Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
         Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
-        Param("threads", "int", "torch CPU threads while the page runs (1 avoids oversubscribing a shared "
-              "machine: these networks are small); None = torch's default", low=1, allow_none=True),
+        Param("threads", "int", "torch CPU threads while the page scores (training is pinned to "
+              "$OODREPRO_TRAIN_THREADS, default 1); None = torch's default", low=1, allow_none=True),
         Param("results_dir", "str", "where result files are written"),
     ]
-
-
-@contextmanager
-def torch_threads(n: int | None):
-    """Run a block with ``torch.set_num_threads(n)`` (restored afterwards); None leaves torch's setting."""
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 #: Smallest AUROC difference an odm claim counts (with one seed the s.e. is 0, so this alone guards against noise).
