@@ -358,6 +358,15 @@ def _raw_knn_k_above_n(tmp):
     RawKNN(5).fit([np.zeros((3, 2))])
 
 
+def _train_threads(value):  # a bad $OODREPRO_TRAIN_THREADS is named before any training starts
+    def call(tmp, monkeypatch):
+        from oodrepro import train
+
+        monkeypatch.setenv("OODREPRO_TRAIN_THREADS", value)
+        train.fit_classifier("mlp", data.load("digits", "train"), epochs=1, progress=False, use_cache=False)
+    return call
+
+
 def _disk_full(errno_value):  # a write fails as on a full disk / over quota / on a read-only file system
     def fail(self, *a, **k):
         raise OSError(errno_value, os.strerror(errno_value), str(self))
@@ -674,6 +683,8 @@ CASES = [
      "parameter 'k' = 5000 is larger than the training set allows"),
     ("kpca-motivation-k-above-max-train", _page_param("kpca.motivation", k=300, max_train=200), ParameterError,
      "use k <= 200"),
+    ("train-threads-zero", _train_threads("0"), ParameterError, "$OODREPRO_TRAIN_THREADS = '0' is not accepted"),
+    ("train-threads-word", _train_threads("all"), ParameterError, "$OODREPRO_TRAIN_THREADS = 'all' is not accepted"),
     ("kpca-raw-knn-k-above-n", _raw_knn_k_above_n, ParameterError, "'k' = 5 is larger than the 3 training features"),
     # issue 21, class 1: more background patches asked for than the frames give (was: a smaller test set, unsaid)
     ("tsinghua-n-anomaly-above-frames", _tsinghua_n_anomaly_above_frames, ParameterError,

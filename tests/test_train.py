@@ -108,3 +108,40 @@ def test_fit_mixed_adds_seen_ood_on_every_second_batch_and_is_cached():
     assert a.history[-1]["loss"] < a.history[0]["loss"] * 1.5 and a.steps > 0
     with pytest.raises(ParameterError, match="'embedding_dim'"):
         fit_mixed("mlp", ins, ContrastiveLoss(), embedding_dim=0, epochs=1, progress=False)
+
+
+def test_training_is_pinned_to_one_thread_and_another_count_enters_the_key(monkeypatch):
+    """Issue 21: CPU training is not bit-identical across thread counts, so a seed's weights depended on the
+    kernel's thread setting while the cache key did not say it. Training now runs at $OODREPRO_TRAIN_THREADS
+    (default 1) whatever torch's setting outside; another count is part of the model's key."""
+    ds = data.load("digits", "train")
+    seen = []
+    orig = torch.nn.Module.train
+
+    def spy(self, mode=True):  # model.train() is called inside the training loop; eval() is train(False)
+        if mode:
+            seen.append(torch.get_num_threads())
+        return orig(self, mode)
+
+    monkeypatch.setattr(torch.nn.Module, "train", spy)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        m2 = train.fit_classifier("mlp", ds, epochs=1, seed=3, progress=False, use_cache=False)
+        assert seen and set(seen) == {1}, seen
+        assert torch.get_num_threads() == 2  # restored
+        torch.set_num_threads(1)
+        m1 = train.fit_classifier("mlp", ds, epochs=1, seed=3, progress=False, use_cache=False)
+    finally:
+        torch.set_num_threads(old)
+    assert m1.cache_key == m2.cache_key
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    monkeypatch.setenv("OODREPRO_TRAIN_THREADS", "2")
+    seen.clear()
+    m3 = train.fit_classifier("mlp", ds, epochs=1, seed=3, progress=False, use_cache=False)
+    assert m3.cache_key != m1.cache_key and set(seen) == {2}
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("OODREPRO_TRAIN_THREADS", bad)
+        with pytest.raises(ParameterError, match=rf"\$OODREPRO_TRAIN_THREADS = '{bad}' is not accepted; use a positive"):
+            train.fit_classifier("mlp", ds, epochs=1, seed=3, progress=False, use_cache=False)
