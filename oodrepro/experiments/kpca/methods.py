@@ -97,21 +97,10 @@ def detector(name: str, feats: Features, cfg: dict, seed: int = 0, grid: str | N
 LOGIT_METHODS = ("msp", "maxlogit", "energy", "odin")
 
 
-def scores(det, name: str, feats: Features) -> tuple[np.ndarray, dict]:
-    """Fit ``det`` on the training features and score the test set and every OOD set."""
-    z, logits = feats.train
-    det.fit([z], y=feats.y_train, logits=logits)
-    if name in LOGIT_METHODS:
-        run = (lambda pair: det.score(None, logits=pair[1]))
-    else:
-        run = (lambda pair: det.score([pair[0]]))
-    return run(feats.test), {o: run(p) for o, p in feats.ood.items()}
-
-
 class OnFeatures:
     """A kpca detector as the engine fits and scores it (:class:`oodrepro.engine.Method`): the engine's
     embeddings are ``[z, logits]``; the detector is fitted on ``[z]`` with the labels and logits, and a logit
-    method (:data:`LOGIT_METHODS`) scores the logits, the others ``[z]`` — as :func:`scores` does. Features
+    method (:data:`LOGIT_METHODS`) scores the logits, the others ``[z]`` (also :func:`scores`' dispatch). Features
     without logits (``[z]`` alone: a metric-learned embedding) are fitted with ``logits=None``."""
 
     def __init__(self, det, name: str):
@@ -125,6 +114,13 @@ class OnFeatures:
         if self.name in LOGIT_METHODS:
             return self.det.score(None, logits=layers[1])
         return self.det.score([layers[0]])
+
+
+def scores(det, name: str, feats: Features) -> tuple[np.ndarray, dict]:
+    """Fit ``det`` on the in-memory training features and score the test set and every OOD set
+    (:class:`OnFeatures` on ``(z, logits)`` pairs: the engine's path without a context)."""
+    on = OnFeatures(det, name).fit(list(feats.train), y=feats.y_train)
+    return on.score(list(feats.test)), {o: on.score(list(p)) for o, p in feats.ood.items()}
 
 
 #: What a kpca detector reads from the page's parameters (the score cache key holds them).
