@@ -136,16 +136,7 @@ def results_root(nb: Path, params: dict) -> Path:
     return Path(str(cfg.get("results_dir") or params.get("results_dir") or "results"))
 
 
-def writable_dir(path: Path, what: str) -> Path:
-    """Create ``path`` if needed and check that a file can be written in it; else one clear error."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".probe-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OodreproError(f"{what} {path} is not writable ({type(exc).__name__}: {exc.strerror or exc})") from None
-    return path
+writable_dir = results.writable_dir
 
 
 def check_results_tree(res_root: Path, chapter: Path) -> None:

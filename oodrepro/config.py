@@ -17,6 +17,7 @@ with a message that names the parameter and what is accepted.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -144,6 +145,21 @@ class Param:
                     raise ParameterError(f"parameter {self.name!r} lists {x!r} more than once; give each value once")
                 seen.add(x)
         return v
+
+
+def recipe_check(name: str) -> Callable[[Any], str | None]:
+    """A :class:`Param` ``check`` that applies the training recipe's own bound on its field ``name``
+    (:func:`oodrepro.recipes.check`), so a page refuses up front, under its own parameter, what training would
+    refuse after the data are loaded."""
+    def check(v):
+        from . import recipes
+
+        try:
+            recipes.check(dataclasses.replace(recipes.Recipe("page"), **{name: v}))
+        except ParameterError as exc:
+            return str(exc)
+        return None
+    return check
 
 
 @dataclass

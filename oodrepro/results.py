@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,18 @@ def _cpu_seconds() -> float:
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """Create ``path`` if needed and check that a file can be written in it; else one clear error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OodreproError(f"{what} {path} is not writable ({type(exc).__name__}: {exc.strerror or exc})") from None
+    return path
 
 
 def write(path, notebook: str, params: dict, rows, claims: list[dict] | None = None, wall_time_s: float | None = None,

@@ -358,6 +358,13 @@ def _raw_knn_k_above_n(tmp):
     RawKNN(5).fit([np.zeros((3, 2))])
 
 
+def _results_dir_unwritable(tmp):  # a notebook run (papermill) checks its results folder before computing
+    from oodrepro.engine import page
+
+    (tmp / "ro").write_text("a file where the results folder should be")
+    page.execute("kpca/cost", dict(profile="smoke", results_dir=str(tmp / "ro")))
+
+
 def _train_threads(value):  # a bad $OODREPRO_TRAIN_THREADS is named before any training starts
     def call(tmp, monkeypatch):
         from oodrepro import train
@@ -683,6 +690,61 @@ CASES = [
      "parameter 'k' = 5000 is larger than the training set allows"),
     ("kpca-motivation-k-above-max-train", _page_param("kpca.motivation", k=300, max_train=200), ParameterError,
      "use k <= 200"),
+    # issue 21, class 4 (audit of every page parameter that reaches a detector or the training): refused up front
+    # under the page's own name, not after the networks train under a detector's argument name, nor capped quietly
+    ("knn-layers-below-deepest", _page_param("knn_ls.table1", "smoke", layers=[-4]), ParameterError,
+     "parameter 'layers' = -4 is out of range; accepted: >= -3 and <= 0"),
+    ("knn-depths-below-deepest", _page_param("knn_ls.table2", "smoke", depths=[-7]), ParameterError,
+     "parameter 'depths' = -7 is out of range"),
+    ("knn-robust-k-above-bank", _page_param("knn_ls.table1", "smoke", methods=["robust_knn"], robust_k=893,
+                                            calibration=0.106), ParameterError, "use robust_k <= 889"),
+    ("knn-calibration-holds-out-nothing", _page_param("knn_ls.table1", "smoke", methods=["robust_knn"], max_train=20,
+                                                      calibration=0.25, robust_k=1), ParameterError,
+     "parameter 'calibration' = 0.25 holds out no calibration image"),
+    ("knn-epochs-above-recipe", _page_param("knn_ls.table1", "smoke", epochs=20000), ParameterError,
+     "parameter 'epochs': recipe field 'epochs' = 20000 is not accepted"),
+    ("kpca-epochs-above-recipe", _page_param("kpca.main", "smoke", epochs=20000), ParameterError,
+     "parameter 'epochs': recipe field 'epochs' = 20000"),
+    ("odm-epochs-above-recipe", _page_param("odm.tsinghua", "smoke", epochs=20000), ParameterError,
+     "parameter 'epochs': recipe field 'epochs' = 20000"),
+    ("grid-epochs-above-recipe", _page_param("beyond.objectives", "smoke", epochs=20000), ParameterError,
+     "parameter 'epochs': recipe field 'epochs' = 20000"),
+    ("kpca-landmarks-m-above-train", _page_param("kpca.landmarks", "smoke", m_grid=[64, 2000]), ParameterError,
+     "parameter 'm_grid' = 2000 is larger than the training set allows"),
+    ("kpca-sensitivity-m-above-heldout-train", _page_param("kpca.sensitivity", "smoke", pairings=["mnist5k->heldout"],
+                                                           m_grid=[900]), ParameterError, "has 800 images"),
+    ("kpca-motivation-k-above-heldout-train", _page_param("kpca.motivation", "smoke", pairings=["mnist5k->heldout"],
+                                                          k=900), ParameterError, "use k <= 800"),
+    ("kpca-main-nystroem-m-above-train", _page_param("kpca.main", "smoke", n_components=2000,
+                                                     methods=["kpca_nys", "kpca_rff"]), ParameterError,
+     "parameter 'n_components' = 2000 is larger than the training set allows"),
+    ("kpca-approx-size-above-n-exact", _page_param("kpca.approximation", "smoke", size_grid=[16, 64, 512], n_exact=300),
+     ParameterError, "parameter 'size_grid' = 512 is above n_exact = 300"),
+    ("kpca-approx-n-exact-above-train", _page_param("kpca.approximation", "smoke", n_exact=5000), ParameterError,
+     "parameter 'n_exact' = 5000 is larger than the training set allows"),
+    ("kpca-cost-m-above-smallest-n", _page_param("kpca.cost", "smoke", n_components=2000, n_grid=[100, 200]),
+     ParameterError, "parameter 'n_components' = 2000 is above the smallest N of n_grid (100)"),
+    ("kpca-heldout-of-cifar", _page_param("kpca.main", "smoke", pairings=["cifar10->heldout"]), ParameterError,
+     "pairing 'cifar10->heldout': the held-out classes"),
+    ("grid-nystroem-m-above-train", _page_param("beyond.objectives", "smoke", n_components=1000), ParameterError,
+     "parameter 'n_components' = 1000 is larger than the training set allows"),
+    ("grid-n-components-over-memory", _page_param("beyond.objectives", "smoke", n_components=251370), ParameterError,
+     "parameter 'n_components': 251370 needs about"),
+    ("odm-figure-dim-1", _page_param("odm.mnist", "smoke", figure_dim=1), ParameterError,
+     "parameter 'figure_dim' = 1 is out of range; accepted: >= 2 and <= 3"),
+    ("odm-figure-dim-4", _page_param("odm.mnist", "smoke", figure_dim=4), ParameterError,
+     "parameter 'figure_dim' = 4 is out of range"),
+    ("tsinghua-embedding-dim-1", _page_param("odm.tsinghua", "smoke", embedding_dim=1), ParameterError,
+     "parameter 'embedding_dim' = 1 is out of range; accepted: >= 2"),
+    ("odm-recipe-with-label-smoothing", _page_param("odm.mnist", "smoke", recipe="cifar_speedrun"), ParameterError,
+     "parameter 'recipe' = 'cifar_speedrun' is not accepted"),
+    ("theory-k-grid-runs-nowhere", _page_param("knn_ls.theory", "smoke", n_grid=[50], k_grid=[100]), ParameterError,
+     "parameter 'k_grid' = 100 runs at no sample size"),
+    ("theory-k-grid-above-every-n", _page_param("knn_ls.theory", "smoke", k_grid=[1, 5000], n_grid=[500]),
+     ParameterError, "use k_grid values below 500"),
+    ("theory-prop1-ks-above-n", _page_param("knn_ls.theory", "smoke", prop1_n=50, prop1_ks=[100]), ParameterError,
+     "parameter 'prop1_ks' = 100 runs at no sample size"),
+    ("page-results-dir-not-a-folder", _results_dir_unwritable, OodreproError, "is not writable"),
     ("train-threads-zero", _train_threads("0"), ParameterError, "$OODREPRO_TRAIN_THREADS = '0' is not accepted"),
     ("train-threads-word", _train_threads("all"), ParameterError, "$OODREPRO_TRAIN_THREADS = 'all' is not accepted"),
     ("kpca-raw-knn-k-above-n", _raw_knn_k_above_n, ParameterError, "'k' = 5 is larger than the 3 training features"),

@@ -179,6 +179,8 @@ def execute(name: str, namespace: Mapping[str, Any]) -> tuple[dict, dict, float]
     sch = config.schema(sp.schema)
     overrides = {p.name: namespace.get(p.name) for p in sch.params}
     cfg = config.resolve(sp.schema, profile=namespace.get("profile") or "quick", **overrides)
+    # the result file's folder is checked before the computation, not when the result is written after it
+    results.writable_dir((Path(cfg["results_dir"]) / f"{name}.json").parent, "results folder")
     t0 = time.perf_counter()
     out = sp.run(cfg)
     return cfg, out, time.perf_counter() - t0

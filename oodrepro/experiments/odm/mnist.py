@@ -28,7 +28,8 @@ SCHEMA = config.register(Schema(
     params=[Param("dataset", "str", "MNIST copy: mnist5k (embedded 5,000-image sample) or mnist (full, needs data)",
                   choices=("mnist5k", "mnist")),
             Param("anomalies", "strs", f"anomaly sets, any of {', '.join(ANOMALIES)}", choices=ANOMALIES, min_len=1),
-            Param("figure_dim", "int", "embedding size of Figure 1's networks (paper: 3)", low=1),
+            Param("figure_dim", "int", "embedding size of Figure 1's networks, 2 or 3: the figure's axes (paper: 3)",
+                  low=2, high=3),
             Param("n_plot", "int", "points per group kept for Figure 1", low=10),
             *training_params()],
     profiles={

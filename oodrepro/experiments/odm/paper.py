@@ -60,9 +60,11 @@ def training_params() -> list[Param]:
         Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
         Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, as the authors) or "
               "all (every pair of the batch, weighted to the authors' proportions)", choices=losses.PAIRINGS),
-        Param("recipe", "str", "training recipe (oodrepro.recipes); None = Adam at lr for epochs", allow_none=True,
-              choices=tuple(recipes.RECIPES)),
-        Param("epochs", "int", "training epochs of every network; None = the recipe's", low=1, allow_none=True),
+        Param("recipe", "str", "training recipe (oodrepro.recipes) without label smoothing (odm's losses are not "
+              "plain cross-entropy); None = Adam at lr for epochs", allow_none=True,
+              choices=tuple(n for n, r in recipes.RECIPES.items() if not r.label_smoothing)),
+        Param("epochs", "int", "training epochs of every network; None = the recipe's", low=1, allow_none=True,
+              check=config.recipe_check("epochs")),
         Param("batch_size", "int", "training batch size (images of in-distribution per batch); None = the recipe's",
               low=2, allow_none=True),
         Param("lr", "float", "learning rate; None = the recipe's", low=1e-8, high=1.0, allow_none=True),

@@ -46,7 +46,8 @@ SCHEMA = config.register(Schema(
             Param("seen_kinds", "strs", "ODM variants: the kind of seen OOD each trains with", choices=SEEN_KINDS,
                   min_len=1),
             Param("n_anomaly", "int", "background / noise images per test and per seen set", low=20),
-            *training_params()],
+            *[Param("embedding_dim", "int", "size of the metric-learned embedding, >= 2 (the page draws its 2-d PCA)",
+                    low=2) if p.name == "embedding_dim" else p for p in training_params()]],
     profiles={
         "smoke": dict(BASE, source="synthetic", arch="lenet5", split_seed=0, random_splits=0, seen_kinds=["tsinghua"],
                       n_anomaly=100, seeds=[0], embedding_dim=32, epochs=2, batch_size=64, device="cpu",

@@ -57,3 +57,19 @@ def test_item3_paper_profile_without_data_gives_needs_data_rows(tmp_path):
     assert claims and {c["verdict"] for c in claims} == {"needs data"}
     summary = knn_ls.summarise(rows, knn_ls.PAPER)
     report.auroc_figure(rows, summary, list(cfg["methods"]), knn_ls.LABELS)  # plt.subplots(1, 0) before
+
+
+def test_a_cap_above_the_training_split_is_not_reported_as_the_size_used():
+    """Issue 21, class 1: max_train = 1,000,000 on the 4,000-image sample trains on 4,000 images; the claims and
+    the data sentence said "1,000,000 training images"."""
+    import pandas as pd
+
+    from oodrepro.experiments.knn_ls.paper import data_note, data_sentence
+
+    assert data_note("mnist5k", {"max_train": 1_000_000}) == data_note("mnist5k", {"max_train": None})
+    assert "4,000 training images" in data_note("mnist5k", {"max_train": 1_000_000})
+    assert data_note("mnist", {"max_train": 1_000_000}) == ""
+    assert data_note("mnist", {"max_train": 1000}) == " (ours: 1,000 training images)"
+    rows = pd.DataFrame({"in_dist": ["mnist5k"], "ood": ["hflip"], "status": ["ok"]})
+    text = data_sentence({"pairings": ["mnist5k->hflip", "fashion_mnist->mnist"], "max_train": 1_000_000}, rows)
+    assert "(4,000 training images" in text and "1,000,000" not in text and "capped" not in text

@@ -71,7 +71,7 @@ def test_the_mnist_mlp_is_the_knn_ls_chapters_cached_model():
     from oodrepro.engine import Context
     from oodrepro.experiments.knn_ls.paper import MODELS, ls_model
 
-    cfg = config.resolve("kpca.main", profile="smoke", epochs=1, max_train=200)
+    cfg = config.resolve("kpca.main", profile="smoke", epochs=1, max_train=200, n_components=128)
     _, _, ctx, _, _ = next(features.run_contexts(dict(cfg, pairings=["mnist5k->hflip"], seeds=[0])))
     model = ctx.model(train.LabelSmoothedCE(0.0))
     training = {"epochs": 1, "batch_size": cfg["batch_size"], "lr": cfg["lr"], "device": "cpu"}
