@@ -34,14 +34,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 env: $(STAMP)
 
+# One pytest worker per core (pytest-xdist; every test has its own cache folder); a file whose module-scoped
+# fixture is expensive (the smoke book, the assignments, a Dask cluster) is kept on one worker (xdist_group).
 test: env
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The tests marked slow (pyproject.toml) need a notebook kernel, a browser, otter, a Dask cluster or fresh
-# training processes; the others run here,
-# one pytest worker per core (pytest-xdist; every test has its own cache folder).
+# training processes; the others run here.
 test-fast: env
-	$(BIN)/python -m pytest -m "not slow" -n auto
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
 notebooks: env
 	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)

@@ -15,6 +15,9 @@ from oodrepro import executor, sweep
 from oodrepro.errors import OodreproError
 from oodrepro.executor import Executor, Unit
 
+#: one pytest-xdist worker runs this file (its module-scoped fixture is built once)
+pytestmark = pytest.mark.xdist_group("executor")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

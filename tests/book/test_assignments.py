@@ -22,6 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+#: one pytest-xdist worker runs this file (its module-scoped fixture is built once)
+pytestmark = pytest.mark.xdist_group("assignments")
+
 ROOT = Path(__file__).resolve().parents[2]
 OTTER = Path(sys.executable).with_name("otter")
 ASSIGNMENTS = sorted(p.parent.name for p in ROOT.glob("assignments/*/*.ipynb") if p.stem == p.parent.name)

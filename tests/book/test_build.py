@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: one pytest-xdist worker runs this file (its module-scoped fixture is built once)
+pytestmark = pytest.mark.xdist_group("smoke_book")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,6 +14,9 @@ from oodrepro.engine.core import score_key
 from oodrepro.experiments.knn_ls import methods as M
 from oodrepro.experiments.knn_ls.paper import MODELS
 
+#: one pytest-xdist worker runs this file (its module-scoped fixture is built once)
+pytestmark = pytest.mark.xdist_group("engine_core")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = {"epochs": 1, "batch_size": 128, "lr": 1e-3, "device": "cpu", "layers": None}

@@ -7,6 +7,9 @@ import pytest
 from oodrepro import config
 from oodrepro.experiments.beyond import grid
 
+#: one pytest-xdist worker runs this file (its module-scoped fixture is built once)
+pytestmark = pytest.mark.xdist_group("grid")
+
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
