@@ -11,7 +11,7 @@ from ... import config, reference
 from ...errors import ParameterError
 from ...config import Param
 from ...detectors import ExactKPCA, PCA
-from ...detectors.kpca import cosine_map, m_memory_check, n_exact_memory_check
+from ...detectors.kpca import check_memory, cosine_map, m_memory_check, n_exact_memory_check
 from . import cost, methods
 from .common import feature_runs, run_methods, summary, threshold_claim, versus
 from .features import Features, subsample
@@ -109,6 +109,9 @@ def _cost_fits(cfg: dict) -> dict:
         raise ParameterError(f"parameter 'n_components' = {cfg['n_components']} is above the smallest N of n_grid "
                              f"({min(cfg['n_grid']):,}): every detector must run with the same M = m at each N; use "
                              f"n_components <= {min(cfg['n_grid']):,}")
+    n = max(cfg["n_grid"])  # the synthetic bank: float64 normals, then a float32 copy (cost.synthetic)
+    check_memory("n_grid", n, 12 * n * cfg["dim"], f"the synthetic {n:,}×{cfg['dim']} feature bank, float64 "
+                 "drawn and a float32 copy", "use a smaller N or D")
     return {}
 
 

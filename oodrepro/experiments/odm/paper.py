@@ -75,7 +75,7 @@ def training_params() -> list[Param]:
         Param("data_root", "str", "root of real data sets; None = $OODREPRO_DATA_ROOT", allow_none=True),
         Param("device", "str", "torch device", choices=("auto", "cpu", "cuda")),
         Param("threads", "int", "torch CPU threads while the page scores (training is pinned to "
-              "$OODREPRO_TRAIN_THREADS, default 1); None = torch's default", low=1, allow_none=True),
+              "$OODREPRO_TRAIN_THREADS, default 1); None = torch's default", low=1, high=1024, allow_none=True),
         Param("results_dir", "str", "where result files are written"),
     ]
 
