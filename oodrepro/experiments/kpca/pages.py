@@ -49,8 +49,9 @@ def sizes_fit(cfg: dict) -> dict:
 
 
 def page_schema(name: str, extra: list, derived=None, **profile_extra) -> Schema:
-    """A kpca page's schema: its own parameters ``extra`` with every page's (:func:`.paper.common_params`) and
-    profiles, and :func:`sizes_fit` before the page's own ``derived`` check."""
+    """A kpca page's schema: its own parameters ``extra`` with every page's
+    (:func:`oodrepro.experiments.kpca.paper.common_params`) and profiles, and :func:`sizes_fit` before the page's
+    own ``derived`` check."""
     prof = {k: dict(v, **{p: d[k] for p, d in profile_extra.items()}) for k, v in
             (("smoke", SMOKE), ("quick", QUICK), ("paper", PAPER_PROFILE))}
     return config.register(Schema(name=name, params=[pairings_param(), *extra, *common_params()], profiles=prof,
