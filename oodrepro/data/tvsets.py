@@ -227,16 +227,21 @@ def cifar10(split, root, download=False):
     batches = root / "cifar-10-batches-py"
     jpg = root / "CIFAR10-jpg" / f"cifar10_{split}_jpg.zip"
     if batches.is_dir() or download:
-        try:
-            ds = tvd.CIFAR10(str(root), train=_split_bool(split), download=download)
-        except Exception as exc:
-            entries = tvd.CIFAR10.train_list + tvd.CIFAR10.test_list + [[tvd.CIFAR10.meta["filename"], tvd.CIFAR10.meta["md5"]]]
-            raise _unreadable("cifar10", batches, exc, download, _bad_file(batches, entries)) from None
-        return from_uint8("cifar10", ds.data, ds.targets, ds.classes)
+        return _cifar_batches(tvd.CIFAR10, "cifar10", root, batches, split, download)
     if jpg.is_file():
         ds = image_folder(jpg, subdir=split, channels=3, name="cifar10", note="CIFAR-10 (JPEG copy)")
         return ds
     raise DataNotFoundError("cifar10", f"{batches}/ (or {jpg})", _how("cifar10"))
+
+
+def _cifar_batches(cls, name: str, root: Path, folder: Path, split: str, download: bool) -> Dataset:
+    """CIFAR-10/100 from torchvision's pickled batches under ``folder``; a damaged batch file is named."""
+    try:
+        ds = cls(str(root), train=_split_bool(split), download=download)
+    except Exception as exc:
+        entries = cls.train_list + cls.test_list + [[cls.meta["filename"], cls.meta["md5"]]]
+        raise _unreadable(name, folder, exc, download, _bad_file(folder, entries)) from None
+    return from_uint8(name, ds.data, ds.targets, ds.classes)
 
 
 def cifar100(split, root, download=False):
@@ -246,12 +251,7 @@ def cifar100(split, root, download=False):
     d = root / "cifar-100-python"
     if not d.is_dir() and not download:
         raise DataNotFoundError("cifar100", str(d), _how("cifar100"))
-    try:
-        ds = tvd.CIFAR100(str(root), train=_split_bool(split), download=download)
-    except Exception as exc:
-        entries = tvd.CIFAR100.train_list + tvd.CIFAR100.test_list + [[tvd.CIFAR100.meta["filename"], tvd.CIFAR100.meta["md5"]]]
-        raise _unreadable("cifar100", d, exc, download, _bad_file(d, entries)) from None
-    return from_uint8("cifar100", ds.data, ds.targets, ds.classes)
+    return _cifar_batches(tvd.CIFAR100, "cifar100", root, d, split, download)
 
 
 def _pil_to_arrays(ds, size: int, mode: str, label) -> dict:
