@@ -97,3 +97,20 @@ def test_a_broken_manifest_is_one_line(store_dir):
     (store_dir / "manifest.json").write_text("{not json")
     with pytest.raises(checkpoints.CheckpointError, match="not a readable checkpoint manifest"):
         checkpoints.manifest()
+
+
+def test_only_the_paper_profile_adds_stored_networks(monkeypatch):
+    """A smoke or quick run under a named recipe read stored networks but also wrote its own small ones into the
+    project's checkpoints/ (an audit's smoke run of odm/mnist with recipe cifar_speedrun did)."""
+    from oodrepro import config
+    from oodrepro.experiments.kpca.features import model_spec
+    from oodrepro.experiments.odm import methods as odm_methods
+
+    for profile, stored in (("smoke", False), ("quick", False), ("paper", True)):
+        assert model_spec(config.resolve("kpca.main", profile, recipe="cifar_speedrun")).store is stored
+    specs = []
+    monkeypatch.setattr(odm_methods, "contexts", lambda paper, spec, *a, **k: specs.append(spec) or iter(()))
+    for profile in ("smoke", "paper"):
+        list(odm_methods.seed_contexts("lenet5", data.load("digits", "train"), None, {},
+                                       {"profile": profile, "seeds": [0]}))
+    assert [s.store for s in specs] == [False, True]
