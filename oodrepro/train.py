@@ -254,10 +254,9 @@ def fit(arch: str, train_set: Dataset, loss: Loss | None = None, epochs: int | N
 
     Training runs with :func:`train_threads` torch threads (default 1: a seed gives the same weights on
     every machine). The cache key holds the definition, the fingerprint of the training code and a thread
-    count other than 1. Returns the model in eval
-    mode on the CPU, with ``cache_key``, ``history`` (per-epoch loss, and training accuracy for
-    classifiers), ``steps``, ``fit_seconds``, ``recipe``, and ``stored`` (the manifest entry or None;
-    ``stale_code`` when the training code changed since it was stored).
+    count other than 1. Returns the model in eval mode on the CPU, with ``cache_key``, ``history``
+    (per-epoch loss, and training accuracy for classifiers), ``steps``, ``fit_seconds``, ``recipe``, and
+    ``stored`` (the manifest entry or None; ``stale_code`` when the training code changed since it was stored).
     """
     loss = LabelSmoothedCE(0.0) if loss is None else loss
     if not isinstance(loss, Loss):
