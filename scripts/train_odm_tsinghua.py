@@ -1,6 +1,11 @@
 """Train (or read) odm's paper-profile Tsinghua networks on the grouped split and store them under checkpoints/.
 
     OODREPRO_DATA_ROOT=../shared/data python scripts/train_odm_tsinghua.py 0
+    OODREPRO_DATA_ROOT=../shared/data RANDOM_SPLIT=0 NETS=ce python scripts/train_odm_tsinghua.py 0
+
+RANDOM_SPLIT=k trains the networks of Table 4's k-th random ungrouped split instead (the page's
+``tt100k.random_splits(labels, n, seed=1000 + split_seed)[k]``); NETS (e.g. ``ce,ml``) trains only those of the
+page's networks (``ce``, ``ml``, ``odm-<seen kind>``), so that two processes can share one split's networks.
 
 The networks are those the page trains under its paper profile (``tsinghua._models``: CE, ML and ODM with
 each seen kind), so the page reads them instead of training.
@@ -22,17 +27,29 @@ torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 seeds = [int(a) for a in sys.argv[1:]] or [0]
 cfg = config.resolve("odm.tsinghua", "paper")
 signs = tsinghua.load_signs(cfg)
-split = tt100k.protocol_split(signs["labels"], seed=cfg["split_seed"])
+rk = os.environ.get("RANDOM_SPLIT")
+split = (tt100k.random_splits(signs["labels"], int(rk) + 1, seed=1000 + cfg["split_seed"])[int(rk)] if rk is not None
+         else tt100k.protocol_split(signs["labels"], seed=cfg["split_seed"]))
+nets = os.environ.get("NETS")
+where = f"random split {rk}" if rk is not None else f"grouped split {cfg['split_seed']}"
 for seed in seeds:
     tr, val, seen_val, test_in, seen, oods = tsinghua.split_sets(signs, split, cfg, seed)
     t0, load0 = time.time(), os.getloadavg()[0]
-    ctx, models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
+    if nets:  # only the named networks, as tsinghua.networks builds them
+        ctx, loss, d = tsinghua.context(cfg["arch"], tr, cfg, seed, True), tsinghua.contrastive(cfg), cfg["embedding_dim"]
+        build = {"ce": lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.0), tag="ce"),
+                 "ml": lambda: ctx.model(loss, embedding_dim=d, tag="ml"),
+                 **{f"odm-{k}": (lambda k=k: ctx.model(loss, ood_set=seen[k], embedding_dim=d, tag=f"odm-{k}"))
+                    for k in cfg["seen_kinds"]}}
+        models = {n: build[n]() for n in nets.split(",")}
+    else:
+        ctx, models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
     sc = Scorer(ctx, models, None)
     for name, m in models.items():
         acc = round(sc.accuracy(name, test_in), 4)
         if m.stored:
             checkpoints.annotate(m.stored["key"], accuracy={"test_in": acc},
-                                 test_set=f"TT100K grouped split {cfg['split_seed']}, in-distribution test "
+                                 test_set=f"TT100K {where}, in-distribution test "
                                           f"({len(test_in)} images; {'arg-max' if name == 'ce' else 'nearest class mean'})")
         print(f"seed {seed} {name}: accuracy {acc:.4f}, train {m.stored and m.stored.get('train_seconds')} s",
               flush=True)
