@@ -37,11 +37,12 @@ for seed in seeds:
     t0, load0 = time.time(), os.getloadavg()[0]
     if nets:  # only the named networks, as tsinghua.networks builds them
         ctx, loss, d = tsinghua.context(cfg["arch"], tr, cfg, seed, True), tsinghua.contrastive(cfg), cfg["embedding_dim"]
-        build = {"ce": lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.0), tag="ce"),
-                 "ml": lambda: ctx.model(loss, embedding_dim=d, tag="ml"),
-                 **{f"odm-{k}": (lambda k=k: ctx.model(loss, ood_set=seen[k], embedding_dim=d, tag=f"odm-{k}"))
-                    for k in cfg["seen_kinds"]}}
-        models = {n: build[n]() for n in nets.split(",")}
+        # the page's model names (``ml/32``, ``odm:background/32``): the Scorer reads an embedding's size from them
+        build = {"ce": ("ce", lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.0), tag="ce")),
+                 "ml": (f"ml/{d}", lambda: ctx.model(loss, embedding_dim=d, tag="ml")),
+                 **{f"odm-{k}": (f"odm:{k}/{d}", lambda k=k: ctx.model(loss, ood_set=seen[k], embedding_dim=d,
+                                                                       tag=f"odm-{k}")) for k in cfg["seen_kinds"]}}
+        models = {build[n][0]: build[n][1]() for n in nets.split(",")}
     else:
         ctx, models = tsinghua.networks(cfg, tr, seen, seed, progress=True)
     sc = Scorer(ctx, models, None)
