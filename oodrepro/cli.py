@@ -638,10 +638,14 @@ def archive_provenance(result_path: Path) -> dict:
 
     doc = results.read(result_path)
     meta, cfg = doc["meta"], doc["meta"]["params"]
-    nets = {k: e for k, e in checkpoints.manifest()["networks"].items()
-            if e["definition"].get("arch") == cfg.get("arch") and cfg.get("recipe")
-            and e["definition"].get("recipe", {}).get("name") == cfg.get("recipe")
-            and e["definition"].get("seed") in (cfg.get("seeds") or [])}
+    stored, read = checkpoints.manifest()["networks"], doc.get("networks")
+    if read is not None:  # the page listed the stored networks it read (odm/tsinghua: one split's networks each)
+        nets = {k: e for k, e in stored.items() if e["file"] in set(read)}
+    else:  # else every stored network of the run's architecture, recipe and seeds
+        nets = {k: e for k, e in stored.items()
+                if e["definition"].get("arch") == cfg.get("arch") and cfg.get("recipe")
+                and e["definition"].get("recipe", {}).get("name") == cfg.get("recipe")
+                and e["definition"].get("seed") in (cfg.get("seeds") or [])}
     used = provenance.data_used(doc)
     files, root = {}, data.data_root(cfg.get("data_root"))
     for name in used["data_root"] + used["embedded"]:

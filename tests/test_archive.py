@@ -113,3 +113,22 @@ def test_archive_add_cost_of_adds_an_earlier_runs_cost_and_refuses_another_run(t
     other = results.write(tmp_path / "c" / f"{PAGE}.json", PAGE, dict(params, seeds=[0, 1]), [], wall_time_s=9.0)
     assert cli.main(["archive", "add", PAGE, "--results-dir", str(tmp_path / "b"), "--cost-of", str(other)]) == 2
     assert archive.manifest()["pages"][PAGE]["wall_seconds"] == 2025.0  # the refused add changed nothing
+
+
+def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them(tmp_path, monkeypatch):
+    """odm/tsinghua's grouped and random splits train networks of one architecture, recipe and seed: the archive
+    of a run lists the ones its result file names, not every network of that architecture, recipe and seed."""
+    from oodrepro import checkpoints
+
+    monkeypatch.setenv(checkpoints.ENV, str(tmp_path / "ck"))
+    defn = {"arch": "wrn10_2", "recipe": {"name": "odm_cpu"}, "seed": 0}
+    grouped = checkpoints.store(dict(defn, data="g"), {"w": [0.0]}, {"train_seconds": 100.0}, "net-grouped")
+    random0 = checkpoints.store(dict(defn, data="r"), {"w": [1.0]}, {"train_seconds": 50.0}, "net-random0")
+    params = {"profile": "paper", "arch": "wrn10_2", "recipe": "odm_cpu", "seeds": [0]}
+    named = results.write(tmp_path / "a.json", "odm/tsinghua", params, [], wall_time_s=1.0,
+                          extra={"networks": [grouped["file"]]})
+    prov = cli.archive_provenance(named)
+    own = results.read(named)["meta"].get("cpu_seconds") or 0.0
+    assert prov["networks"] == [grouped["file"]] and prov["cpu_seconds"] == pytest.approx(own + 100.0, abs=0.1)
+    unnamed = results.write(tmp_path / "b.json", "odm/tsinghua", params, [], wall_time_s=1.0)
+    assert cli.archive_provenance(unnamed)["networks"] == sorted([grouped["file"], random0["file"]])

@@ -155,7 +155,8 @@ def run_split(cfg: dict, signs: dict, split: dict, seed: int, split_name: str, p
                          "seed": seed, "status": "ok",
                          "accuracy": acc, **metric_row(s_in, sc.score(m, ds))})
     info = {"split": split_name, "seed": seed, "odin": odin, "n_train": len(tr), "n_test_in": len(test_in),
-            "n_unseen": len(oods["tsinghua"]), "fit_seconds": {k: round(v.fit_seconds, 2) for k, v in models.items()}}
+            "n_unseen": len(oods["tsinghua"]), "fit_seconds": {k: round(v.fit_seconds, 2) for k, v in models.items()},
+            "networks": sorted(m.stored["file"] for m in models.values() if m.stored)}
     return rows, (_pca_points(sc, test_in, oods, d, seed=seed) if points else []), info
 
 
@@ -193,6 +194,7 @@ def _run_page(cfg: dict) -> dict:
                            for c, g in split["groups"].items()])
     return {"rows": rows, "claims": tsinghua_claims(rows),
             "extra": {"note": signs["note"], "points": pts, "info": info, "split": groups.to_dict(orient="records"),
+                      "networks": sorted({n for i in info for n in i.get("networks", [])}),
                       "n_signs": int(len(signs["labels"])), "n_classes": int(len(set(signs["labels"])))}}
 
 
