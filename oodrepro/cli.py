@@ -429,6 +429,8 @@ def cmd_run(args) -> int:
     for nb in targets:  # validate everything first: fail in a second, not after an hour
         declared = notebook_params(nb)
         mine = {k: v for k, v in params.items() if k in declared}
+        if args.all and "profile" in mine:
+            mine["profile"] = profile_or_quick(nb, mine["profile"])
         validate(nb, mine)
         per_nb[nb] = mine
     unused = [k for k in params if not any(k in p for p in per_nb.values())]
@@ -446,6 +448,18 @@ def cmd_run(args) -> int:
         for nb in last:  # the scorecard reads what every other page wrote
             print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
     return 0
+
+
+def profile_or_quick(nb: Path, profile: str) -> str:
+    """``profile`` when the notebook's schema has it, else ``"quick"`` with a line saying so: ``run --all
+    --profile paper`` (``make book PROFILE=paper``) runs a page that has no paper profile — the cross-paper
+    grid — on its quick one instead of refusing the whole book. A notebook named alone is refused instead."""
+    name = schema_of(nb)
+    if name is None or profile in config.schema(name).profiles:
+        return profile
+    print(f"{nb.parent.name}/{nb.stem} has no {profile!r} profile (it has {', '.join(config.schema(name).profiles)}): "
+          "runs 'quick'", flush=True)
+    return "quick"
 
 
 def last_wall_time(nb: Path) -> float:

@@ -261,3 +261,16 @@ def test_jobs_a_failing_notebook_is_reported_and_the_others_finish(tmp_path):
     failed = json.loads((tmp / "book/generated/t/page2.failed.ipynb").read_text())
     shown = "".join("".join(o.get("text", "")) for c in failed["cells"] for o in c.get("outputs", []))
     assert f"OMP {max(1, (os.cpu_count() or 1) // 2)}" in shown  # the kernel got cores / jobs threads
+
+
+def test_run_all_on_a_profile_a_page_lacks_runs_that_page_quick_and_says_so(capsys):
+    """make book PROFILE=paper: the cross-paper grid has no paper profile; --all runs it on quick (one line)
+    instead of refusing the whole book, and a page that has the profile keeps it."""
+    from oodrepro import cli
+
+    grid, table1 = cli._find("beyond/objectives"), cli._find("knn_ls/table1")
+    assert cli.profile_or_quick(grid, "paper") == "quick"
+    assert "beyond/objectives has no 'paper' profile (it has smoke, quick): runs 'quick'" in capsys.readouterr().out
+    assert cli.profile_or_quick(table1, "paper") == "paper" and capsys.readouterr().out == ""
+    with pytest.raises(Exception, match="parameter 'profile' = 'paper' is not accepted"):
+        cli.validate(grid, {"profile": "paper"})  # named alone, it is refused
