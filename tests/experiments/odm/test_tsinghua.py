@@ -1,4 +1,6 @@
 """odm's Tsinghua (TT100K) page."""
+import pandas as pd
+import pytest
 
 
 def test_tsinghua_page_sets_our_training_beside_the_papers_from_one_place():
@@ -81,3 +83,26 @@ def test_the_gap_names_the_seeds_spread_when_training_does_not_explain_it():
     assert "does not follow" in text and "varies by up to 4.00 points" in text
     # CE's gap (85.00 against 92.33) is more than twice its sd (0): named; ML's (-0.48 against sd 4.00) is not
     assert "The gap of CE (max softmax) is more than twice our seeds' sd" in text
+
+
+@pytest.mark.slow
+def test_table4_random_splits_run_on_a_dask_cluster_with_the_serial_runs_numbers(tmp_path, monkeypatch):
+    """Table 4's splits are units of work: with $OODREPRO_SCHEDULER naming a cluster (two worker processes on
+    127.0.0.1, their own cache) every split runs there and gives the numbers of the run in this process."""
+    from oodrepro import config, executor
+    from oodrepro.experiments.odm import tsinghua
+
+    cfg = config.resolve("odm.tsinghua", profile="smoke", random_splits=1)
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "workers"))  # the workers' cache (set at their start)
+    with executor.executor(workers=2) as ex:
+        monkeypatch.setenv(executor.ENV, ex.client.scheduler.address)
+        monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "client"))
+        remote = tsinghua.run_page(cfg)
+    assert (tmp_path / "workers" / "model").is_dir() and not (tmp_path / "client" / "model").exists()  # trained there
+    monkeypatch.delenv(executor.ENV)
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path / "serial"))  # nothing read from the workers' cache
+    local = tsinghua.run_page(cfg)
+    cols = ["split", "method", "ood", "accuracy", "auroc", "fpr95", "aupr_in", "aupr_out"]
+    a, b = (o["rows"][cols].sort_values(cols[:3]).reset_index(drop=True) for o in (remote, local))
+    assert set(a.split) == {"grouped", "random0"}
+    pd.testing.assert_frame_equal(a, b)
