@@ -8,8 +8,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
-    """Every test gets its own cache and no data root: tests never touch ../shared/data or ~/.cache."""
+    """Every test gets its own cache, its own (empty) stored-network folder and no data root: tests never touch
+    ../shared/data, ~/.cache or the project's checkpoints/ (a paper-profile run stores its networks)."""
     monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("OODREPRO_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.delenv("OODREPRO_DATA_ROOT", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     yield

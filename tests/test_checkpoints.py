@@ -99,18 +99,26 @@ def test_a_broken_manifest_is_one_line(store_dir):
         checkpoints.manifest()
 
 
-def test_only_the_paper_profile_adds_stored_networks(monkeypatch):
-    """A smoke or quick run under a named recipe read stored networks but also wrote its own small ones into the
-    project's checkpoints/ (an audit's smoke run of odm/mnist with recipe cifar_speedrun did)."""
+def test_only_the_paper_profile_adds_stored_networks():
+    """A smoke or quick run read stored networks but also wrote its own small ones into the project's
+    checkpoints/ (an audit's smoke run of odm/mnist with recipe cifar_speedrun did): the engine's contexts store
+    on the paper profile only, every chapter's networks (knn-ls's and odm/mnist's too, which name no recipe)."""
     from oodrepro import config
-    from oodrepro.experiments.kpca.features import model_spec
-    from oodrepro.experiments.odm import methods as odm_methods
+    from oodrepro.engine import contexts
+    from oodrepro.experiments.knn_ls.paper import MODELS, PAPER
 
-    for profile, stored in (("smoke", False), ("quick", False), ("paper", True)):
-        assert model_spec(config.resolve("kpca.main", profile, recipe="cifar_speedrun")).store is stored
-    specs = []
-    monkeypatch.setattr(odm_methods, "contexts", lambda paper, spec, *a, **k: specs.append(spec) or iter(()))
-    for profile in ("smoke", "paper"):
-        list(odm_methods.seed_contexts("lenet5", data.load("digits", "train"), None, {},
-                                       {"profile": profile, "seeds": [0]}))
-    assert [s.store for s in specs] == [False, True]
+    names = {}
+    for profile in ("smoke", "quick", "paper"):
+        cfg = config.resolve("knn_ls.table1", profile, pairings=["mnist5k->hflip"], seeds=[0])
+        ctx = next(contexts(PAPER, MODELS, cfg, progress=False))[2]
+        names[profile] = ctx.store_name("mlp", "ls0.1")
+    assert names == {"smoke": None, "quick": None, "paper": "mlp-mnist5k-ls0.1-adam-s0"}
+
+
+def test_a_stored_networks_name_says_its_loss():
+    from oodrepro import train
+    from oodrepro.engine.core import loss_tag
+    from oodrepro.experiments.odm.losses import ContrastiveLoss
+
+    assert [loss_tag(train.LabelSmoothedCE(a)) for a in (0.0, 0.1)] == ["ce", "ls0.1"]
+    assert loss_tag(ContrastiveLoss()) == "contrastive"

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -99,14 +100,24 @@ class ModelSpec:
     ``arch(train_set) -> str`` names the architecture (:data:`oodrepro.models.ARCHITECTURES`) for a
     training set; ``epochs`` and ``layers`` give, per architecture, the default number of epochs and
     the depths that embedding-based detectors aggregate (0 = logits, −1 = the layer before, …).
-    ``store``: a network trained under a named recipe (a paper-scale one) is kept in
-    :mod:`oodrepro.checkpoints` as ``<arch>-<in-distribution set>-<recipe>-s<seed>``, and read from there.
+    ``store``: on the paper profile, every network is kept in :mod:`oodrepro.checkpoints` as
+    ``<arch>-<in-distribution set>-<tag>-<recipe>-s<seed>`` (recipe ``adam`` when the page names none) and
+    read from there on any profile; other profiles never add one (:func:`contexts`).
     """
 
     arch: Callable[[data.Dataset], str]
     epochs: Mapping[str, int]
     layers: Mapping[str, Sequence[int]]
     store: bool = False
+
+
+def loss_tag(loss: train.Loss) -> str:
+    """A word naming a loss in a stored network's file name: ``ce``, ``ls0.1`` (label smoothing α), else the
+    loss's own name (the file name is for people; the stored network's definition holds the loss exactly)."""
+    k = loss.key()
+    if k.get("loss") == "label_smoothed_ce":
+        return f"ls{k['alpha']:g}" if k.get("alpha") else "ce"
+    return str(k.get("loss", type(loss).__name__))
 
 
 #: The training settings a context reads from a run's parameters (all typed in the chapter's schema).
@@ -156,7 +167,7 @@ class Context:
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
                 lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
                 recipe=self.training.get("recipe"), ood_set=ood_set, embedding_dim=embedding_dim,
-                store=self.store_name(arch, tag))
+                store=self.store_name(arch, tag or loss_tag(loss)))
         return self._models[key]
 
     def trained(self, cache_key: str):
@@ -169,9 +180,9 @@ class Context:
 
     def store_name(self, arch: str, tag: str = "") -> str | None:
         """The name a network of this context is stored under (:attr:`ModelSpec.store`), else None."""
-        recipe = self.training.get("recipe")
-        if not (self.spec.store and recipe):
+        if not self.spec.store:
             return None
+        recipe = self.training.get("recipe") or "adam"  # no recipe: Adam at the page's lr for its epochs
         name = "-".join(p for p in (arch, self.in_name, tag, recipe, f"s{self.seed}") if p)
         return name.replace(":", "-").replace("/", "-")
 
@@ -310,6 +321,7 @@ def contexts(paper: Paper | None, spec: ModelSpec, cfg: dict, progress: bool = T
     pages have no ``pairings`` gives ``groups`` (in-distribution name → OOD names) and ``in_loader(in_name,
     cfg) -> (train set, test set)`` (odm: its own splits of the data); ``paper`` may then be None."""
     training = {k: cfg.get(k) for k in TRAINING}
+    stored_spec = dataclasses.replace(spec, store=spec.store and cfg.get("profile") == "paper")
     for in_name, oods in (groups if groups is not None else paper.group_pairings(cfg["pairings"])).items():
         try:
             train_set, in_test = in_loader(in_name, cfg)
@@ -319,7 +331,7 @@ def contexts(paper: Paper | None, spec: ModelSpec, cfg: dict, progress: bool = T
         if prepare is not None:
             train_set = prepare(in_name, oods, train_set)
         for seed in cfg["seeds"]:
-            ctx = Context(in_name, train_set, in_test, seed, spec, training, progress)
+            ctx = Context(in_name, train_set, in_test, seed, stored_spec, training, progress)
             sets, missing = {}, {}
             for o in oods:
                 try:

@@ -52,7 +52,8 @@ def architecture(ds) -> str:
 
 #: knn-ls §4.1: the MLP (20 epochs), LeNet5 (10 epochs); k-NN aggregates 3 layers of the MLP and the 4
 #: dense layers of LeNet5, logits included.
-MODELS = ModelSpec(architecture, epochs={"mlp": 20, "lenet5": 10}, layers={"mlp": [0, -1, -2], "lenet5": [0, -1, -2, -3]})
+MODELS = ModelSpec(architecture, epochs={"mlp": 20, "lenet5": 10}, layers={"mlp": [0, -1, -2], "lenet5": [0, -1, -2, -3]},
+                   store=True)  # the paper profile keeps its networks (oodrepro.checkpoints)
 
 
 def ls_model(ctx, alpha: float, variant: str = ""):

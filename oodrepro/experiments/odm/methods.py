@@ -41,10 +41,10 @@ def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple
 def seed_contexts(arch: str, tr: Dataset, test_in: Dataset | None, oods: dict, cfg: dict, progress: bool = False):
     """The engine's :func:`~oodrepro.engine.contexts` over ``cfg["seeds"]`` for one odm training set: yields
     ``(context, {ood: data set})``. Its networks are ``ctx.model(loss, …)``, trained under the run's recipe (if
-    named; then, on the paper profile, stored in :mod:`oodrepro.checkpoints` — other profiles read stored
-    networks but never add one) or Adam at ``lr`` for ``epochs``; the OOD sets are the page's own (``oods``,
+    named) or Adam at ``lr`` for ``epochs``; on the paper profile they are stored in :mod:`oodrepro.checkpoints`
+    (other profiles read stored networks but never add one); the OOD sets are the page's own (``oods``,
     loaded once: the same for every seed)."""
-    spec = ModelSpec(lambda ds: arch, epochs={arch: None}, layers={arch: [0]}, store=cfg.get("profile") == "paper")
+    spec = ModelSpec(lambda ds: arch, epochs={arch: None}, layers={arch: [0]}, store=True)
     for _, _, ctx, sets, _ in contexts(None, spec, cfg, progress, groups={tr.name: list(oods)},
                                        in_loader=lambda name, c: (tr, test_in), ood_loader=lambda o, *a: oods[o]):
         yield ctx, sets
