@@ -665,10 +665,24 @@ def archive_provenance(result_path: Path) -> dict:
     for name in used["data_root"] + used["embedded"]:
         for f in data.source_files(name, cfg.get("data_root")):
             files[str(f.relative_to(root))] = checkpoints.sha256(f)
-    cpu = (meta.get("cpu_seconds") or 0.0) + sum(float(e.get("train_seconds") or 0) for e in nets.values())
+    # a network stored before the run began was trained outside it (a script, an earlier run): its training CPU
+    # is added; one the run stored itself was trained in it (or in the run whose cache it read: --cost-of)
+    start = _when(meta.get("created")) - float(meta.get("wall_time_s") or 0.0)
+    cpu = (meta.get("cpu_seconds") or 0.0) + sum(float(e.get("train_seconds") or 0) for e in nets.values()
+                                                 if _when(e.get("created")) < start)
     return {"command": meta.get("command") or "?", "commit": meta.get("git_commit"), "machine": checkpoints.machine(),
             "wall_seconds": meta.get("wall_time_s"), "cpu_seconds": round(cpu, 1),
             "networks": sorted(e["file"] for e in nets.values()), "data": files}
+
+
+def _when(stamp: str | None) -> float:
+    """Seconds since the epoch of a result file's or a stored network's ``created`` stamp (UTC; +inf if none)."""
+    from datetime import datetime, timezone
+
+    if not stamp:
+        return float("inf")
+    t = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
 #: Parameters that may differ between a run and the earlier run whose cost it carries (``archive add --cost-of``).

@@ -124,6 +124,8 @@ def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them
     defn = {"arch": "wrn10_2", "recipe": {"name": "odm_cpu"}, "seed": 0}
     grouped = checkpoints.store(dict(defn, data="g"), {"w": [0.0]}, {"train_seconds": 100.0}, "net-grouped")
     random0 = checkpoints.store(dict(defn, data="r"), {"w": [1.0]}, {"train_seconds": 50.0}, "net-random0")
+    for e in (grouped, random0):  # stored by an earlier script: their training CPU is the run's too
+        checkpoints.annotate(e["key"], created="2026-01-01T00:00:00Z")
     params = {"profile": "paper", "arch": "wrn10_2", "recipe": "odm_cpu", "seeds": [0]}
     named = results.write(tmp_path / "a.json", "odm/tsinghua", params, [], wall_time_s=1.0,
                           extra={"networks": [grouped["file"]]})
@@ -132,3 +134,6 @@ def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them
     assert prov["networks"] == [grouped["file"]] and prov["cpu_seconds"] == pytest.approx(own + 100.0, abs=0.1)
     unnamed = results.write(tmp_path / "b.json", "odm/tsinghua", params, [], wall_time_s=1.0)
     assert cli.archive_provenance(unnamed)["networks"] == sorted([grouped["file"], random0["file"]])
+    # a network the run stored itself (created after the run began) was trained in it: its CPU is not added twice
+    checkpoints.annotate(grouped["key"], created="2099-01-01T00:00:00Z")
+    assert cli.archive_provenance(named)["cpu_seconds"] == pytest.approx(own, abs=0.1)

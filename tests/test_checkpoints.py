@@ -115,6 +115,22 @@ def test_only_the_paper_profile_adds_stored_networks():
     assert names == {"smoke": None, "quick": None, "paper": "mlp-mnist5k-ls0.1-adam-s0"}
 
 
+def test_a_page_run_lists_the_stored_networks_it_read(tmp_path):
+    """The engine records every stored network a context reads or stores; a page run's result file lists them
+    (``networks``: what ``archive add`` records as the run's networks)."""
+    from oodrepro import config, train
+    from oodrepro.engine import contexts
+    from oodrepro.engine.core import stored_networks
+    from oodrepro.experiments.knn_ls.paper import MODELS, PAPER
+
+    cfg = config.resolve("knn_ls.table1", "paper", pairings=["mnist5k->hflip"], seeds=[0], max_train=200, epochs=1)
+    stored_networks(reset=True)
+    ctx = next(contexts(PAPER, MODELS, cfg, progress=False))[2]
+    m = ctx.model(train.LabelSmoothedCE(0.1))
+    assert m.stored["file"].startswith("mlp-mnist5k-ls0.1-adam-s0-")
+    assert stored_networks(reset=True) == [m.stored["file"]] and stored_networks() == []
+
+
 def test_a_stored_networks_name_says_its_loss():
     from oodrepro import train
     from oodrepro.engine.core import loss_tag

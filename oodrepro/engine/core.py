@@ -111,6 +111,20 @@ class ModelSpec:
     store: bool = False
 
 
+#: The files of the stored networks (:mod:`oodrepro.checkpoints`) this process's contexts read or stored since
+#: :func:`stored_networks` last emptied it: what a page run's result file lists (``networks``).
+_STORED_READ: set[str] = set()
+
+
+def stored_networks(reset: bool = False) -> list[str]:
+    """The stored networks this process's contexts read or stored (sorted file names); ``reset`` empties the
+    record afterwards (:func:`oodrepro.engine.page.execute` does, around each page run)."""
+    out = sorted(_STORED_READ)
+    if reset:
+        _STORED_READ.clear()
+    return out
+
+
 def loss_tag(loss: train.Loss) -> str:
     """A word naming a loss in a stored network's file name: ``ce``, ``ls0.1`` (label smoothing α), else the
     loss's own name (the file name is for people; the stored network's definition holds the loss exactly)."""
@@ -163,11 +177,13 @@ class Context:
                embedding_dim)
         if key not in self._models:
             arch = self.arch + (f"_{variant}" if variant else "")
-            self._models[key] = train.fit(
+            self._models[key] = m = train.fit(
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
                 lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
                 recipe=self.training.get("recipe"), ood_set=ood_set, embedding_dim=embedding_dim,
                 store=self.store_name(arch, tag or loss_tag(loss)))
+            if m.stored:
+                _STORED_READ.add(m.stored["file"])
         return self._models[key]
 
     def trained(self, cache_key: str):

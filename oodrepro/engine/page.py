@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .. import archive, config, provenance, report, results
+from . import core
 from ..errors import OodreproError, ParameterError
 
 
@@ -182,7 +183,12 @@ def execute(name: str, namespace: Mapping[str, Any]) -> tuple[dict, dict, float]
     # the result file's folder is checked before the computation, not when the result is written after it
     results.writable_dir((Path(cfg["results_dir"]) / f"{name}.json").parent, "results folder")
     t0 = time.perf_counter()
+    core.stored_networks(reset=True)
     out = sp.run(cfg)
+    # the stored networks the run read (those its units read on other processes, the page lists itself)
+    read = sorted(set(core.stored_networks(reset=True)) | set((out.get("extra") or {}).get("networks", [])))
+    if read:
+        out["extra"] = {**(out.get("extra") or {}), "networks": read}
     return cfg, out, time.perf_counter() - t0
 
 
