@@ -266,6 +266,10 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 f"{pt['steps']:,} steps; this run: {r.lr / pt['lr']:g}× the paper's learning rate for "
                 f"{steps / pt['steps']:.1%} of its steps, to fit a CPU)."
                 + (f" Why the recipe differs: {r.deviation}." if r.deviation else ""))
+    left = [k for k in SEEN_KINDS if k not in cfg["seen_kinds"]]
+    if left:
+        data_txt += (f" ODM with seen {' and '.join(left)} was not trained in this run (`seen_kinds` = "
+                     f"{', '.join(cfg['seen_kinds'])}), so the tables below leave out the paper's rows for it.")
     if cfg["source"] == "synthetic":
         data_txt = ("**This run uses a synthetic stand-in**, not TT100K: drawn signs written in TT100K's format and read "
                     "by the real loader, so the numbers show that the pipeline runs, not the paper's. " + data_txt)

@@ -106,3 +106,15 @@ def test_table4_random_splits_run_on_a_dask_cluster_with_the_serial_runs_numbers
     a, b = (o["rows"][cols].sort_values(cols[:3]).reset_index(drop=True) for o in (remote, local))
     assert set(a.split) == {"grouped", "random0"}
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_page_says_which_seen_kinds_it_did_not_train():
+    from oodrepro import config
+    from oodrepro.experiments.odm import tsinghua
+
+    doc = {"rows": [{"status": "needs data", "method": "odin", "ood": "tsinghua"}], "note": "genuine crops", "info": []}
+    cfg = config.resolve("odm.tsinghua", profile="paper", random_splits=0, seen_kinds=["tsinghua", "background"])
+    text = tsinghua.page_texts(doc, cfg)["data_md"].data
+    assert "ODM with seen noise was not trained in this run (`seen_kinds` = tsinghua, background)" in text
+    full = tsinghua.page_texts(doc, config.resolve("odm.tsinghua", profile="paper", random_splits=0))["data_md"].data
+    assert "was not trained in this run" not in full
