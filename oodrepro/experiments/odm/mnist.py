@@ -15,7 +15,7 @@ from ...engine.claims import paired_difference
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, seed_contexts, split_validation, train_models, tune_odin
-from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER, ODIN_T_PAPER, gap_sentence,
+from .paper import (BASE, check_loss, CCAG_NOTE, LABELS, METHOD_LABELS, METRICS_ODIN, ODIN_EPS_PAPER, ODIN_T_PAPER, gap_sentence,
                     method_diff, odm_claim, paper_value, shown_wide, summary_by_metric, torch_threads, training_params)
 
 IN, SEEN, NOVEL = [2, 6, 7], [0, 3, 4, 8], [5, 9, 1]
@@ -42,6 +42,7 @@ SCHEMA = config.register(Schema(
                       embedding_dim=5, epochs=20, batch_size=128, odin_temperatures=ODIN_T_PAPER,
                       odin_epsilons=ODIN_EPS_PAPER),
     },
+    derived=check_loss,
 ))
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from ... import config, recipes, reference, report
 from ...train import torch_threads
 from ...config import Param
+from ...errors import ParameterError
 from . import losses
 from ...engine.claims import paired_claim, paired_difference, summarise
 
@@ -60,6 +61,8 @@ def training_params() -> list[Param]:
         Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
         Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, as the authors) or "
               "all (every pair of the batch, weighted to the authors' proportions)", choices=losses.PAIRINGS),
+        Param("hinge_mean", "str", "Eq. 1's hinge averaged over every 'different' pair (all, the authors') or over "
+              "those inside the margin (active, ours; needs pairs='all')", choices=losses.HINGE_MEANS),
         Param("recipe", "str", "training recipe (oodrepro.recipes) without label smoothing (odm's losses are not "
               "plain cross-entropy); None = Adam at lr for epochs", allow_none=True,
               choices=tuple(n for n, r in recipes.RECIPES.items() if not r.label_smoothing)),
@@ -78,6 +81,15 @@ def training_params() -> list[Param]:
               "$OODREPRO_TRAIN_THREADS, default 1); None = torch's default", low=1, high=1024, allow_none=True),
         Param("results_dir", "str", "where result files are written"),
     ]
+
+
+def check_loss(cfg: dict) -> dict:
+    """The schema's cross-parameter check (``Schema.derived``): the hinge averaged over the active pairs is
+    defined over every pair of the batch only."""
+    if cfg.get("hinge_mean") == "active" and cfg.get("pairs") != "all":
+        raise ParameterError(f"parameter 'hinge_mean' = 'active' needs pairs = 'all' (every pair of the batch), got "
+                             f"pairs = {cfg.get('pairs')!r}; set -p pairs all, or hinge_mean all")
+    return {}
 
 
 #: Smallest AUROC difference an odm claim counts (with one seed the s.e. is 0, so this alone guards against noise).
@@ -162,5 +174,5 @@ ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
 #: ODIN's own grid (Liang et al. 2018, §4): T in {1, 2, 5, …, 1000}, 21 ε from 0 to 0.004.
 ODIN_T_PAPER = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
 ODIN_EPS_PAPER = [round(0.0002 * i, 4) for i in range(21)]
-BASE = dict(margin=10.0, squared=True, pairs="sampled", recipe=None, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
+BASE = dict(margin=10.0, squared=True, pairs="sampled", hinge_mean="all", recipe=None, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
             device="auto", threads=1, results_dir="results")

@@ -17,7 +17,7 @@ from ...data.core import gaussian_noise
 from ...engine.core import needs_rows
 from ...errors import DataNotFoundError
 from .methods import Scorer, metric_row, seed_contexts, split_validation, train_models, tune_odin
-from .paper import (BASE, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, method_diff, odm_claim,
+from .paper import (BASE, check_loss, CCAG_NOTE, LABELS, METHOD_LABELS, METRIC_LABELS, METRICS_CCAG, method_diff, odm_claim,
                     paper_value, torch_threads, training_params)
 
 BLOCKS = {"svhn": "cifar10", "cifar10": "svhn"}
@@ -39,6 +39,7 @@ SCHEMA = config.register(Schema(
         "paper": dict(BASE, in_dists=list(BLOCKS), max_train=None, seeds=[0], embedding_dim=10, epochs=100,
                       batch_size=128, lr=1e-4),
     },
+    derived=check_loss,
 ))
 
 

@@ -24,7 +24,7 @@ from ...engine.core import needs_rows
 from ...errors import ParameterError, DataNotFoundError, OodreproError
 from ...executor import Unit, executor
 from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
-from .paper import (BASE, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
+from .paper import (BASE, check_loss, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
                     shown_wide, summary_by_metric, torch_threads, training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
@@ -58,6 +58,7 @@ SCHEMA = config.register(Schema(
                       n_anomaly=1200, seeds=[0], embedding_dim=32, recipe="odm_cpu", pairs="all", epochs=None,
                       batch_size=None, lr=None),
     },
+    derived=check_loss,
 ))
 
 

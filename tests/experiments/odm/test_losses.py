@@ -102,3 +102,32 @@ def test_confidence_loss_hand_value():
     assert float(loss(out, y, 2)) == pytest.approx(math.log(2) + kl)
     with pytest.raises(ParameterError, match="'beta'"):
         losses.ConfidenceLoss(beta=-1)
+
+
+def test_the_hinge_averaged_over_active_pairs_by_hand():
+    """Four points on a line, margin 10: same pairs (0,3) D=3 and (4,30) D=26; different pairs D = 4, 1 (inside the
+    margin: hinge² 36, 81) and 30, 27 (outside: 0). The authors' mean divides the hinge sum by all 4 pairs, the
+    active mean by the 2 inside the margin; a seen-OOD point at 2 adds in×OOD pairs D = 2, 1, 2, 28."""
+    import torch
+
+    from oodrepro.experiments.odm.losses import ActiveContrastiveLoss, ContrastiveLoss, active_pairs_loss, all_pairs_loss
+
+    z = torch.tensor([[0.0, 0.0], [3.0, 0.0], [4.0, 0.0], [30.0, 0.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    same = 0.25 * (0.5 * 9 + 0.5 * 676) / 2
+    assert float(all_pairs_loss(z, y, 10.0, True, 0.25, 0.5)) == pytest.approx(same + 0.75 * 0.5 * (36 + 81) / 4)
+    assert float(active_pairs_loss(z, y, 10.0, True, 0.25, 0.5)) == pytest.approx(same + 0.75 * 0.5 * (36 + 81) / 2)
+    zo, yo = torch.cat([z, torch.tensor([[2.0, 0.0]])]), torch.cat([y, torch.tensor([-1])])
+    want = same / 0.25 * 0.25 + 0.25 * 0.5 * (36 + 81) / 2 + 0.5 * 0.5 * (64 + 81 + 64) / 3
+    assert float(ActiveContrastiveLoss(10.0)(zo, yo, 2)) == pytest.approx(want)
+    assert ActiveContrastiveLoss().key() == dict(ContrastiveLoss(pairs="all").key(), hinge_mean="active")
+    with pytest.raises(ParameterError, match="needs pairs='all'"):
+        ActiveContrastiveLoss(pairs="sampled")
+
+
+def test_hinge_mean_active_needs_every_pair_of_the_batch():
+    from oodrepro import config
+
+    with pytest.raises(ParameterError, match="parameter 'hinge_mean' = 'active' needs pairs = 'all'"):
+        config.resolve("odm.mnist", "quick", hinge_mean="active")
+    assert config.resolve("odm.mnist", "quick", hinge_mean="active", pairs="all")["hinge_mean"] == "active"
