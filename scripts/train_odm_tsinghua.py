@@ -6,6 +6,8 @@
 RANDOM_SPLIT=k trains the networks of Table 4's k-th random ungrouped split instead (the page's
 ``tt100k.random_splits(labels, n, seed=1000 + split_seed)[k]``); NETS (e.g. ``ce,ml``) trains only those of the
 page's networks (``ce``, ``ml``, ``odm-<seen kind>``), so that two processes can share one split's networks.
+HINGE_MEAN=active trains the ML and ODM networks with the page's ``hinge_mean='active'`` (the hinge averaged over the
+pairs inside the margin) instead of the paper profile's default.
 
 The networks are those the page trains under its paper profile (``tsinghua._models``: CE, ML and ODM with
 each seen kind), so the page reads them instead of training.
@@ -25,7 +27,7 @@ from oodrepro.experiments.odm.methods import Scorer
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 seeds = [int(a) for a in sys.argv[1:]] or [0]
-cfg = config.resolve("odm.tsinghua", "paper")
+cfg = config.resolve("odm.tsinghua", "paper", hinge_mean=os.environ.get("HINGE_MEAN"))
 signs = tsinghua.load_signs(cfg)
 rk = os.environ.get("RANDOM_SPLIT")
 split = (tt100k.random_splits(signs["labels"], int(rk) + 1, seed=1000 + cfg["split_seed"])[int(rk)] if rk is not None
