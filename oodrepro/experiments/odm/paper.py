@@ -83,6 +83,17 @@ def training_params() -> list[Param]:
     ]
 
 
+def loss_sentence(cfg: dict) -> str:
+    """One sentence on the contrastive loss a run trained ML and ODM with, and where it departs from the paper's."""
+    pairs = ("every pair of the batch, each kind weighted to the authors' proportions" if cfg.get("pairs") == "all"
+             else "half the batch as anchors, each with one partner inside the batch (the authors pair the whole class)")
+    hinge = (", the hinge averaged over the pairs inside the margin (ours: the authors average over every pair, "
+             "which lets the few pairs of look-alike classes fade among the many already apart)"
+             if cfg.get("hinge_mean") == "active" else "")
+    eq = "Eq. 1 (squared distances)" if cfg.get("squared", True) else "the authors' code's unsquared variant of Eq. 1"
+    return f"ML and ODM minimise {eq} with margin {cfg['margin']:g} over {pairs}{hinge}."
+
+
 def check_loss(cfg: dict) -> dict:
     """The schema's cross-parameter check (``Schema.derived``): the hinge averaged over the active pairs is
     defined over every pair of the batch only."""

@@ -24,7 +24,7 @@ from ...engine.core import needs_rows
 from ...errors import ParameterError, DataNotFoundError, OodreproError
 from ...executor import Unit, executor
 from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
-from .paper import (BASE, check_loss, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
+from .paper import (BASE, check_loss, loss_sentence, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
                     shown_wide, summary_by_metric, torch_threads, training_params)
 
 SEEN_KINDS = ("tsinghua", "background", "noise")
@@ -266,7 +266,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 f"{r.batch_size} in-distribution images, {how} (paper: {pt['arch']}, Adam lr {pt['lr']:g}, "
                 f"{pt['steps']:,} steps; this run: {r.lr / pt['lr']:g}× the paper's learning rate for "
                 f"{steps / pt['steps']:.1%} of its steps, to fit a CPU)."
-                + (f" Why the recipe differs: {r.deviation}." if r.deviation else ""))
+                + (f" Why the recipe differs: {r.deviation}." if r.deviation else "") + " " + loss_sentence(cfg))
     left = [k for k in SEEN_KINDS if k not in cfg["seen_kinds"]]
     if left:
         data_txt += (f" ODM with seen {' and '.join(left)} was not trained in this run (`seen_kinds` = "

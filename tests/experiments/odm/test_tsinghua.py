@@ -118,3 +118,15 @@ def test_the_page_says_which_seen_kinds_it_did_not_train():
     assert "ODM with seen noise was not trained in this run (`seen_kinds` = tsinghua, background)" in text
     full = tsinghua.page_texts(doc, config.resolve("odm.tsinghua", profile="paper", random_splits=0))["data_md"].data
     assert "was not trained in this run" not in full
+
+
+def test_the_page_names_the_loss_and_the_active_hinge_as_ours():
+    from oodrepro import config
+    from oodrepro.experiments.odm import tsinghua
+
+    doc = {"rows": [{"status": "needs data", "method": "odin", "ood": "tsinghua"}], "note": "genuine crops", "info": []}
+    text = tsinghua.page_texts(doc, config.resolve("odm.tsinghua", "paper", hinge_mean="active"))["data_md"].data
+    assert "ML and ODM minimise Eq. 1 (squared distances) with margin 10 over every pair of the batch" in text
+    assert "the hinge averaged over the pairs inside the margin (ours" in text
+    text = tsinghua.page_texts(doc, config.resolve("odm.tsinghua", "paper"))["data_md"].data
+    assert "every pair of the batch" in text and "inside the margin" not in text
