@@ -699,7 +699,9 @@ def with_cost_of(prov: dict, src: Path, earlier: Path) -> dict:
         raise OodreproError(f"--cost-of {earlier}: no such result file")
     now, then = results.read(src), results.read(earlier)
     strip = (lambda d: {k: v for k, v in d["meta"]["params"].items() if k not in _COST_FREE})
-    if then.get("notebook") != now.get("notebook") or strip(then) != strip(now):
+    a, b = strip(then), strip(now)
+    b = {k: v for k, v in b.items() if k in a or v != _profile_default(now, k)}  # a parameter added since, at its default
+    if then.get("notebook") != now.get("notebook") or a != b:
         raise OodreproError(f"--cost-of {earlier}: not a run of {now.get('notebook')!r} with the same parameters; "
                             "its cost would not be this run's")
     m = then["meta"]
@@ -708,6 +710,20 @@ def with_cost_of(prov: dict, src: Path, earlier: Path) -> dict:
                cpu_seconds=round((prov.get("cpu_seconds") or 0.0) + extra["cpu_seconds"], 1))
     out["cost_from"] = {"result": str(earlier), "command": m.get("command"), "commit": m.get("git_commit"), **extra}
     return out
+
+
+def _profile_default(doc: dict, name: str):
+    """The default of parameter ``name`` on the profile a result file ran (a sentinel when it has none)."""
+    try:
+        from .engine import page
+
+        sch = config.schema(page.spec(doc.get("notebook", "")).schema)
+        return sch.profiles[doc["meta"]["params"].get("profile", "quick")].get(name, _NO_DEFAULT)
+    except (OodreproError, KeyError):
+        return _NO_DEFAULT
+
+
+_NO_DEFAULT = object()
 
 
 def cmd_params(args) -> int:

@@ -113,6 +113,17 @@ def test_archive_add_cost_of_adds_an_earlier_runs_cost_and_refuses_another_run(t
     other = results.write(tmp_path / "c" / f"{PAGE}.json", PAGE, dict(params, seeds=[0, 1]), [], wall_time_s=9.0)
     assert cli.main(["archive", "add", PAGE, "--results-dir", str(tmp_path / "b"), "--cost-of", str(other)]) == 2
     assert archive.manifest()["pages"][PAGE]["wall_seconds"] == 2025.0  # the refused add changed nothing
+    # a parameter the page gained since the earlier run counts as the same run while it has its profile's default
+    from oodrepro import config
+
+    default = config.resolve("kpca.main", "paper")["n_components"]
+    later = results.write(tmp_path / "d" / f"{PAGE}.json", PAGE, dict(params, results_dir="d", n_components=default), [],
+                          wall_time_s=5.0, extra={"code": code})
+    assert cli.with_cost_of({"wall_seconds": 5.0}, later, first)["wall_seconds"] == 2005.0
+    other = results.write(tmp_path / "e" / f"{PAGE}.json", PAGE, dict(params, results_dir="e", n_components=default + 1),
+                          [], wall_time_s=5.0, extra={"code": code})
+    with pytest.raises(Exception, match="not a run of"):
+        cli.with_cost_of({"wall_seconds": 5.0}, other, first)
 
 
 def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them(tmp_path, monkeypatch):
