@@ -7,7 +7,8 @@ RANDOM_SPLIT=k trains the networks of Table 4's k-th random ungrouped split inst
 ``tt100k.random_splits(labels, n, seed=1000 + split_seed)[k]``); NETS (e.g. ``ce,ml``) trains only those of the
 page's networks (``ce``, ``ml``, ``odm-<seen kind>``), so that two processes can share one split's networks.
 HINGE_MEAN=active trains the ML and ODM networks with the page's ``hinge_mean='active'`` (the hinge averaged over the
-pairs inside the margin) instead of the paper profile's default.
+pairs inside the margin) and ML_STEPS=n for the page's ``ml_steps`` = n optimiser steps, instead of the paper profile's
+defaults.
 
 The networks are those the page trains under its paper profile (``tsinghua._models``: CE, ML and ODM with
 each seen kind), so the page reads them instead of training.
@@ -27,7 +28,8 @@ from oodrepro.experiments.odm.methods import Scorer
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 seeds = [int(a) for a in sys.argv[1:]] or [0]
-cfg = config.resolve("odm.tsinghua", "paper", hinge_mean=os.environ.get("HINGE_MEAN"))
+cfg = config.resolve("odm.tsinghua", "paper", hinge_mean=os.environ.get("HINGE_MEAN"),
+                     ml_steps=int(os.environ["ML_STEPS"]) if os.environ.get("ML_STEPS") else None)
 signs = tsinghua.load_signs(cfg)
 rk = os.environ.get("RANDOM_SPLIT")
 split = (tt100k.random_splits(signs["labels"], int(rk) + 1, seed=1000 + cfg["split_seed"])[int(rk)] if rk is not None
@@ -39,11 +41,13 @@ for seed in seeds:
     t0, load0 = time.time(), os.getloadavg()[0]
     if nets:  # only the named networks, as tsinghua.networks builds them
         ctx, loss, d = tsinghua.context(cfg["arch"], tr, cfg, seed, True), tsinghua.contrastive(cfg), cfg["embedding_dim"]
+        rec = tsinghua.embedding_recipe(cfg)
         # the page's model names (``ml/32``, ``odm:background/32``): the Scorer reads an embedding's size from them
         build = {"ce": ("ce", lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.0), tag="ce")),
-                 "ml": (f"ml/{d}", lambda: ctx.model(loss, embedding_dim=d, tag="ml")),
+                 "ml": (f"ml/{d}", lambda: ctx.model(loss, embedding_dim=d, tag="ml", recipe=rec)),
                  **{f"odm-{k}": (f"odm:{k}/{d}", lambda k=k: ctx.model(loss, ood_set=seen[k], embedding_dim=d,
-                                                                       tag=f"odm-{k}")) for k in cfg["seen_kinds"]}}
+                                                                       tag=f"odm-{k}", recipe=rec))
+                    for k in cfg["seen_kinds"]}}
         models = {build[n][0]: build[n][1]() for n in nets.split(",")}
     else:
         ctx, models = tsinghua.networks(cfg, tr, seen, seed, progress=True)

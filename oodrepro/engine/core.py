@@ -169,19 +169,22 @@ class Context:
         return self.training.get("epochs") or self.spec.epochs[self.arch]
 
     def model(self, loss: train.Loss, variant: str = "", ood_set: data.Dataset | None = None,
-              embedding_dim: int | None = None, tag: str = ""):
+              embedding_dim: int | None = None, tag: str = "", recipe=None):
         """The model trained with ``loss`` (``variant``: an architecture suffix, e.g. ``"deconf"``; ``ood_set``:
         seen OOD data mixed into the batches, ``embedding_dim``: an embedding instead of class scores — odm's
-        networks; ``tag``: a word naming the network in its stored file's name)."""
+        networks; ``tag``: a word naming the network in its stored file's name; ``recipe``: a
+        :class:`~oodrepro.recipes.Recipe` for this network instead of the context's — odm's embeddings train
+        longer than its classifier)."""
+        rec = recipe if recipe is not None else self.training.get("recipe")
         key = (tuple(sorted(loss.key().items())), variant, ood_set.fingerprint if ood_set is not None else None,
-               embedding_dim)
+               embedding_dim, None if recipe is None else repr(sorted(recipe.key().items())))
         if key not in self._models:
             arch = self.arch + (f"_{variant}" if variant else "")
             self._models[key] = m = train.fit(
                 arch, self.train_set, loss=loss, epochs=self.epochs, batch_size=self.training["batch_size"],
                 lr=self.training["lr"], seed=self.seed, device=self.training["device"], progress=self.progress,
-                recipe=self.training.get("recipe"), ood_set=ood_set, embedding_dim=embedding_dim,
-                store=self.store_name(arch, tag or loss_tag(loss)))
+                recipe=rec, ood_set=ood_set, embedding_dim=embedding_dim,
+                store=self.store_name(arch, tag or loss_tag(loss), rec))
             if m.stored:
                 _STORED_READ.add(m.stored["file"])
         return self._models[key]
@@ -194,12 +197,12 @@ class Context:
                 return m
         raise KeyError(f"no model of context ({self.in_name}, seed {self.seed}) has the cache key {cache_key!r}")
 
-    def store_name(self, arch: str, tag: str = "") -> str | None:
+    def store_name(self, arch: str, tag: str = "", recipe=None) -> str | None:
         """The name a network of this context is stored under (:attr:`ModelSpec.store`), else None."""
         if not self.spec.store:
             return None
-        recipe = self.training.get("recipe") or "adam"  # no recipe: Adam at the page's lr for its epochs
-        name = "-".join(p for p in (arch, self.in_name, tag, recipe, f"s{self.seed}") if p)
+        recipe = recipe or self.training.get("recipe") or "adam"  # no recipe: Adam at the page's lr for its epochs
+        name = "-".join(p for p in (arch, self.in_name, tag, getattr(recipe, "name", recipe), f"s{self.seed}") if p)
         return name.replace(":", "-").replace("/", "-")
 
     def emb(self, model, ds: data.Dataset, layers=None, batch_size: int = 2048) -> list[np.ndarray]:

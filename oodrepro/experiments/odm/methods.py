@@ -61,17 +61,27 @@ def contrastive(cfg: dict) -> ContrastiveLoss:
     return cls(margin=cfg["margin"], squared=cfg["squared"], pairs=cfg.get("pairs", "sampled"))
 
 
+def embedding_recipe(cfg: dict):
+    """The recipe of the ML and ODM networks: the run's (:func:`oodrepro.train.resolve_recipe`) for ``ml_steps``
+    optimiser steps, named ``<recipe>-<steps>steps``; None (the context's own) when ``ml_steps`` is not set."""
+    if not cfg.get("ml_steps"):
+        return None
+    base = train.resolve_recipe(cfg.get("recipe"), cfg.get("epochs"), cfg.get("batch_size"), cfg.get("lr"))
+    return base.replace(steps=int(cfg["ml_steps"]), name=f"{base.name}-{int(cfg['ml_steps'])}steps")
+
+
 def train_models(ctx: Context, seen: Dataset | None, cfg: dict, dims=()) -> dict:
     """The networks of one context: ``ce``, ``ccag`` (if seen OOD), and per embedding size d in
     ``(cfg['embedding_dim'], *dims)`` ``ml/d`` and ``odm/d`` (if seen OOD)."""
     out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce")}
     if seen is not None:
         out["ccag"] = ctx.model(ConfidenceLoss(), ood_set=seen, tag="cc")
+    rec = embedding_recipe(cfg)
     for d in dict.fromkeys((cfg["embedding_dim"], *dims)):
         loss = contrastive(cfg)
-        out[f"ml/{d}"] = ctx.model(loss, embedding_dim=d, tag=f"ml{d}")
+        out[f"ml/{d}"] = ctx.model(loss, embedding_dim=d, tag=f"ml{d}", recipe=rec)
         if seen is not None:
-            out[f"odm/{d}"] = ctx.model(loss, ood_set=seen, embedding_dim=d, tag=f"odm{d}")
+            out[f"odm/{d}"] = ctx.model(loss, ood_set=seen, embedding_dim=d, tag=f"odm{d}", recipe=rec)
     return out
 
 

@@ -61,6 +61,8 @@ def training_params() -> list[Param]:
         Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
         Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, as the authors) or "
               "all (every pair of the batch, weighted to the authors' proportions)", choices=losses.PAIRINGS),
+        Param("ml_steps", "int", "optimiser steps of the ML and ODM networks (the CE network keeps the recipe's); "
+              "None = the recipe's", low=1, allow_none=True),
         Param("hinge_mean", "str", "Eq. 1's hinge averaged over every 'different' pair (all, the authors') or over "
               "those inside the margin (active, ours; needs pairs='all')", choices=losses.HINGE_MEANS),
         Param("recipe", "str", "training recipe (oodrepro.recipes) without label smoothing (odm's losses are not "
@@ -91,11 +93,12 @@ def loss_sentence(cfg: dict) -> str:
              "which lets the few pairs of look-alike classes fade among the many already apart)"
              if cfg.get("hinge_mean") == "active" else "")
     eq = "Eq. 1 (squared distances)" if cfg.get("squared", True) else "the authors' code's unsquared variant of Eq. 1"
-    return f"ML and ODM minimise {eq} with margin {cfg['margin']:g} over {pairs}{hinge}."
+    steps = f" They train for {cfg['ml_steps']:,} steps (the CE network: the recipe's)." if cfg.get("ml_steps") else ""
+    return f"ML and ODM minimise {eq} with margin {cfg['margin']:g} over {pairs}{hinge}.{steps}"
 
 
 def check_loss(cfg: dict) -> dict:
-    """The schema's cross-parameter check (``Schema.derived``): the hinge averaged over the active pairs is
+    """The schema's cross-parameter checks (``Schema.derived``): the hinge averaged over the active pairs is
     defined over every pair of the batch only."""
     if cfg.get("hinge_mean") == "active" and cfg.get("pairs") != "all":
         raise ParameterError(f"parameter 'hinge_mean' = 'active' needs pairs = 'all' (every pair of the batch), got "
@@ -185,5 +188,5 @@ ODIN_EPS = [0.0, 0.0005, 0.001, 0.002, 0.004]
 #: ODIN's own grid (Liang et al. 2018, §4): T in {1, 2, 5, …, 1000}, 21 ε from 0 to 0.004.
 ODIN_T_PAPER = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
 ODIN_EPS_PAPER = [round(0.0002 * i, 4) for i in range(21)]
-BASE = dict(margin=10.0, squared=True, pairs="sampled", hinge_mean="all", recipe=None, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
+BASE = dict(margin=10.0, squared=True, pairs="sampled", hinge_mean="all", ml_steps=None, recipe=None, lr=1e-3, odin_temperatures=ODIN_T, odin_epsilons=ODIN_EPS, data_root=None,
             device="auto", threads=1, results_dir="results")

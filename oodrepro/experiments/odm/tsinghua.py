@@ -23,7 +23,7 @@ from ...data.tt100k_synth import write_synthetic
 from ...engine.core import needs_rows
 from ...errors import ParameterError, DataNotFoundError, OodreproError
 from ...executor import Unit, executor
-from .methods import Scorer, context, contrastive, metric_row, split_validation, tune_odin
+from .methods import Scorer, context, contrastive, embedding_recipe, metric_row, split_validation, tune_odin
 from .paper import (BASE, check_loss, loss_sentence, METRICS_ODIN, PAPER_TSINGHUA_TRAINING, gap_sentence, method_diff, odm_claim, paper_value,
                     shown_wide, summary_by_metric, torch_threads, training_params)
 
@@ -120,9 +120,11 @@ def networks(cfg: dict, tr, seen: dict, seed: int, progress: bool = False) -> di
     """The networks of one split and seed: ``ce`` (ODIN's), ``ml/d`` and ``odm:<seen kind>/d``; stored ones
     (:mod:`oodrepro.checkpoints`) are read, not trained."""
     ctx, loss, d = context(cfg["arch"], tr, cfg, seed, progress), contrastive(cfg), cfg["embedding_dim"]
-    out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce"), f"ml/{d}": ctx.model(loss, embedding_dim=d, tag="ml")}
+    rec = embedding_recipe(cfg)
+    out = {"ce": ctx.model(train.LabelSmoothedCE(0.0), tag="ce"),
+           f"ml/{d}": ctx.model(loss, embedding_dim=d, tag="ml", recipe=rec)}
     for kind in cfg["seen_kinds"]:
-        out[f"odm:{kind}/{d}"] = ctx.model(loss, ood_set=seen[kind], embedding_dim=d, tag=f"odm-{kind}")
+        out[f"odm:{kind}/{d}"] = ctx.model(loss, ood_set=seen[kind], embedding_dim=d, tag=f"odm-{kind}", recipe=rec)
     return ctx, out
 
 

@@ -131,3 +131,29 @@ def test_hinge_mean_active_needs_every_pair_of_the_batch():
     with pytest.raises(ParameterError, match="parameter 'hinge_mean' = 'active' needs pairs = 'all'"):
         config.resolve("odm.mnist", "quick", hinge_mean="active")
     assert config.resolve("odm.mnist", "quick", hinge_mean="active", pairs="all")["hinge_mean"] == "active"
+
+
+def test_ml_steps_trains_the_embeddings_longer_than_the_classifier():
+    """``ml_steps`` gives ML and ODM their own recipe (the run's, for that many steps; its own name in a stored file),
+    the CE network keeps the run's (``epochs`` then sets the CE network's length only)."""
+    from oodrepro import config
+    from oodrepro.experiments.odm.methods import embedding_recipe
+
+    cfg = config.resolve("odm.tsinghua", "paper", ml_steps=7500)
+    r = embedding_recipe(cfg)
+    assert r.name == "odm_cpu-7500steps" and r.total_steps(10_000) == 7500 and r.lr == 2e-3
+    assert embedding_recipe(config.resolve("odm.tsinghua", "paper")) is None
+    assert embedding_recipe(config.resolve("odm.tsinghua", "paper", ml_steps=7500, epochs=3)).total_steps(10_000) == 7500
+
+
+def test_a_context_trains_a_network_under_its_own_recipe(tmp_path):
+    from oodrepro import config, data
+    from oodrepro.experiments.odm.methods import context, embedding_recipe
+
+    cfg = config.resolve("odm.mnist", "paper", seeds=[0], ml_steps=2)
+    ctx = context("mlp", data.load("digits", "train").subset(range(64)), cfg, 0)
+    rec = embedding_recipe(cfg)
+    m = ctx.model(ContrastiveLoss(), embedding_dim=4, tag="ml", recipe=rec)
+    assert m.steps == 2 and m.recipe.name == "adam-2steps"
+    assert ctx.model(ContrastiveLoss(), embedding_dim=4, tag="ml").steps > 2  # the context's own recipe: 20 epochs
+    assert ctx.store_name("mlp", "ml", rec).endswith("-ml-adam-2steps-s0")
