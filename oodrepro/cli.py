@@ -623,7 +623,8 @@ def cmd_archive(args) -> int:
                                 "(or pass --results-dir)")
         from .engine.page import page_code
 
-        prov = archive_provenance(src)
+        # with --cost-of, a network stored after the earlier run began was trained in it (or read from its cache)
+        prov = archive_provenance(src, since=_run_start(Path(args.cost_of)) if args.cost_of else None)
         if args.cost_of:
             prov = with_cost_of(prov, src, Path(args.cost_of))
         entry = archive.add(args.page, src, prov, page_code(args.page))
@@ -645,9 +646,21 @@ def cmd_archive(args) -> int:
     return 1 if any(why.startswith("tampered") for _, why in problems) else 0
 
 
-def archive_provenance(result_path: Path) -> dict:
+def _run_start(result_path: Path) -> float:
+    """When the run that wrote a result file began (seconds since the epoch); +inf for no readable file."""
+    try:
+        meta = results.read(result_path)["meta"]
+    except (OSError, ValueError, KeyError):
+        return float("inf")
+    return _when(meta.get("created")) - float(meta.get("wall_time_s") or 0.0)
+
+
+def archive_provenance(result_path: Path, since: float | None = None) -> dict:
     """What ``archive add`` records beside a result file: command, commit, machine, wall and CPU time (the
-    stored networks' training included), the stored networks the run read and the data files with sha256."""
+    stored networks' training included), the stored networks the run read and the data files with sha256.
+
+    A stored network's training CPU is added when it was stored before the run began (``since``: before that
+    time instead — the start of an earlier run whose cost is added, which trained the networks it stored)."""
     from . import checkpoints, data, results
 
     doc = results.read(result_path)
@@ -667,7 +680,7 @@ def archive_provenance(result_path: Path) -> dict:
             files[str(f.relative_to(root))] = checkpoints.sha256(f)
     # a network stored before the run began was trained outside it (a script, an earlier run): its training CPU
     # is added; one the run stored itself was trained in it (or in the run whose cache it read: --cost-of)
-    start = _when(meta.get("created")) - float(meta.get("wall_time_s") or 0.0)
+    start = min(_run_start(result_path), since if since is not None else float("inf"))
     cpu = (meta.get("cpu_seconds") or 0.0) + sum(float(e.get("train_seconds") or 0) for e in nets.values()
                                                  if _when(e.get("created")) < start)
     return {"command": meta.get("command") or "?", "commit": meta.get("git_commit"), "machine": checkpoints.machine(),

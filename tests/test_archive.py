@@ -1,4 +1,5 @@
 """Archived paper-scale results (oodrepro.archive) and how a page renders them."""
+import datetime
 import json
 
 import pytest
@@ -148,3 +149,8 @@ def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them
     # a network the run stored itself (created after the run began) was trained in it: its CPU is not added twice
     checkpoints.annotate(grouped["key"], created="2099-01-01T00:00:00Z")
     assert cli.archive_provenance(named)["cpu_seconds"] == pytest.approx(own, abs=0.1)
+    # stored before this run but after an earlier run began whose cost is added (--cost-of): trained in that run
+    checkpoints.annotate(grouped["key"], created="2026-06-01T00:00:00Z")
+    assert cli.archive_provenance(named)["cpu_seconds"] == pytest.approx(own + 100.0, abs=0.1)
+    earlier = datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc).timestamp()
+    assert cli.archive_provenance(named, since=earlier)["cpu_seconds"] == pytest.approx(own, abs=0.1)
