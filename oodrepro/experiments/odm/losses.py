@@ -252,8 +252,8 @@ def active_pairs_loss(z: torch.Tensor, y: torch.Tensor, margin: float, squared: 
 
     (unsquared D and hinge when ``squared`` is False). Weights as :func:`all_pairs_loss`. Why: with every pair of
     a batch in the mean, the few pairs of look-alike classes (weight limits 10 and 20 t, heights 4.2 and 4.5 m) are
-    averaged with thousands already beyond the margin, and their push fades; the nearest-class-mean accuracy of the
-    grouped TT100K split's ML embedding rose from 94.0 % to 96.6 % with this mean (docs/lab-log.md)."""
+    averaged with thousands already beyond the margin, and their push fades (the grouped TT100K split's ML
+    embedding with and without this mean: docs/lab-log.md, 2026-12-06 evening)."""
     same, diff, cross = all_pairs(y)
     w_ood = ood_fraction if len(cross[0]) else 0.0
     total = z.sum() * 0.0
