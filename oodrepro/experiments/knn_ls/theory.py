@@ -96,9 +96,33 @@ THEORY = config.register(Schema(
 # building blocks
 # ----------------------------------------------------------------------------------------------
 
+def kth_distance_1d(queries: np.ndarray, bank: np.ndarray, k: int) -> np.ndarray:
+    r"""The k-NN radius :math:`r_k(q; X)` (knn-ls Definition 1) of every query in one dimension, exactly, in
+    float64, from the sorted sample.
+
+    With :math:`s_1 \le \dots \le s_n` the sorted sample, the k nearest points of q are k consecutive
+    :math:`s_i, \dots, s_{i+k-1}`, and :math:`r_k(q) = \min_i f(i)` with
+    :math:`f(i) = \max(q - s_i,\; s_{i+k-1} - q)` (the farther end of the window). The first term falls and the
+    second rises with i, so the minimum sits where :math:`s_i + s_{i+k-1}` first reaches 2q (a binary search)
+    or one window to the left: :math:`O((n + m) \log n)` for m queries, where a brute-force search costs
+    :math:`O(nm)` and faiss's float32 distances (:math:`\lVert x\rVert^2 + \lVert q\rVert^2 - 2x\cdot q`)
+    lose the small radii of large samples."""
+    s = np.sort(np.asarray(bank, dtype=np.float64).ravel())
+    q = np.asarray(queries, dtype=np.float64).ravel()
+    n = len(s)
+    if not 1 <= k <= n:
+        raise ParameterError(f"k = {k} is not accepted for a sample of {n} points; use 1 <= k <= {n}")
+    i = np.clip(np.searchsorted(s[:n - k + 1] + s[k - 1:], 2 * q, side="left"), 0, n - k)
+    j = np.maximum(i - 1, 0)
+    return np.minimum(np.maximum(q - s[i], s[i + k - 1] - q), np.maximum(q - s[j], s[j + k - 1] - q))
+
+
 def radii(queries: np.ndarray, bank: np.ndarray, k: int, budget: int = 4_000_000) -> np.ndarray:
-    """:func:`oodrepro.detectors.knn.knn_radius` over query chunks, so that faiss's (chunk × k) result
-    arrays stay below ``budget`` entries for large k."""
+    """:math:`r_k(q; X)` of every query: exactly from the sorted sample in one dimension
+    (:func:`kth_distance_1d`), else :func:`oodrepro.detectors.knn.knn_radius` over query chunks, so that
+    faiss's (chunk × k) result arrays stay below ``budget`` entries for large k."""
+    if bank.shape[1] == 1:
+        return kth_distance_1d(queries, bank, k)
     step = max(1, budget // max(k, 1))
     return np.concatenate([knn_radius(queries[i:i + step], bank, k) for i in range(0, len(queries), step)])
 
@@ -178,7 +202,7 @@ def simulate(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
         labels = dict(kl)
         t0 = time.perf_counter()
         for seed in cfg["seeds"]:
-            params = {"code": fingerprint(bounds, knn_radius, functions=(_draw, radii, evaluation_points)),
+            params = {"code": fingerprint(bounds, knn_radius, functions=(_draw, radii, kth_distance_1d, evaluation_points)),
                       "density": cfg["density"], "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "n_eval": cfg["n_eval"]}
             res = cached("knn_ls_theory", params,
@@ -224,8 +248,8 @@ def _prop1_draw(density_name: str, d: int, n: int, seed: int, ks: list[int], mar
     recs, pairs = [], []
     for k in ks:
         before, after = radii(Q, X, k), radii(PQ, PX, k)
-        # knn_radius works in float32: an x_in that coincides with a sample point in float32 has radius 0
-        # (k = 1, large n, d = 1); such x_in are skipped and counted
+        # an x_in with radius 0 (it coincides with a sample point: with d >= 2 in faiss's float32, k = 1,
+        # large n; in one dimension radii are exact float64) is skipped and counted
         valid = np.flatnonzero((before[:m_in] > 0) & (after[:m_in] > 0))
         xi = valid[np.arange(m) % valid.size]
         in_ratio = after[valid] / before[valid]
@@ -265,7 +289,7 @@ def simulate_proposition1(cfg: dict, log=None) -> tuple[pd.DataFrame, pd.DataFra
     for name in (uni, cfg["density"]):
         f = bounds.make_density(name, cfg["d"])
         for i, seed in enumerate(cfg["seeds"]):
-            params = {"code": fingerprint(bounds, knn_radius, functions=(_prop1_draw, radii)), "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
+            params = {"code": fingerprint(bounds, knn_radius, functions=(_prop1_draw, radii, kth_distance_1d)), "density": name, "d": cfg["d"], "n": n, "seed": seed, "ks": ks,
                       "margins": list(cfg["margins"]), "m": m, "gamma_in": cfg["gamma_in"],
                       "gamma_out": cfg["gamma_out"]}
             res = cached("knn_ls_theory_prop1", params,
@@ -1091,8 +1115,8 @@ def _text_p1(c: SimpleNamespace, T: dict, M: dict) -> None:
     dev, med = p1["in_ratio_dev"].max(), p1["in_ratio_dev_med"].max()
     M["md_p1"] += "In-distribution radii scaled by γ_in " + (
         "exactly, to the last bit. " if dev == 0 else
-        f"up to float32 rounding (median relative deviation ≤ {med:.1e}; the worst, {dev:.1e}, at a point whose "
-        "k-NN radius is close to float32's resolution). ")
+        f"up to rounding (median relative deviation ≤ {med:.1e}; the worst, {dev:.1e}, at a point whose "
+        f"k-NN radius is close to the resolution of {'float64' if cfg['d'] == 1 else 'faiss’s float32'}). ")
     M["md_p1"] += ("The condition k ≤ k_max is sufficient, far from necessary: "
                    "a contraction of the support towards an interior point moves the sample away from the "
                    "boundary, so every outlier ends up farther from it, relative to the sample's own spacing.")

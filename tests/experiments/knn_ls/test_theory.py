@@ -43,6 +43,32 @@ def test_chunked_radii_equal_knn_radius(rng):
     np.testing.assert_allclose(K.radii(q, X, 50, budget=1000), knn_radius(q, X, 50))
 
 
+def test_kth_distance_1d_by_hand():
+    # sample 0, 1, 3, 7; query 2: distances 2, 1, 1, 5 -> r_1 = 1, r_2 = 1, r_3 = 2, r_4 = 5
+    X = np.array([[7.0], [0.0], [3.0], [1.0]])
+    assert [K.kth_distance_1d(np.array([[2.0]]), X, k)[0] for k in (1, 2, 3, 4)] == [1.0, 1.0, 2.0, 5.0]
+    # queries outside the sample and on a sample point
+    np.testing.assert_array_equal(K.kth_distance_1d(np.array([[-1.0], [9.0], [3.0]]), X, 2), [2.0, 6.0, 2.0])
+    with pytest.raises(ParameterError, match="k = 5"):
+        K.kth_distance_1d(np.array([[0.0]]), X, 5)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (50, 1), (200, 7), (300, 300), (1000, 64)])
+def test_kth_distance_1d_equals_brute_force_float64(rng, n, k):
+    """Against the sorted |x − q| of every pair (float64), with ties (a rounded sample) and queries outside:
+    equal up to the rounding of the subtraction (two points at the same true distance on either side of q)."""
+    X = np.round(rng.normal(size=(n, 1)), 1)
+    q = np.concatenate([rng.normal(size=(150, 1)) * 2, X[:20]])
+    brute = np.sort(np.abs(q - X.T), axis=1)[:, k - 1]
+    np.testing.assert_allclose(K.kth_distance_1d(q, X, k), brute, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(K.radii(q, X, k), brute, rtol=1e-14, atol=1e-15)  # the page's radii take this path in 1-d
+
+
+def test_kth_distance_1d_agrees_with_faiss_up_to_float32(rng):
+    X, q = rng.random((5000, 1)), rng.random((400, 1))
+    np.testing.assert_allclose(K.kth_distance_1d(q, X, 10), knn_radius(q, X, 10), atol=2e-3)
+
+
 def test_tiny_run_end_to_end():
     cfg = config.resolve("knn_ls.theory", "smoke", n_grid=[300, 2500], seeds=2, n_eval=100, prop1_n=600,
                          prop1_ks=[1, 8])
