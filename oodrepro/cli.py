@@ -515,34 +515,29 @@ def _run_one(nb: Path, params: dict, out_dir, progress: bool, force: bool) -> st
     return f"{nb} {params or ''} -> {out} ({time.perf_counter() - t0:.1f} s)"
 
 
-def _worker_init(threads: int) -> None:
-    for var in THREAD_VARS:  # a kernel started from this worker inherits them; the user's own setting wins
-        os.environ.setdefault(var, str(threads))
-
-
 def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
-    """Execute ``nbs`` ``jobs`` at a time, each in its own worker process (so each kernel gets its own
-    staging folder and environment) with ``cpu_count // jobs`` BLAS/OpenMP threads. Two pages that need
-    the same cache entry do not compute it twice (:func:`oodrepro.cache.computing`). After a failure no
-    new notebook starts; the ones running finish, and every failure is reported."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Execute ``nbs`` ``jobs`` at a time, each a unit of work of :mod:`oodrepro.executor` on a ``LocalCluster``
+    of ``jobs`` worker processes (so each kernel gets its own staging folder and environment) with
+    ``cpu_count // jobs`` BLAS/OpenMP threads, which the kernels inherit; the longest page (its last recorded
+    wall time) starts first. Two pages that need the same cache entry do not compute it twice
+    (:func:`oodrepro.cache.computing`). A notebook that fails is reported while the others finish."""
+    from . import executor
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"running {len(nbs)} notebooks, {jobs} at a time ({threads} BLAS/OpenMP thread(s) each)", flush=True)
-    errors = []
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(_run_one, nb, per_nb[nb], args.out, args.progress, args.force): nb for nb in nbs}
-        for fut in as_completed(futures):
-            if fut.cancelled():  # not started: an earlier notebook failed
-                continue
-            try:
-                print(fut.result(), flush=True)
-            except OodreproError as exc:
-                errors.append(str(exc))
-                for other in futures:
-                    other.cancel()
+    units = [executor.Unit(f"{nb.parent.name}/{nb.stem}", _run_one, (nb, per_nb[nb], args.out, args.progress,
+                                                                     args.force), last_wall_time(nb) or None)
+             for nb in nbs]
+
+    def done(o) -> None:
+        if o.ok:
+            print(o.value, flush=True)
+
+    # a cluster of its own: $OODREPRO_SCHEDULER (--workers, --scheduler) is the kernels' one, for their units
+    with executor.executor(workers=jobs, scheduler="", threads=threads) as ex:
+        outcomes = ex.run(units, progress=False, on_done=done, desc="notebooks")
+    errors = [o.error.split(": ", 1)[1] if o.error.startswith("OodreproError: ") else f"{o.label}: {o.error}"
+              for o in outcomes if not o.ok]
     if errors:
         raise OodreproError("\n".join(errors))
 
@@ -766,8 +761,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
     r.add_argument("--force", action="store_true", help="execute even if the executed copy is up to date")
     r.add_argument("-j", "--jobs", default="1", metavar="N",
-                   help="execute N notebooks at a time, each kernel with cpu_count/N BLAS threads; 'auto' = the "
-                        "CPU count, at most 4 (default 1; the scorecard always runs last, alone)")
+                   help="execute N notebooks at a time on a LocalCluster of N Dask workers, longest first, each "
+                        "kernel with cpu_count/N BLAS threads; 'auto' = the CPU count, at most 4 (default 1; the "
+                        "scorecard always runs last, alone)")
     r.add_argument("--workers", metavar="N", help="start a LocalCluster of N worker processes on 127.0.0.1 for the "
                    "pages' units of work (odm's splits)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler for the pages' units of work "

@@ -121,10 +121,13 @@ class DaskExecutor(Executor):
             yield futures[fut], fut.result()
 
 
-def _local_cluster(workers: int):
+def _local_cluster(workers: int, threads: int | None = None):
     from distributed import LocalCluster
 
-    env = {v: "1" for v in THREAD_VARS}
+    # BLAS/OpenMP threads of each worker: one (units of work); or ``threads`` for what it starts (a notebook's
+    # kernel), where the user's own setting wins
+    env = ({v: "1" for v in THREAD_VARS} if threads is None else
+           {v: os.environ.get(v, str(threads)) for v in THREAD_VARS})
     # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told)
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                         dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0", scheduler_port=0,
@@ -132,13 +135,15 @@ def _local_cluster(workers: int):
 
 
 @contextlib.contextmanager
-def executor(workers: int | None = None, scheduler: str | None = None, timeout: str = "20s") -> Iterator[Executor]:
-    """The executor for a run: a running cluster at ``scheduler`` (or ``$OODREPRO_SCHEDULER``; ``timeout``
-    to reach it), else a ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (torn down on exit), else this
-    process."""
+def executor(workers: int | None = None, scheduler: str | None = None, timeout: str = "20s",
+             threads: int | None = None) -> Iterator[Executor]:
+    """The executor for a run: a running cluster at ``scheduler`` (or ``$OODREPRO_SCHEDULER``, unless
+    ``scheduler=""``; ``timeout`` to reach it), else a ``LocalCluster`` of ``workers`` processes on 127.0.0.1
+    (torn down on exit; one BLAS/OpenMP thread each, or ``threads`` unless the environment sets them), else
+    this process."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise OodreproError(f"--workers {workers!r} is not accepted; use a positive integer")
-    scheduler = scheduler or os.environ.get(ENV)
+    scheduler = os.environ.get(ENV) if scheduler is None else scheduler  # "": never the environment's
     if not scheduler and not (workers and workers > 1):
         yield Executor()
         return
@@ -149,7 +154,7 @@ def executor(workers: int | None = None, scheduler: str | None = None, timeout: 
         if scheduler:
             client = Client(scheduler, timeout=timeout)
         else:
-            cluster = _local_cluster(workers)
+            cluster = _local_cluster(workers, threads)
             client = Client(cluster)
     except OSError as exc:
         raise OodreproError(f"cannot reach the Dask scheduler {scheduler!r} ({exc}); start it with "

@@ -56,6 +56,17 @@ def test_bad_workers_and_unreachable_scheduler_are_one_line():
             pass
 
 
+def test_an_empty_scheduler_ignores_the_environment(monkeypatch):
+    """``run --jobs`` starts notebooks on a cluster of its own (``scheduler=""``), never on the kernels' one
+    named by $OODREPRO_SCHEDULER (their units would wait behind the notebooks that submit them)."""
+    monkeypatch.setenv(executor.ENV, "tcp://127.0.0.1:9")
+    with executor.executor(scheduler="") as ex:
+        assert type(ex) is executor.Executor
+    with pytest.raises(OodreproError, match="cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
+        with executor.executor(timeout="1s"):
+            pass
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A scheduler and two worker processes (no nanny: a killed worker stays dead) on 127.0.0.1."""
