@@ -619,7 +619,11 @@ def cmd_archive(args) -> int:
         from .engine.page import page_code
 
         # with --cost-of, a network stored after the earlier run began was trained in it (or read from its cache)
-        prov = archive_provenance(src, since=_run_start(Path(args.cost_of)) if args.cost_of else None)
+        # and the networks it read count too: a run from its cache may load fewer of them (only what a missing
+        # cache entry needs)
+        earlier = _read_or_none(Path(args.cost_of)) if args.cost_of else None
+        prov = archive_provenance(src, since=_run_start(Path(args.cost_of)) if args.cost_of else None,
+                                  also_read=(earlier or {}).get("networks") or ())
         if args.cost_of:
             prov = with_cost_of(prov, src, Path(args.cost_of))
         entry = archive.add(args.page, src, prov, page_code(args.page))
@@ -650,19 +654,29 @@ def _run_start(result_path: Path) -> float:
     return _when(meta.get("created")) - float(meta.get("wall_time_s") or 0.0)
 
 
-def archive_provenance(result_path: Path, since: float | None = None) -> dict:
+def _read_or_none(path: Path) -> dict | None:
+    from . import results
+
+    try:
+        return results.read(path)
+    except (ValueError, OSError):
+        return None  # with_cost_of says why, in one line
+
+
+def archive_provenance(result_path: Path, since: float | None = None, also_read=()) -> dict:
     """What ``archive add`` records beside a result file: command, commit, machine, wall and CPU time (the
     stored networks' training included), the stored networks the run read and the data files with sha256.
 
     A stored network's training CPU is added when it was stored before the run began (``since``: before that
-    time instead — the start of an earlier run whose cost is added, which trained the networks it stored)."""
+    time instead — the start of an earlier run whose cost is added, which trained the networks it stored).
+    ``also_read``: stored networks that earlier run read (they count as this run's)."""
     from . import checkpoints, data, results
 
     doc = results.read(result_path)
     meta, cfg = doc["meta"], doc["meta"]["params"]
     stored, read = checkpoints.manifest()["networks"], doc.get("networks")
     if read is not None:  # the page listed the stored networks it read (odm/tsinghua: one split's networks each)
-        nets = {k: e for k, e in stored.items() if e["file"] in set(read)}
+        nets = {k: e for k, e in stored.items() if e["file"] in set(read) | set(also_read)}
     else:  # else every stored network of the run's architecture, recipe and seeds
         nets = {k: e for k, e in stored.items()
                 if e["definition"].get("arch") == cfg.get("arch") and cfg.get("recipe")

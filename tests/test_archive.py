@@ -154,3 +154,15 @@ def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them
     assert cli.archive_provenance(named)["cpu_seconds"] == pytest.approx(own + 100.0, abs=0.1)
     earlier = datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc).timestamp()
     assert cli.archive_provenance(named, since=earlier)["cpu_seconds"] == pytest.approx(own, abs=0.1)
+    # a rerun from the earlier run's cache loaded fewer networks: the ones the earlier run read count too
+    both = cli.archive_provenance(named, also_read=[random0["file"]])
+    assert both["networks"] == sorted([grouped["file"], random0["file"]])
+
+
+def test_has_data_a_simulation_without_status_counts_its_rows():
+    """knn-ls's theory page needs no data set: its rows carry no status, and its archived figure is drawn."""
+    sim = pages.Page("knn_ls/theory", {"profile": "paper"}, {"rows": [{"n": 1000, "k": 1, "fpr": 0.5}]}, None)
+    assert sim.has_data
+    assert not pages.Page("knn_ls/theory", {"profile": "paper"}, {"rows": []}, None).has_data
+    need = pages.Page(PAGE, {"profile": "paper"}, {"rows": [{"method": "msp", "status": "needs data"}]}, None)
+    assert not need.has_data

@@ -147,8 +147,11 @@ class Page:
 
     @property
     def has_data(self) -> bool:
-        """Whether any row of the result file was computed (not *needs data*)."""
-        return bool((self.rows.get("status", pd.Series(dtype=str)) == "ok").any())
+        """Whether any row of the result file was computed (not *needs data*); a page whose rows carry no
+        status (a simulation: it needs no data set) has data when it has rows."""
+        if "status" not in self.rows:
+            return len(self.rows) > 0
+        return bool((self.rows["status"] == "ok").any())
 
     def standard(self, claims_title: str, beside_paper: bool = True) -> dict:
         """What every page glues: run time, number of seeds, the claims table and its counts (with the profile
