@@ -7,7 +7,8 @@ Each cell is ``odm/tsinghua`` on its smoke profile with another ``split_seed`` (
 an ML and an ODM embedding trained on the synthetic signs, ODIN tuned, five metrics): a few seconds each at the
 profile's 2 epochs, where starting the cluster and shipping results cost as much as the work; ``--epochs`` makes
 each cell longer (training runs on one thread in every mode, :func:`oodrepro.train.train_threads`). Every mode
-starts from an empty cache of its own, so no mode reads another's trained networks.
+starts from an empty cache of its own, so no mode reads another's trained networks. The workers run without Dask's
+default MALLOC_TRIM_THRESHOLD_ (:data:`oodrepro.executor.DASK_CONFIG`), which made each cell 1.7× slower.
 
     python benchmarks/bench_sweep.py [--cells 8] [--epochs 10] [--modes serial local processes]
 """
@@ -40,7 +41,10 @@ def run(mode: str, cells: int, root: Path, epochs: int | None = None) -> float:
         else:
             sfile = root / "scheduler.json"
             dask = str(Path(sys.executable).with_name("dask"))
-            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+            (root / "dask-config").mkdir(exist_ok=True)  # the settings the executor's LocalCluster uses
+            (root / "dask-config" / "oodrepro.yaml").write_text(executor.dask_yaml())
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                       DASK_CONFIG=str(root / "dask-config"))
             procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
                                            "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sfile)],
                                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

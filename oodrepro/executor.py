@@ -121,17 +121,31 @@ class DaskExecutor(Executor):
             yield futures[fut], fut.result()
 
 
+#: Dask settings of the workers this module starts. Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536,
+#: which fixes glibc's mmap threshold and makes every large NumPy / torch allocation a fresh mmap: a cell of odm's
+#: smoke page took 1.7x as long in such a process (docs/lab-log.md). None: the variable is not set. ``dask worker``
+#: started by hand reads the same from a YAML file in ``$DASK_CONFIG`` (:func:`dask_yaml`; README).
+DASK_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def dask_yaml() -> str:
+    """:data:`DASK_CONFIG` as the YAML that ``dask worker`` reads from a file in the folder ``$DASK_CONFIG``."""
+    return "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
+
+
 def _local_cluster(workers: int, threads: int | None = None):
+    import dask
     from distributed import LocalCluster
 
     # BLAS/OpenMP threads of each worker: one (units of work); or ``threads`` for what it starts (a notebook's
     # kernel), where the user's own setting wins
     env = ({v: "1" for v in THREAD_VARS} if threads is None else
            {v: os.environ.get(v, str(threads)) for v in THREAD_VARS})
-    # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told)
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0", scheduler_port=0,
-                        env=env, silence_logs=40)
+    with dask.config.set(DASK_CONFIG):
+        # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told)
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                            dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0", scheduler_port=0,
+                            env=env, silence_logs=40)
 
 
 @contextlib.contextmanager
