@@ -179,3 +179,28 @@ def test_sweep_refuses_bad_cells_before_running_any(tmp_path):
         sweep.cells("kpca/cost", {"nope": [1]}, {})
     with pytest.raises(OodreproError, match="'dim'"):  # the schema's own one-line refusal, before any cell runs
         sweep.cells("kpca/cost", {"dim": [8, -1]}, {}, "smoke")
+
+
+def test_dask_yaml_is_the_config_the_local_cluster_uses():
+    """The YAML for hand-started workers says what :data:`executor.DASK_CONFIG` sets (one setting, two forms)."""
+    import yaml
+
+    got = yaml.safe_load(executor.dask_yaml())
+    for dotted, value in executor.DASK_CONFIG.items():
+        node = got
+        for part in dotted.split(".")[:-1]:
+            node = node[part]
+        assert node[dotted.split(".")[-1]] is value
+
+
+def _malloc_setting():
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_local_cluster_workers_start_without_dasks_malloc_trim_threshold(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with executor.executor(workers=2, scheduler="") as ex:
+        (out,) = ex.run([executor.Unit("env", _malloc_setting)], progress=False)
+    assert out.ok and out.value is None
