@@ -8,7 +8,13 @@ an ML and an ODM embedding trained on the synthetic signs, ODIN tuned, five metr
 profile's 2 epochs, where starting the cluster and shipping results cost as much as the work; ``--epochs`` makes
 each cell longer (training runs on one thread in every mode, :func:`oodrepro.train.train_threads`). Every mode
 starts from an empty cache of its own, so no mode reads another's trained networks. The workers run without Dask's
-default MALLOC_TRIM_THRESHOLD_ (:data:`oodrepro.executor.DASK_CONFIG`), which made each cell 1.7× slower.
+default MALLOC_TRIM_THRESHOLD_, which made each cell 1.7× slower, and without their statistical profiler
+(:data:`oodrepro.executor.DASK_CONFIG`).
+
+Every wall time includes starting the cluster (printed beside it) and each worker's first cell, which also pays for
+importing the page's modules and torch's first use (about 8 s against 7.5 s for a later cell of 40 epochs): a fixed
+cost that the ratio absorbs only when the cells are long (``--epochs``), as paper-scale units are. ``--modes … pool``
+adds the same cells on two plain processes without Dask, which shows what two processes on this machine allow.
 
     python benchmarks/bench_sweep.py [--cells 8] [--epochs 10] [--modes serial local processes]
 """
@@ -28,12 +34,25 @@ from oodrepro import executor, sweep
 PAGE = "odm/tsinghua"
 
 
-def run(mode: str, cells: int, root: Path, epochs: int | None = None) -> float:
+def run(mode: str, cells: int, root: Path, epochs: int | None = None) -> tuple[float, float]:
+    """(wall time of the whole mode, of which starting the cluster until its workers are up)."""
     os.environ["OODREPRO_CACHE_DIR"] = str(root / f"cache-{mode}")
     grid = {"split_seed": list(range(cells))}
     procs = []
     t0 = time.perf_counter()
     try:
+        if mode == "pool":  # no Dask: what two processes on this machine allow, for comparison
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            params = sweep.cells(PAGE, grid, {"epochs": epochs} if epochs else {}, "smoke")
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
+                ready = time.perf_counter() - t0
+                per_cell = [v["wall"] for v in pool.map(sweep.run_cell, [PAGE] * len(params), params,
+                                                        ["smoke"] * len(params))]
+            print(f"  {mode}: the cells' own time (page.execute, summed) {sum(per_cell):.1f} s, per cell "
+                  f"{', '.join(f'{w:.1f}' for w in per_cell)}", flush=True)
+            return time.perf_counter() - t0, ready
         if mode == "serial":
             ex_cm = executor.executor()
         elif mode == "local":
@@ -60,14 +79,28 @@ def run(mode: str, cells: int, root: Path, epochs: int | None = None) -> float:
                 c.wait_for_workers(2, timeout=120)
             ex_cm = executor.executor(scheduler=address)
         with ex_cm as ex:
+            if mode == "local":
+                ex.client.wait_for_workers(2, timeout=120)
+            ready = time.perf_counter() - t0
             fixed = {"epochs": epochs} if epochs else {}
-            _, outcomes = sweep.sweep(PAGE, grid, fixed, "smoke", root / f"results-{mode}", ex, progress=False)
+            out, outcomes = sweep.sweep(PAGE, grid, fixed, "smoke", root / f"results-{mode}", ex, progress=False)
         assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
-        return time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        per_cell = [o.value["wall"] for o in sorted(outcomes, key=lambda o: o.index)]
+        cells_s = sum(per_cell)
+        print(f"  {mode}: the cells' own time (page.execute, summed) {cells_s:.1f} s, per cell "
+              f"{', '.join(f'{w:.1f}' for w in per_cell)}", flush=True)
+        return wall, ready
     finally:
         for p in reversed(procs):
             p.terminate()
             p.wait(timeout=30)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def main() -> None:
@@ -75,16 +108,17 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=None, help="training epochs of every network (default: smoke's 2)")
     ap.add_argument("--modes", nargs="+", default=["serial", "local", "processes"],
-                    choices=["serial", "local", "processes"])
+                    choices=["serial", "local", "processes", "pool"],
+                    help="pool: the cells on two plain processes without Dask (what the machine allows)")
     args = ap.parse_args()
     print(f"sweep of {args.cells} cells of {PAGE} (smoke, {args.epochs or 2} epochs), {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         times = {m: run(m, args.cells, Path(tmp), args.epochs) for m in args.modes}
-    base = times.get("serial")
-    for m, t in times.items():
+    base = times.get("serial", (None,))[0]
+    for m, (t, ready) in times.items():
         ratio = f"  {base / t:.2f}× the serial run" if base and m != "serial" else ""
-        print(f"{m:10s} {t:7.1f} s{ratio}")
+        print(f"{m:10s} {t:7.1f} s{ratio}   (starting the cluster: {ready:.1f} s of it)")
     print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -193,14 +193,16 @@ def test_dask_yaml_is_the_config_the_local_cluster_uses():
         assert node[dotted.split(".")[-1]] is value
 
 
-def _malloc_setting():
+def _worker_settings():
     import os
 
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
 
 
-def test_local_cluster_workers_start_without_dasks_malloc_trim_threshold(monkeypatch):
+def test_local_cluster_workers_start_without_dasks_malloc_trim_threshold_and_profiler(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     with executor.executor(workers=2, scheduler="") as ex:
-        (out,) = ex.run([executor.Unit("env", _malloc_setting)], progress=False)
-    assert out.ok and out.value is None
+        (out,) = ex.run([executor.Unit("env", _worker_settings)], progress=False)
+    assert out.ok and out.value == (None, False)
