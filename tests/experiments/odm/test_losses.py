@@ -142,7 +142,8 @@ def test_ml_steps_trains_the_embeddings_longer_than_the_classifier():
     cfg = config.resolve("odm.tsinghua", "paper", ml_steps=7500)
     r = embedding_recipe(cfg)
     assert r.name == "odm_cpu-7500steps" and r.total_steps(10_000) == 7500 and r.lr == 2e-3
-    assert embedding_recipe(config.resolve("odm.tsinghua", "paper")) is None
+    assert embedding_recipe(config.resolve("odm.tsinghua", "quick")) is None
+    assert embedding_recipe(config.resolve("odm.tsinghua", "paper")).name == "odm_cpu-7500steps"  # the profile's
     assert embedding_recipe(config.resolve("odm.tsinghua", "paper", ml_steps=7500, epochs=3)).total_steps(10_000) == 7500
 
 
