@@ -612,6 +612,7 @@ def cmd_archive(args) -> int:
     if args.action == "add":
         if not args.page:
             raise OodreproError("'oodrepro archive add' needs a page, e.g. kpca/main")
+        _find(args.page)  # an unknown page: one line naming the known ones, before looking for its result file
         src = Path(args.results_dir) / f"{args.page}.json"
         if not src.is_file():
             raise OodreproError(f"no result file {src}; run 'oodrepro run {args.page} --profile paper' first "

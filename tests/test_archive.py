@@ -166,3 +166,11 @@ def test_has_data_a_simulation_without_status_counts_its_rows():
     assert not pages.Page("knn_ls/theory", {"profile": "paper"}, {"rows": []}, None).has_data
     need = pages.Page(PAGE, {"profile": "paper"}, {"rows": [{"method": "msp", "status": "needs data"}]}, None)
     assert not need.has_data
+
+
+def test_archive_add_of_an_unknown_page_names_the_known_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    assert cli.main(["archive", "add", "kpca/mian", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no notebook 'kpca/mian'" in err and "kpca/main" in err and "no result file" not in err
+    assert not (tmp_path / "archive").exists()  # nothing half-written
