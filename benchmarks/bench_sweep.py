@@ -12,7 +12,7 @@ default MALLOC_TRIM_THRESHOLD_, which made each cell 1.7× slower, and without t
 (:data:`oodrepro.executor.DASK_CONFIG`).
 
 Every wall time includes starting the cluster (printed beside it) and each worker's first cell, which also pays for
-importing the page's modules and torch's first use (about 8 s against 7.5 s for a later cell of 40 epochs): a fixed
+importing the page's modules and torch's first use (about 15 s against 7.5 s for a later cell of 40 epochs): a fixed
 cost that the ratio absorbs only when the cells are long (``--epochs``), as paper-scale units are. ``--modes … pool``
 adds the same cells on two plain processes without Dask, which shows what two processes on this machine allow.
 

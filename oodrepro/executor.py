@@ -124,8 +124,8 @@ class DaskExecutor(Executor):
 #: Dask settings of the workers this module starts. Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536,
 #: which fixes glibc's mmap threshold and makes every large NumPy / torch allocation a fresh mmap: a cell of odm's
 #: smoke page took 1.7x as long in such a process (docs/lab-log.md). None: the variable is not set. The workers'
-#: statistical profiler (a stack sample every 10 ms, for the dashboard's profile page) is off: the benchmark's
-#: separately started workers went from 1.64x to 1.71x the serial run without it (one run each; docs/lab-log.md).
+#: statistical profiler (a stack sample every 10 ms, for the dashboard's profile page) is off: it takes CPU from the
+#: units; the sweep benchmark could not tell its effect from the spread between runs (docs/lab-log.md).
 #: ``dask worker`` started by hand reads the same from a YAML file in ``$DASK_CONFIG`` (:func:`dask_yaml`; README).
 DASK_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                "distributed.worker.profile.enabled": False}
