@@ -74,3 +74,54 @@ def test_knn_bad_input(rng):
         det.score([X[:, 0]])
     with pytest.raises(ValueError, match="NaN or inf"):
         det.score([np.full((2, 3), np.nan)])
+
+
+# --- KNNRadiusGrid: every k of a grid from one search ----------------------------------------
+from oodrepro.detectors.knn_grid import KNNRadiusGrid  # noqa: E402
+
+
+def test_grid_equals_one_detector_per_k_bit_for_bit(rng):
+    tr = [rng.normal(size=(400, 6)).astype(np.float32), rng.normal(size=(400, 3)).astype(np.float32) * 5]
+    tr[0][10:15] = tr[0][0]  # duplicates: ties among the neighbours
+    te = [rng.normal(size=(120, 6)), rng.normal(size=(120, 3)) * 5]
+    ks = [1, 2, 5, 10, 20]
+    grid = KNNRadiusGrid(ks).fit(tr)
+    for k in ks:
+        one = KNNRadius(k).fit(tr)
+        np.testing.assert_array_equal(grid.q_[k], one.q_)
+        np.testing.assert_array_equal(grid.score(te, k=k), one.score(te))
+        np.testing.assert_array_equal(grid.radii(te, k), one.radii(te))
+
+
+def test_grid_hand_case():
+    X = [np.array([[0.0], [1.0], [3.0]])]  # leave-one-out radii: k=1 -> 1, 1, 2; k=2 -> 3, 2, 3
+    g = KNNRadiusGrid([1, 2]).fit(X)
+    assert g.q_[1][0] == pytest.approx(4 / 3) and g.q_[2][0] == pytest.approx(8 / 3)
+    np.testing.assert_allclose(g.score([np.array([[5.0]])], k=2), [4.0 / (8 / 3)])
+    np.testing.assert_allclose(g.score([np.array([[5.0]])]), [2.0 / (4 / 3)])  # k defaults to the grid's first
+
+
+def test_grid_keeps_the_distances_of_recent_sets(rng):
+    tr = [rng.normal(size=(50, 2))]
+    g = KNNRadiusGrid([1, 3]).fit(tr)
+    a, b = [rng.normal(size=(7, 2))], [rng.normal(size=(9, 2))]
+    g.score(a, k=1), g.score(b, k=1)
+    assert len(g._seen) == 2
+    g.score(a, k=3), g.score(b, k=3)
+    assert len(g._seen) == 2  # no new search for the second k
+    for _ in range(KNNRadiusGrid.KEEP + 2):
+        g.score([rng.normal(size=(3, 2))])
+    assert len(g._seen) == KNNRadiusGrid.KEEP
+
+
+@pytest.mark.parametrize("grid, k, match", [([], None, "k_grid"), ("1,2", None, "k_grid"), ([0, 2], None, "'k'"),
+                                            ([1, 60], None, "larger than"), ([1, 2], 3, "not in the fitted k_grid")])
+def test_grid_bad_input_names_the_parameter(rng, grid, k, match):
+    tr = [rng.normal(size=(50, 2))]
+    with pytest.raises(ParameterError, match=match):
+        KNNRadiusGrid(grid).fit(tr).score(tr, k=k)
+
+
+def test_grid_scores_before_fit():
+    with pytest.raises(NotFittedError):
+        KNNRadiusGrid([1]).score([np.zeros((2, 2))])

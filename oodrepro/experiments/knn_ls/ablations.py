@@ -14,9 +14,10 @@ from IPython.display import Markdown
 
 from ... import config, metrics, models, reference, report, results
 from ...config import Param, Schema
-from ...engine import contexts, method_scores, needs_rows, summarise
+from ...detectors.knn_grid import KNNRadiusGrid
+from ...engine import Method, contexts, method_scores, needs_rows, summarise
 from ...engine.page import NO_DATA
-from .methods import KNN, RADIUS
+from .methods import KNN, RADIUS, _chosen_layers, _ls
 from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, check_neighbours, common_params, data_sentence, ls_model,
                     pairings_param, test_accuracy)
 
@@ -250,6 +251,13 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
 
 
 # --- Figure 2 --------------------------------------------------------------------------------
+#: :data:`~oodrepro.experiments.knn_ls.methods.KNN` for every k of ``k_grid`` from one neighbour search per layer
+#: (:class:`~oodrepro.detectors.knn_grid.KNNRadiusGrid`): the same scores, one fit for the whole grid.
+KNN_K_GRID = Method("knn_k_grid", KNNRadiusGrid, ("alpha", "k_grid", "k", "layers"), model=_ls, layers=_chosen_layers,
+                    build=lambda ctx, h: KNNRadiusGrid(k_grid=list(h["k_grid"])),
+                    score=lambda det, layers, h: det.score(layers, k=h["k"]), score_only=("k",))
+
+
 def run_figure2(cfg: dict, progress: bool = True) -> pd.DataFrame:
     """AUROC of T̂ for every k in ``k_grid``, with and without label smoothing."""
     recs = []
@@ -260,11 +268,11 @@ def run_figure2(cfg: dict, progress: bool = True) -> pd.DataFrame:
             continue
         for alpha in (0.0, cfg["alpha"]):
             for kk in cfg["k_grid"]:
-                hyper = {"alpha": alpha, "k": kk, "layers": cfg["layers"]}
-                s_in = method_scores(ctx, KNN, ctx.in_test, hyper)
+                hyper = {"alpha": alpha, "k_grid": list(cfg["k_grid"]), "k": kk, "layers": cfg["layers"]}
+                s_in = method_scores(ctx, KNN_K_GRID, ctx.in_test, hyper)
                 for o, ds in sets.items():
-                    recs.append({"in_dist": in_name, "ood": o, "alpha": alpha, "k": kk, "seed": ctx.seed,
-                                 "status": "ok", "auroc": metrics.auroc(s_in, method_scores(ctx, KNN, ds, hyper))})
+                    recs.append({"in_dist": in_name, "ood": o, "alpha": alpha, "k": kk, "seed": ctx.seed, "status": "ok",
+                                 "auroc": metrics.auroc(s_in, method_scores(ctx, KNN_K_GRID, ds, hyper))})
     return pd.DataFrame(recs)
 
 
