@@ -263,14 +263,20 @@ def test_jobs_a_failing_notebook_is_reported_and_the_others_finish(tmp_path):
     assert f"OMP {max(1, (os.cpu_count() or 1) // 2)}" in shown  # the kernel got cores / jobs threads
 
 
-def test_run_all_on_a_profile_a_page_lacks_runs_that_page_quick_and_says_so(capsys):
-    """make book PROFILE=paper: the cross-paper grid has no paper profile; --all runs it on quick (one line)
-    instead of refusing the whole book, and a page that has the profile keeps it."""
-    from oodrepro import cli
+def test_run_all_on_a_profile_a_page_lacks_runs_that_page_quick_and_says_so(capsys, monkeypatch):
+    """make book PROFILE=paper: a page without a paper profile (every book page has one now; here a made-up
+    one) runs on quick with one line instead of refusing the whole book; a page that has the profile keeps it."""
+    from oodrepro import cli, config
 
+    config.register(config.Schema(name="t.quick_only", params=[config.Param("profile", "str", "profile")],
+                                  profiles={"smoke": {}, "quick": {}}))
     grid, table1 = cli._find("beyond/objectives"), cli._find("knn_ls/table1")
+    real = cli.schema_of
+    monkeypatch.setattr(cli, "schema_of", lambda nb: "t.quick_only" if nb == grid else real(nb))
     assert cli.profile_or_quick(grid, "paper") == "quick"
     assert "beyond/objectives has no 'paper' profile (it has smoke, quick): runs 'quick'" in capsys.readouterr().out
     assert cli.profile_or_quick(table1, "paper") == "paper" and capsys.readouterr().out == ""
     with pytest.raises(Exception, match="parameter 'profile' = 'paper' is not accepted"):
         cli.validate(grid, {"profile": "paper"})  # named alone, it is refused
+    monkeypatch.setattr(cli, "schema_of", real)
+    assert cli.profile_or_quick(grid, "paper") == "paper"  # the grid has its own paper profile

@@ -73,3 +73,25 @@ def test_contrasts_by_hand():
     assert r.high - r.mean == pytest.approx(4.302652729911275 * se)  # t(0.975, 2 df)
     (claim,) = grid.grid_claims(pd.DataFrame(rows))
     assert claim["id"] == "ls-vs-ce-pca" and claim["verdict"] == "reproduced"
+
+
+def test_paper_profile_rows_are_knn_ls_table1_rows_with_data_we_can_hold():
+    from oodrepro.experiments.knn_ls.paper import paper_pairings
+
+    cfg = config.resolve("beyond.objectives", "paper")
+    assert set(cfg["pairings"]) <= set(paper_pairings()) and len(cfg["seeds"]) >= 3
+    assert {p.split("->")[0] for p in cfg["pairings"]} == {"mnist", "fashion_mnist", "cifar10"}
+
+
+def test_heatmap_has_one_panel_per_pairing_when_several_in_distribution_sets():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [{"in_dist": i, "ood": o, "objective": obj, "method": "pca", "seed": s, "status": "ok", "auroc": 0.7}
+            for i, o in (("mnist", "hflip"), ("fashion_mnist", "hflip"), ("fashion_mnist", "mnist"))
+            for obj in grid.OBJECTIVES for s in (0, 1)]
+    fig = grid.heatmap(pd.DataFrame(rows), per_row=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["MNIST → HFlip", "Fashion MNIST → HFlip", "Fashion MNIST → MNIST"]
+    avg = grid._per_seed_average(pd.DataFrame(rows))
+    assert len(avg) == len(grid.OBJECTIVES) * 2  # one number per (objective, detector, seed) across the pairings
