@@ -248,8 +248,7 @@ def page_texts(doc: dict, cfg: dict) -> dict:
         return {"tbl_grid": "No pairing of this run has data.", "tbl_contrasts": "", "findings_md": Markdown("")}
     ok = rows[rows.status == "ok"]
     pairs = list(dict.fromkeys(zip(ok["in_dist"], ok["ood"])))
-    oods = ", ".join(PAPER.label(o) if len({i for i, _ in pairs}) == 1 else f"{PAPER.label(i)} → {PAPER.label(o)}"
-                     for i, o in pairs)
+    oods = ", ".join(PAPER.label(o) if len({i for i, _ in pairs}) == 1 else PAPER.pair_label(i, o) for i, o in pairs)
     cl = pd.DataFrame(doc.get("claims", []))
     counts = cl["verdict"].value_counts().to_dict() if len(cl) else {}
     n = len(cfg["seeds"])
@@ -292,7 +291,7 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
                     annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC"})
         for a, b in zip(*np.where(mean.isna().to_numpy())):
             ax.text(b + 0.5, a + 0.5, "n/a", ha="center", va="center", fontsize=7, color="#888")
-        ax.set_title(PAPER.label(o) if one_in else f"{PAPER.label(i)} → {PAPER.label(o)}", fontsize=10)
+        ax.set_title(PAPER.label(o) if one_in else PAPER.pair_label(i, o), fontsize=10)
         ax.set_xticklabels([OBJECTIVE_LABELS[c].split(" (")[0] for c in mean.columns], rotation=30, ha="right",
                            fontsize=8)
         ax.set_yticklabels([DETECTOR_LABELS[r] for r in mean.index], fontsize=8)
