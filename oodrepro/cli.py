@@ -452,8 +452,8 @@ def cmd_run(args) -> int:
 
 def profile_or_quick(nb: Path, profile: str) -> str:
     """``profile`` when the notebook's schema has it, else ``"quick"`` with a line saying so: ``run --all
-    --profile paper`` (``make book PROFILE=paper``) runs a page that has no paper profile — the cross-paper
-    grid — on its quick one instead of refusing the whole book. A notebook named alone is refused instead."""
+    --profile paper`` (``make book PROFILE=paper``) runs a page that has no paper profile (a chapter added
+    without one) on its quick one instead of refusing the whole book. A notebook named alone is refused instead."""
     name = schema_of(nb)
     if name is None or profile in config.schema(name).profiles:
         return profile
