@@ -172,10 +172,30 @@ def _counts_text(counts: dict) -> str:
 # ------------------------------------------------------------------------------------------------ the cells
 
 
+def percent_tables_as_cells(doc: dict) -> dict:
+    """``doc`` with every table that gives AUROC in % as ``auroc`` beside the paper's ``paper_auroc`` (kpca's
+    summaries, :func:`oodrepro.experiments.kpca.common.summary`) rewritten in the shape
+    :func:`oodrepro.results.cells_of` reads — ours as ``mean``, the paper's as ``paper``, both as AUROC in [0, 1]
+    like every other chapter's cells (the FPR95 and Δ columns dropped); other tables unchanged."""
+    out = dict(doc)
+    for key, val in doc.items():
+        if key in ("meta", "claims") or not isinstance(val, list) or not val or not isinstance(val[0], dict):
+            continue
+        df = pd.DataFrame(val)
+        if {"auroc", "paper_auroc"} <= set(df.columns) and "paper" not in df.columns:
+            keys = [c for c in df.columns if c not in ("auroc", "auroc_se", "fpr95", "paper_auroc", "delta_auroc",
+                                                       "paper_fpr95", "delta_fpr95", "n_seeds")]
+            paper = pd.to_numeric(df["paper_auroc"], errors="coerce") / 100
+            out[key] = df[keys].assign(mean=df["auroc"] / 100, paper=paper, n_seeds=df["n_seeds"]).to_dict("records")
+    return out
+
+
 def cells_by_scale(results_dir, arch: Archive) -> pd.DataFrame:
     """Every table cell with a paper value: the archived runs' (source ``archive``, what the figures draw)
-    and this build's (source ``this build``), with :func:`oodrepro.results.cells`' columns."""
-    a, b = results.cells_of(arch.docs), results.cells(results_dir)
+    and this build's (source ``this build``), with :func:`oodrepro.results.cells`' columns; kpca's AUROC in % is
+    read as AUROC (:func:`percent_tables_as_cells`)."""
+    a = results.cells_of([percent_tables_as_cells(d) for d in arch.docs])
+    b = results.cells_of([percent_tables_as_cells(d) for d in results.collect(results_dir)])
     return pd.concat([a.assign(source="archive"), b.assign(source=BUILD)], ignore_index=True)[
         ["source", *a.columns]]
 

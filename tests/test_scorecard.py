@@ -177,3 +177,23 @@ def test_claims_of_numbers_repeated_ids():
     doc = {"notebook": "p/q", "meta": {"profile": "quick"},
            "claims": _claims({"a": "reproduced"}, page="p/q") * 2}
     assert scorecard.claims_of([doc])["claim id"].tolist() == ["a", "a#2"]
+
+
+def test_kpca_percent_tables_become_cells_in_auroc_units():
+    from oodrepro import results
+
+    doc = {"notebook": "kpca/main", "meta": {"params": {"profile": "paper"}}, "claims": [],
+           "summary": [{"in_dist": "cifar10", "ood": "svhn", "method": "msp", "auroc": 91.0, "auroc_se": 0.5,
+                        "fpr95": 40.0, "n_seeds": 3, "paper_auroc": 90.0, "delta_auroc": 1.0, "paper_fpr95": 50.0,
+                        "delta_fpr95": -10.0},
+                       {"in_dist": "cifar10", "ood": "tt100k", "method": "msp", "auroc": 88.0, "auroc_se": 0.8,
+                        "fpr95": 60.0, "n_seeds": 3, "paper_auroc": None, "delta_auroc": None, "paper_fpr95": None,
+                        "delta_fpr95": None}]}
+    c = results.cells_of([scorecard.percent_tables_as_cells(doc)])
+    assert len(c) == 1  # the row without a paper value is not a cell
+    (r,) = c.itertuples()
+    assert r.ours == pytest.approx(0.91) and r.paper == pytest.approx(0.90) and r.delta == pytest.approx(0.01)
+    assert r.cell == "in_dist=cifar10, ood=svhn, method=msp" and r.chapter == "kpca"
+    knn = {"notebook": "knn_ls/table1", "summary": [{"in_dist": "mnist", "ood": "hflip", "method": "knn", "mean": 0.8,
+                                                     "se": 0.01, "n_seeds": 5, "paper": 0.79, "delta": 0.01}]}
+    assert scorecard.percent_tables_as_cells(knn) == knn  # other chapters' tables pass unchanged
