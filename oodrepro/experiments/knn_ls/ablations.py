@@ -292,11 +292,11 @@ def figure2_claims(rows: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
         m, se = metrics.mean_se(diffs)
         claims.append(results.claim(
             f"f2-k-{i}-{o}-{a:g}", f"Larger k lowers AUROC on {label}", quote("fig2-k"),
-            f"AUROC(k={kmin}) − AUROC(k={kmax}) = {m:+.3f} ± {se:.3f}; Spearman ρ(k, AUROC) = {rho:+.2f}",
+            f"AUROC(k={kmin:g}) − AUROC(k={kmax:g}) = {m:+.3f} ± {se:.3f}; Spearman ρ(k, AUROC) = {rho:+.2f}",
             results.directional_verdict(diffs), why="paired k_min vs k_max difference over seeds", page=page))
         claims.append(results.claim(
-            f"f2-small-{i}-{o}-{a:g}", f"The effect of k is small (≤ {SMALL:g} AUROC from k = {kmin} to {kmax}) on {label}",
-            quote("fig2-k"), f"AUROC(k={kmin}) − AUROC(k={kmax}) = {m:+.3f} ± {se:.3f}",
+            f"f2-small-{i}-{o}-{a:g}", f"The effect of k is small (≤ {SMALL:g} AUROC from k = {kmin:g} to {kmax:g}) on {label}",
+            quote("fig2-k"), f"AUROC(k={kmin:g}) − AUROC(k={kmax:g}) = {m:+.3f} ± {se:.3f}",
             "reproduced" if abs(m) <= SMALL else "not reproduced",
             why=f"{SMALL:g} AUROC is our reading of 'small' (about three of the paper's median s.e.)", page=page))
     return claims
