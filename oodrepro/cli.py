@@ -676,8 +676,8 @@ def archive_provenance(result_path: Path, since: float | None = None, also_read=
     doc = results.read(result_path)
     meta, cfg = doc["meta"], doc["meta"]["params"]
     stored, read = checkpoints.manifest()["networks"], doc.get("networks")
-    if read is not None:  # the page listed the stored networks it read (odm/tsinghua: one split's networks each)
-        nets = {k: e for k, e in stored.items() if e["file"] in set(read) | set(also_read)}
+    if read is not None or also_read:  # the page (or the earlier run of --cost-of) listed the stored networks it read
+        nets = {k: e for k, e in stored.items() if e["file"] in set(read or ()) | set(also_read)}
     else:  # else every stored network of the run's architecture, recipe and seeds
         nets = {k: e for k, e in stored.items()
                 if e["definition"].get("arch") == cfg.get("arch") and cfg.get("recipe")

@@ -157,6 +157,11 @@ def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them
     # a rerun from the earlier run's cache loaded fewer networks: the ones the earlier run read count too
     both = cli.archive_provenance(named, also_read=[random0["file"]])
     assert both["networks"] == sorted([grouped["file"], random0["file"]])
+    # a rerun whose result file lists no networks at all (every score from the cache): the earlier run's list only
+    other = {"profile": "paper", "seeds": [0]}  # no arch / recipe: nothing to match the manifest by
+    bare = results.write(tmp_path / "c.json", "knn_ls/figure2", other, [], wall_time_s=1.0)
+    assert cli.archive_provenance(bare)["networks"] == []
+    assert cli.archive_provenance(bare, also_read=[random0["file"]])["networks"] == [random0["file"]]
 
 
 def test_has_data_a_simulation_without_status_counts_its_rows():
