@@ -17,7 +17,7 @@ from ...config import Param, Schema
 from ...detectors.knn_grid import KNNRadiusGrid
 from ...engine import Method, contexts, method_scores, needs_rows, summarise
 from ...engine.page import NO_DATA
-from .methods import KNN, RADIUS, _chosen_layers, _ls
+from .methods import KNN, RADIUS
 from .paper import (MODELS, PAPER, PAPER_PROFILE, QUICK, SMOKE, check_neighbours, common_params, data_sentence, ls_model,
                     pairings_param, test_accuracy)
 
@@ -254,7 +254,7 @@ def figure1_claims(med: pd.DataFrame, cfg: dict, page: str) -> list[dict]:
 # --- Figure 2 --------------------------------------------------------------------------------
 #: :data:`~oodrepro.experiments.knn_ls.methods.KNN` for every k of ``k_grid`` from one neighbour search per layer
 #: (:class:`~oodrepro.detectors.knn_grid.KNNRadiusGrid`): the same scores, one fit for the whole grid.
-KNN_K_GRID = Method("knn_k_grid", KNNRadiusGrid, ("alpha", "k_grid", "k", "layers"), model=_ls, layers=_chosen_layers,
+KNN_K_GRID = Method("knn_k_grid", KNNRadiusGrid, ("alpha", "k_grid", "k", "layers"), model=KNN.model, layers=KNN.layers,
                     build=lambda ctx, h: KNNRadiusGrid(k_grid=list(h["k_grid"])),
                     score=lambda det, layers, h: det.score(layers, k=h["k"]), score_only=("k",))
 
