@@ -73,7 +73,7 @@ FIGURE1 = config.register(Schema(
         "smoke": dict(SMOKE, pairings=["mnist5k->hflip"], n_plot=200),
         "quick": dict(QUICK, pairings=["mnist5k->hflip", "mnist5k->digits28"], n_plot=1000),
         # the paper's two pairings need KMNIST, SVHN and CelebA; Fashion MNIST → MNIST stands in on data we can hold
-        "paper": dict(PAPER_PROFILE, pairings=["fashion_mnist->kmnist", "svhn->celeba", "fashion_mnist->mnist"], n_plot=600),
+        "paper": dict(PAPER_PROFILE, pairings=["fashion_mnist->kmnist", "svhn->celeba", "fashion_mnist->mnist"], n_plot=1000),
     },
 ))
 
