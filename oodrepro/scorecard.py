@@ -186,7 +186,8 @@ def percent_tables_as_cells(doc: dict) -> dict:
             keys = [c for c in df.columns if c not in ("auroc", "auroc_se", "fpr95", "paper_auroc", "delta_auroc",
                                                        "paper_fpr95", "delta_fpr95", "n_seeds")]
             paper = pd.to_numeric(df["paper_auroc"], errors="coerce") / 100
-            out[key] = df[keys].assign(mean=df["auroc"] / 100, paper=paper, n_seeds=df["n_seeds"]).to_dict("records")
+            out[key] = df[keys].assign(mean=df["auroc"] / 100, paper=paper,
+                                       n_seeds=df["n_seeds"] if "n_seeds" in df else None).to_dict("records")
     return out
 
 
