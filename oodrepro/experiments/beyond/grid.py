@@ -233,10 +233,9 @@ def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
     """What networks and data the run's numbers come from (with knn-ls's note where ``max_train`` caps a set), and
     what the grid has not covered yet."""
     ins = list(dict.fromkeys(rows[rows.status == "ok"]["in_dist"]))
-    nets = {"mnist5k": f"{PAPER.label('mnist5k')} (4,000 training images) with knn-ls's MLP",
-            "mnist": "MNIST with knn-ls's MLP", "fashion_mnist": "Fashion-MNIST with knn-ls's MLP",
-            "cifar10": "CIFAR-10 with knn-ls's LeNet5"}
-    which = "; ".join(nets.get(i, PAPER.label(i)) + (PAPER.data_note(i, cfg) if i != "mnist5k" else "") for i in ins)
+    nets = {"mnist5k": f"{PAPER.label('mnist5k')} with knn-ls's MLP", "mnist": "MNIST with knn-ls's MLP",
+            "fashion_mnist": "Fashion-MNIST with knn-ls's MLP", "cifar10": "CIFAR-10 with knn-ls's LeNet5"}
+    which = "; ".join(nets.get(i, PAPER.label(i)) + PAPER.data_note(i, cfg) for i in ins)
     return (f"The networks: {which} — the cross-entropy and α networks are the very ones knn-ls's pages use. Not "
             "covered yet: kpca's CIFAR-10 speed-run network and odm's TT100K crops (their metric-learned objectives "
             "need recipes of their own).")
