@@ -1,6 +1,8 @@
 """knn-ls's ablation pages (Table 2, Figures 1-3): the claim rules on hand-made rows."""
 import pandas as pd
 
+from oodrepro import config
+
 from oodrepro.experiments.knn_ls import ablations as A
 
 
@@ -52,3 +54,14 @@ def test_figure1_claims_and_ratio_table(readable):
     t = A.radius_ratio_table(med, 0.1)
     assert t.iloc[0]["in: median LS / median no-LS"] < t.iloc[0]["out: median LS / median no-LS"] < 1
     assert readable(t) == [] and list(t.index.names) == ["Train/In", "OOD set", "panel"]
+
+
+def test_figure3_reads_stored_networks_but_stores_none(monkeypatch):
+    """Figure 3's eight extra α × five seeds would outgrow the stored networks' budget: its paper run must not add
+    them (Table 1's α = 0 and 0.1 networks are still read: :func:`oodrepro.train.fit` looks them up whatever
+    ``store`` says)."""
+    seen = []
+    monkeypatch.setattr(A, "contexts", lambda paper, spec, cfg, progress: seen.append(spec) or [])
+    A.run_figure3(config.resolve("knn_ls.figure3", "paper"), progress=False)
+    assert A.MODELS.store and seen == [A.FIGURE3_MODELS] and not seen[0].store
+    assert (seen[0].epochs, seen[0].layers) == (A.MODELS.epochs, A.MODELS.layers)
