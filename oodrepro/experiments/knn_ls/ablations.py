@@ -383,10 +383,33 @@ def table2_texts(doc: dict, cfg: dict) -> dict:
     return {"data_md": _data_md(doc, cfg), "tbl_t2": report.styled(wide, caption, profile=cfg.get("profile"))}
 
 
+#: What a plotted distribution of Figure 1 is: the pairing, α, the layer panel and in / out.
+POINT_KEYS = ("in_dist", "ood", "alpha", "panel", "set")
+
+
+def compact_points(pts: pd.DataFrame) -> list[dict]:
+    """The plotted radii as one record per distribution (:data:`POINT_KEYS` and a list of ``values`` rounded to
+    five significant digits, far finer than a histogram bin): a paper-scale result file is ~10× smaller than
+    with a record per point."""
+    if pts.empty:
+        return []
+    return [dict(zip(POINT_KEYS, key)) | {"values": [float(f"{v:.5g}") for v in g["value"]]}
+            for key, g in pts.groupby(list(POINT_KEYS), sort=False)]
+
+
+def radius_points(points) -> pd.DataFrame:
+    """One row per plotted radius (``value``) from a result file's ``points`` (records or their frame), as
+    :func:`oodrepro.report.radius_figure` draws them; a record per point (older result files) is read as is."""
+    df = pd.DataFrame(points)
+    if "values" not in df.columns:
+        return df
+    return df.explode("values", ignore_index=True).rename(columns={"values": "value"}).astype({"value": float})
+
+
 def figure1_page(cfg: dict) -> dict:
     pts, med = run_figure1(cfg)
     return {"rows": med, "claims": figure1_claims(med, cfg, page="knn_ls/figure1"),
-            "extra": {"points": pts.to_dict(orient="records")}}
+            "extra": {"points": compact_points(pts)}}
 
 
 def radius_ratio_table(med: pd.DataFrame, alpha: float) -> pd.DataFrame:

@@ -65,3 +65,17 @@ def test_figure3_reads_stored_networks_but_stores_none(monkeypatch):
     A.run_figure3(config.resolve("knn_ls.figure3", "paper"), progress=False)
     assert A.MODELS.store and seen == [A.FIGURE3_MODELS] and not seen[0].store
     assert (seen[0].epochs, seen[0].layers) == (A.MODELS.epochs, A.MODELS.layers)
+
+
+def test_figure1_points_are_stored_compactly_and_read_back():
+    pts = pd.DataFrame([{"in_dist": "mnist", "ood": o, "alpha": a, "panel": "depth -1", "set": s, "value": v}
+                        for o in ("hflip", "vflip") for a in (0.0, 0.1) for s in ("in", "out")
+                        for v in (0.123456789, 2.5, 1e-7)])
+    recs = A.compact_points(pts)
+    assert len(recs) == 8 and recs[0]["values"] == [0.12346, 2.5, 1e-7]
+    back = A.radius_points(recs)
+    assert list(back.columns) == ["in_dist", "ood", "alpha", "panel", "set", "value"] and len(back) == len(pts)
+    assert (back.drop(columns="value") == pts.drop(columns="value")).all().all()
+    assert abs(back["value"] - pts["value"]).max() < 1e-5 and back["value"].dtype == float
+    assert A.radius_points(pts.to_dict(orient="records")).equals(pts)   # an older result file: a record per point
+    assert A.compact_points(pts.iloc[:0]) == [] and A.radius_points([]).empty
