@@ -253,10 +253,11 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     n = len(cfg["seeds"])
     findings = (f"**New findings, and how strong the evidence is.** None of these contrasts is in the papers. "
                 f"Over {n} seed{'s' if n != 1 else ''} on {oods}: {counts.get('reproduced', 0)} of {len(cl)} "
-                f"'helps' claims hold (the paired difference more than 2 s.e. above 0), "
-                f"{counts.get('not reproduced', 0)} go the other way (more than 2 s.e. below 0) and "
-                f"{counts.get('inconclusive', 0)} are inside the noise. With {n} seeds a standard error is itself "
-                "uncertain: read a verdict within a few tenths of a point as a direction, not a result. "
+                f"'helps' claims hold (the paired difference more than 2 s.e. above +{MIN_EFFECT:g} AUROC), "
+                f"{counts.get('not reproduced', 0)} go the other way (more than 2 s.e. below −{MIN_EFFECT:g}) "
+                f"and {counts.get('inconclusive', 0)} are inside the noise or smaller than that. With {n} seeds a "
+                "standard error is itself uncertain: read a verdict within a few tenths of a point as a direction, "
+                "not a result. "
                 + scale_sentence(rows, cfg))
     return {"tbl_grid": report.styled(heat_table(rows), "AUROC of every detector (rows) on every training "
                                       f"objective (columns), averaged over {oods}; mean ± s.e. over seeds, in %. "
