@@ -99,13 +99,14 @@ def test_speednet_whitening_whitens_patches():
     assert torch.equal(net.whiten.weight[12:], -net.whiten.weight[:12])
 
 
-def test_speednet_features_and_classifier_agree():
+@pytest.mark.parametrize("cls, width", [(nets.SpeedNet, 256), (nets.SpeedNetWide, 384)])
+def test_speednet_features_and_classifier_agree(cls, width):
     torch.manual_seed(0)
-    net = nets.SpeedNet().eval()
+    net = cls().eval()
     x = torch.rand(5, 3, 32, 32)
     z, logits = net.features(x)
     w, b = net.classifier()
-    assert z.shape == (5, 256) and logits.shape == (5, 10)
+    assert z.shape == (5, width) and logits.shape == (5, 10)
     assert np.allclose(z.detach().double().numpy() @ w.T + b, logits.detach().double().numpy(), atol=1e-5)
 
 

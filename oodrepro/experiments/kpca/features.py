@@ -33,7 +33,7 @@ from .paper import FOLDER_SETS, PAPER
 
 #: Default epochs: the MLP (knn-ls §4.1's 20, so its models are shared) or LeNet5 for 28×28 grey images
 #: (``mnist_arch``); the CIFAR ResNets for 32×32 colour ones (``arch`` picks which).
-MODELS = {"mlp": 20, "lenet5": 10, "resnet_small": 15, "resnet18": 15, "speednet": None}
+MODELS = {"mlp": 20, "lenet5": 10, "resnet_small": 15, "resnet18": 15, "speednet": None, "speednet_wide": None}
 HELDOUT = (8, 9)
 
 

@@ -59,8 +59,9 @@ def common_params() -> list[Param]:
         config.seeds_param(),
         Param("mnist_arch", "str", "network on mnist5k: mlp (3 × 256, shared with the knn-ls chapter's cached "
               "models) or lenet5 (a small CNN)", choices=("mlp", "lenet5")),
-        Param("arch", "str", "CIFAR-10 backbone (the paper's: resnet18; speednet, airbench94's net, reaches the "
-              "paper's accuracy on a CPU; resnet_small is a small ResNet)", choices=("resnet_small", "speednet", "resnet18")),
+        Param("arch", "str", "CIFAR-10 backbone (the paper's: resnet18; speednet_wide, airbench94's net widened, "
+              "reaches 91 % on a CPU; speednet is airbench94's own; resnet_small is a small ResNet)",
+              choices=("resnet_small", "speednet", "speednet_wide", "resnet18")),
         Param("recipe", "str", "training recipe (oodrepro.recipes); None = Adam at lr for epochs", allow_none=True,
               choices=tuple(recipes.RECIPES)),
         Param("epochs", "int", "training epochs of the feature network; None = 20 (MLP), 10 (LeNet5), 15 (ResNets)",
@@ -87,6 +88,8 @@ _BASE = dict(mnist_arch="mlp", arch="resnet_small", recipe=None, epochs=None, ba
 SMOKE = dict(_BASE, seeds=[0], epochs=2, max_train=1000, n_components=256, device="cpu",
              pairings=["mnist5k->hflip", "mnist5k->gaussian"])
 QUICK = dict(_BASE, seeds=[0, 1, 2], n_components=512, pairings=QUICK_PAIRINGS)
-#: the paper profile's CIFAR-10 network: airbench94's net and recipe (stored under checkpoints/, three seeds)
-PAPER_PROFILE = dict(_BASE, seeds=[0, 1, 2], n_components=2048, pairings=CIFAR_PAIRINGS, arch="speednet",
+#: the paper profile's CIFAR-10 network: airbench94's net widened to 96 / 384 / 384 channels, with its recipe
+#: (stored under checkpoints/, three seeds): 91.2 % test accuracy with airbench's test-time augmentation, where
+#: the 64 / 256 / 256 original reached 90.7 % on the JPEG copy (docs/lab-log.md)
+PAPER_PROFILE = dict(_BASE, seeds=[0, 1, 2], n_components=2048, pairings=CIFAR_PAIRINGS, arch="speednet_wide",
                      recipe="cifar_speedrun", batch_size=None, lr=None)
