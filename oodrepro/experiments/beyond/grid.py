@@ -27,6 +27,8 @@ from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
 from ...engine import Method, contexts, method_scores, needs_rows, paired_claim, paired_difference, summarise
 from ...engine.core import load_ood
+from ...errors import OodreproError
+from ...executor import Unit, executor
 from ..knn_ls.paper import MODELS, PAPER, check_neighbours
 from ..kpca import methods as kpca_methods
 from ..kpca.features import Features
@@ -151,14 +153,38 @@ def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
     return rows
 
 
-def run_page(cfg: dict) -> dict:
+def unit_rows(cfg: dict, in_name: str, seed: int) -> list[dict]:
+    """One unit of work: every cell of one in-distribution set and seed (its networks, features, detectors). A set
+    whose data is missing gives its *needs data* rows in the unit of the run's first seed only."""
+    sub = dict(cfg, pairings=[p for p in cfg["pairings"] if PAPER.parse_pairing(p)[0] == in_name], seeds=[seed])
     rows = []
-    for in_name, oods, ctx, sets, missing in contexts(PAPER, MODELS, cfg, progress=False):
-        rows += needs_rows(in_name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS)
+    for name, oods, ctx, sets, missing in contexts(PAPER, MODELS, sub, progress=False):
+        if ctx is None and seed != cfg["seeds"][0]:
+            continue
+        rows += needs_rows(name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS)
         if ctx is not None and sets:
             rows += context_rows(ctx, sets, cfg)
+    return rows
+
+
+def run_page(cfg: dict) -> dict:
+    """Every cell, one unit per (in-distribution set, seed): on a Dask cluster when ``$OODREPRO_SCHEDULER`` names
+    one (``oodrepro run --workers N``), else one after another here; rows in the same order either way. A unit
+    that fails is reported on the page (``failed``) while the others finish."""
+    units = [Unit(f"{i}, seed {s}", unit_rows, (cfg, i, s))
+             for i in PAPER.group_pairings(cfg["pairings"]) for s in cfg["seeds"]]
+    rows, failed = [], []
+    with executor() as ex:
+        for o in ex.run(units, progress=False):
+            if o.ok:
+                rows += o.value
+            else:
+                failed.append({"unit": o.label, "error": o.error})
+    if not rows:
+        raise OodreproError("every unit of beyond/objectives failed: " + "; ".join(f"{f['unit']}: {f['error']}"
+                                                                                   for f in failed))
     rows = pd.DataFrame(rows)
-    return {"rows": rows, "claims": grid_claims(rows)}
+    return {"rows": rows, "claims": grid_claims(rows), **({"extra": {"failed": failed}} if failed else {})}
 
 
 def _per_seed_average(rows: pd.DataFrame) -> pd.DataFrame:
@@ -258,7 +284,9 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 f"and {counts.get('inconclusive', 0)} are inside the noise or smaller than that. With {n} seeds a "
                 "standard error is itself uncertain: read a verdict within a few tenths of a point as a direction, "
                 "not a result. "
-                + scale_sentence(rows, cfg))
+                + scale_sentence(rows, cfg)
+                + "".join(f" **Failed and left out of the grid:** {f['unit']} ({f['error']})."
+                          for f in doc.get("failed", [])))
     return {"tbl_grid": report.styled(heat_table(rows), "AUROC of every detector (rows) on every training "
                                       f"objective (columns), averaged over {oods}; mean ± s.e. over seeds, in %. "
                                       "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on ML and ODM: uniform landmarks).", profile=cfg.get("profile")),

@@ -95,3 +95,30 @@ def test_heatmap_has_one_panel_per_pairing_when_several_in_distribution_sets():
     assert titles == ["MNIST → HFlip", "Fashion MNIST → HFlip", "Fashion MNIST → MNIST"]
     avg = grid._per_seed_average(pd.DataFrame(rows))
     assert len(avg) == len(grid.OBJECTIVES) * 2  # one number per (objective, detector, seed) across the pairings
+
+
+def test_units_one_per_set_and_seed_a_missing_set_reported_once_a_failing_unit_shown(monkeypatch, tmp_path):
+    """run_page splits the grid into (in-distribution set, seed) units on the executor: a set without data gives its
+    needs-data rows once, not once per seed; a unit that raises is reported while the others finish."""
+    monkeypatch.setenv("OODREPRO_DATA_ROOT", str(tmp_path))          # empty: no CIFAR-10
+    cfg = config.resolve("beyond.objectives", "smoke", pairings=["cifar10->hflip", "mnist5k->hflip"], seeds=[0, 1])
+    labels = []
+    real = grid.unit_rows
+
+    def fake(cfg_, in_name, seed):
+        labels.append((in_name, seed))
+        if in_name == "mnist5k":
+            if seed == 1:
+                raise RuntimeError("worker lost")
+            return [{"in_dist": "mnist5k", "objective": "ce", "method": "msp", "seed": 0, "ood": "hflip",
+                     "status": "ok", "auroc": 0.9}]
+        return real(cfg_, in_name, seed)
+
+    monkeypatch.setattr(grid, "unit_rows", fake)
+    out = grid.run_page(cfg)
+    assert labels == [("cifar10", 0), ("cifar10", 1), ("mnist5k", 0), ("mnist5k", 1)]
+    needs = out["rows"][out["rows"].status == "needs data"]
+    assert len(needs) == len(grid.DETECTORS) and set(needs.in_dist) == {"cifar10"}
+    assert out["extra"]["failed"] == [{"unit": "mnist5k, seed 1", "error": "RuntimeError: worker lost"}]
+    text = grid.page_texts({"rows": out["rows"].to_dict(orient="records"), "claims": [], **out["extra"]}, cfg)
+    assert "Failed and left out of the grid:** mnist5k, seed 1 (RuntimeError: worker lost)" in text["findings_md"].data
