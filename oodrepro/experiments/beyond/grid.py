@@ -26,7 +26,7 @@ from ...config import Param, Schema
 from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
 from ...engine import Method, contexts, method_scores, needs_rows, paired_claim, paired_difference, summarise
-from ...engine.core import load_ood
+from ...engine.core import load_ood, stored_networks
 from ...errors import OodreproError
 from ...executor import Unit, executor
 from ..knn_ls.paper import MODELS, PAPER, check_neighbours
@@ -153,18 +153,19 @@ def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
     return rows
 
 
-def unit_rows(cfg: dict, in_name: str, seed: int) -> list[dict]:
-    """One unit of work: every cell of one in-distribution set and seed (its networks, features, detectors). A set
-    whose data is missing gives its *needs data* rows in the unit of the run's first seed only."""
+def unit_rows(cfg: dict, in_name: str, seed: int) -> tuple[list[dict], list[str]]:
+    """One unit of work: every cell of one in-distribution set and seed (its networks, features, detectors), and
+    the stored networks it read (a worker's reads reach the result file this way). A set whose data is missing gives
+    its *needs data* rows in the unit of the run's first seed only."""
     sub = dict(cfg, pairings=[p for p in cfg["pairings"] if PAPER.parse_pairing(p)[0] == in_name], seeds=[seed])
-    rows = []
+    rows, before = [], set(stored_networks())
     for name, oods, ctx, sets, missing in contexts(PAPER, MODELS, sub, progress=False):
         if ctx is None and seed != cfg["seeds"][0]:
             continue
         rows += needs_rows(name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS)
         if ctx is not None and sets:
             rows += context_rows(ctx, sets, cfg)
-    return rows
+    return rows, sorted(set(stored_networks()) - before)
 
 
 def run_page(cfg: dict) -> dict:
@@ -173,18 +174,20 @@ def run_page(cfg: dict) -> dict:
     that fails is reported on the page (``failed``) while the others finish."""
     units = [Unit(f"{i}, seed {s}", unit_rows, (cfg, i, s))
              for i in PAPER.group_pairings(cfg["pairings"]) for s in cfg["seeds"]]
-    rows, failed = [], []
+    rows, failed, networks = [], [], set()
     with executor() as ex:
         for o in ex.run(units, progress=False):
             if o.ok:
-                rows += o.value
+                rows += o.value[0]
+                networks |= set(o.value[1])
             else:
                 failed.append({"unit": o.label, "error": o.error})
     if not rows:
         raise OodreproError("every unit of beyond/objectives failed: " + "; ".join(f"{f['unit']}: {f['error']}"
                                                                                    for f in failed))
     rows = pd.DataFrame(rows)
-    return {"rows": rows, "claims": grid_claims(rows), **({"extra": {"failed": failed}} if failed else {})}
+    extra = {"networks": sorted(networks), **({"failed": failed} if failed else {})}
+    return {"rows": rows, "claims": grid_claims(rows), "extra": extra}
 
 
 def _per_seed_average(rows: pd.DataFrame) -> pd.DataFrame:

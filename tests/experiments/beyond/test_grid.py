@@ -111,7 +111,7 @@ def test_units_one_per_set_and_seed_a_missing_set_reported_once_a_failing_unit_s
             if seed == 1:
                 raise RuntimeError("worker lost")
             return [{"in_dist": "mnist5k", "objective": "ce", "method": "msp", "seed": 0, "ood": "hflip",
-                     "status": "ok", "auroc": 0.9}]
+                     "status": "ok", "auroc": 0.9}], ["a-network-a worker read.pt"]
         return real(cfg_, in_name, seed)
 
     monkeypatch.setattr(grid, "unit_rows", fake)
@@ -120,5 +120,6 @@ def test_units_one_per_set_and_seed_a_missing_set_reported_once_a_failing_unit_s
     needs = out["rows"][out["rows"].status == "needs data"]
     assert len(needs) == len(grid.DETECTORS) and set(needs.in_dist) == {"cifar10"}
     assert out["extra"]["failed"] == [{"unit": "mnist5k, seed 1", "error": "RuntimeError: worker lost"}]
+    assert out["extra"]["networks"] == ["a-network-a worker read.pt"]   # what a worker read reaches the result file
     text = grid.page_texts({"rows": out["rows"].to_dict(orient="records"), "claims": [], **out["extra"]}, cfg)
     assert "Failed and left out of the grid:** mnist5k, seed 1 (RuntimeError: worker lost)" in text["findings_md"].data
