@@ -623,8 +623,14 @@ def cmd_archive(args) -> int:
         # and the networks it read count too: a run from its cache may load fewer of them (only what a missing
         # cache entry needs)
         earlier = _read_or_none(Path(args.cost_of)) if args.cost_of else None
+        also = set((earlier or {}).get("networks") or ())
+        for f in args.networks_of:
+            other = _read_or_none(Path(f))
+            if other is None or other.get("notebook") != f"{args.page}":
+                raise OodreproError(f"--networks-of {f}: not a readable result file of {args.page}")
+            also |= set(other.get("networks") or ())
         prov = archive_provenance(src, since=_run_start(Path(args.cost_of)) if args.cost_of else None,
-                                  also_read=(earlier or {}).get("networks") or ())
+                                  also_read=sorted(also))
         if args.cost_of:
             prov = with_cost_of(prov, src, Path(args.cost_of))
         entry = archive.add(args.page, src, prov, page_code(args.page))
@@ -809,6 +815,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--results-dir", default="results", help="where the run wrote its result files (default results)")
     a.add_argument("--cost-of", metavar="RESULT", help="add the wall and CPU time of this earlier run of the page "
                    "with the same parameters, whose cache this run read (add)")
+    a.add_argument("--networks-of", metavar="RESULT", action="append", default=[],
+                   help="count the stored networks this earlier run of the page read as this run's, adding no time: "
+                   "a run from another run's cache loads fewer of them (add; may be repeated)")
     a.set_defaults(fn=cmd_archive)
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")

@@ -127,6 +127,28 @@ def test_archive_add_cost_of_adds_an_earlier_runs_cost_and_refuses_another_run(t
         cli.with_cost_of({"wall_seconds": 5.0}, other, first)
 
 
+def test_archive_add_networks_of_counts_another_runs_networks_and_adds_no_time(tmp_path, monkeypatch):
+    """A rerun from another run's cache reads fewer stored networks (none, when every score is cached):
+    --networks-of lists the networks that run read, without adding its time; a result file of another page is refused."""
+    from oodrepro import checkpoints
+
+    monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
+    monkeypatch.setenv(checkpoints.ENV, str(tmp_path / "ck"))
+    net = checkpoints.store({"arch": "speednet_wide", "seed": 0}, {"w": [0.0]}, {"train_seconds": 10.0}, "net")
+    params, code = {"profile": "paper", "seeds": [0], "pairings": ["cifar10->svhn"]}, pages.page_code(PAGE)
+    earlier = results.write(tmp_path / "a" / f"{PAGE}.json", PAGE, dict(params, results_dir="a"), [],
+                            wall_time_s=500.0, extra={"code": code, "networks": [net["file"]]})
+    results.write(tmp_path / "b" / f"{PAGE}.json", PAGE, dict(params, results_dir="b"), [], wall_time_s=25.0,
+                  extra={"code": code, "networks": []})
+    add = ["archive", "add", PAGE, "--results-dir", str(tmp_path / "b")]
+    assert cli.main(add + ["--networks-of", str(earlier)]) == 0
+    e = archive.manifest()["pages"][PAGE]
+    assert e["networks"] == [net["file"]] and e["wall_seconds"] == 25.0
+    assert cli.main(add) == 0 and archive.manifest()["pages"][PAGE]["networks"] == []
+    wrong = results.write(tmp_path / "c" / "figure2.json", "knn_ls/figure2", params, [], wall_time_s=1.0)
+    assert cli.main(add + ["--networks-of", str(wrong)]) == 2
+
+
 def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them(tmp_path, monkeypatch):
     """odm/tsinghua's grouped and random splits train networks of one architecture, recipe and seed: the archive
     of a run lists the ones its result file names, not every network of that architecture, recipe and seed."""
