@@ -626,8 +626,8 @@ def cmd_archive(args) -> int:
         also = set((earlier or {}).get("networks") or ())
         for f in args.networks_of:
             other = _read_or_none(Path(f))
-            if other is None or other.get("notebook") != f"{args.page}":
-                raise OodreproError(f"--networks-of {f}: not a readable result file of {args.page}")
+            if other is None:
+                raise OodreproError(f"--networks-of {f}: not a readable result file")
             also |= set(other.get("networks") or ())
         prov = archive_provenance(src, since=_run_start(Path(args.cost_of)) if args.cost_of else None,
                                   also_read=sorted(also))
@@ -816,8 +816,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--cost-of", metavar="RESULT", help="add the wall and CPU time of this earlier run of the page "
                    "with the same parameters, whose cache this run read (add)")
     a.add_argument("--networks-of", metavar="RESULT", action="append", default=[],
-                   help="count the stored networks this earlier run of the page read as this run's, adding no time: "
-                   "a run from another run's cache loads fewer of them (add; may be repeated)")
+                   help="count the stored networks this earlier run read as this run's, adding no time: a run "
+                   "from another run's cache (of this page, or of a page sharing its networks, such as kpca's) loads "
+                   "fewer of them (add; may be repeated)")
     a.set_defaults(fn=cmd_archive)
     p = sub.add_parser("params", help="list a notebook's parameters, what is accepted and the profile defaults")
     p.add_argument("notebook")

@@ -129,7 +129,7 @@ def test_archive_add_cost_of_adds_an_earlier_runs_cost_and_refuses_another_run(t
 
 def test_archive_add_networks_of_counts_another_runs_networks_and_adds_no_time(tmp_path, monkeypatch):
     """A rerun from another run's cache reads fewer stored networks (none, when every score is cached):
-    --networks-of lists the networks that run read, without adding its time; a result file of another page is refused."""
+    --networks-of lists the networks that run read, without adding its time; a missing file is refused."""
     from oodrepro import checkpoints
 
     monkeypatch.setenv(archive.ENV, str(tmp_path / "archive"))
@@ -145,8 +145,7 @@ def test_archive_add_networks_of_counts_another_runs_networks_and_adds_no_time(t
     e = archive.manifest()["pages"][PAGE]
     assert e["networks"] == [net["file"]] and e["wall_seconds"] == 25.0
     assert cli.main(add) == 0 and archive.manifest()["pages"][PAGE]["networks"] == []
-    wrong = results.write(tmp_path / "c" / "figure2.json", "knn_ls/figure2", params, [], wall_time_s=1.0)
-    assert cli.main(add + ["--networks-of", str(wrong)]) == 2
+    assert cli.main(add + ["--networks-of", str(tmp_path / "no-such.json")]) == 2
 
 
 def test_archive_lists_the_stored_networks_the_run_read_when_the_page_names_them(tmp_path, monkeypatch):
