@@ -1,7 +1,8 @@
 """Training throughput: the old loop (before recipes) against the new one, images per second, in one run.
 
-For each network — LeNet5 on MNIST-shaped images, the CIFAR-10 speed-run net (airbench94's, kpca's paper
-profile) and the Tsinghua WRN-10-2 (odm) — it times ``--steps`` optimiser steps (the first one included) of
+For each network — LeNet5 on MNIST-shaped images, the CIFAR-10 speed-run net (airbench94's own widths; kpca's
+paper profile trains it widened) and the Tsinghua WRN-10-2 (odm) — it times ``--steps`` optimiser steps (the first
+one included) of
 
 * ``old``: the loop as it was (float32 batches sliced from a float32 array, Adam, NCHW memory) — a copy of the
   removed ``oodrepro.train._train`` inner loop, kept here as the baseline;
@@ -12,10 +13,12 @@ profile) and the Tsinghua WRN-10-2 (odm) — it times ``--steps`` optimiser step
 and prints images/s and the ratio to ``old`` measured in this run. The images are random: throughput does
 not depend on what they show. Nothing is asserted.
 
-With ``--accuracy`` it also trains the CIFAR-10 recipe for a few lengths on the JPEG copy under
-``$OODREPRO_DATA_ROOT`` and prints test accuracy against wall time (tens of minutes).
+With ``--accuracy`` it also trains the CIFAR-10 recipe (``--arch``, default kpca's paper-profile net) for a few
+lengths on the JPEG copy under ``$OODREPRO_DATA_ROOT`` and prints test accuracy against wall time (tens of minutes;
+set ``$OODREPRO_TRAIN_THREADS`` for the training's threads).
 
-    python benchmarks/bench_train.py [--steps 6] [--threads 2] [--nets lenet5 speednet wrn10_2] [--accuracy]
+    python benchmarks/bench_train.py [--steps 6] [--threads 2] [--nets lenet5 speednet wrn10_2]
+                                     [--accuracy [EPOCHS ...]] [--arch speednet_wide]
 """
 from __future__ import annotations
 
@@ -73,16 +76,20 @@ def throughput(arch: str, steps: int) -> dict:
     return out
 
 
-def accuracy_vs_time(lengths) -> None:
+def accuracy_vs_time(lengths, arch: str = "speednet_wide") -> None:
+    """Train ``arch`` with the cifar_speedrun recipe for each number of epochs (its own: 9.9) on the JPEG copy and print
+    test accuracy, without and with airbench's flip-and-shift TTA, against the training's wall time. Training runs
+    with $OODREPRO_TRAIN_THREADS torch threads (default 1), as every training does."""
     from oodrepro import data
 
     tr, te = data.load("cifar10", "train"), data.load("cifar10", "test")
     for epochs in lengths:
         t0 = time.perf_counter()
-        m = train.fit("speednet", tr, nets.CrossEntropy(), recipe=recipes.get("cifar_speedrun").replace(epochs=epochs),
+        m = train.fit(arch, tr, nets.CrossEntropy(), recipe=recipes.get("cifar_speedrun").replace(epochs=epochs),
                       seed=0, progress=False, use_cache=False)
         wall = time.perf_counter() - t0
-        print(f"cifar_speedrun {epochs:5.2f} epochs: {wall / 60:5.1f} min wall, test accuracy "
+        print(f"{arch} cifar_speedrun {epochs:5.2f} epochs, {train.train_threads()} thread(s): {wall / 60:5.1f} min "
+              f"wall, test accuracy "
               f"{loop.accuracy(m, te.x, te.y, 0):.4f} (TTA: {loop.accuracy(m, te.x, te.y, 2):.4f})", flush=True)
 
 
@@ -93,6 +100,8 @@ def main() -> None:
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     ap.add_argument("--accuracy", nargs="*", type=float, metavar="EPOCHS",
                     help="also train cifar_speedrun for these epochs (default 2.5 5 9.9) and print accuracy vs time")
+    ap.add_argument("--arch", default="speednet_wide", help="the CIFAR-10 net of --accuracy (default: kpca's paper "
+                    "profile's, airbench94 widened; speednet: airbench94's own widths)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"training throughput, {args.threads} thread(s), {args.steps} timed steps, load {os.getloadavg()[0]:.2f}")
@@ -102,7 +111,7 @@ def main() -> None:
         print(f"  {arch:9s} batch {NETS[arch][2]:4d}: " + "  ".join(f"{k} {v:7.1f} img/s ({v / base:4.2f}×)"
                                                                    for k, v in r.items()), flush=True)
     if args.accuracy is not None:
-        accuracy_vs_time(args.accuracy or [2.5, 5.0, 9.9])
+        accuracy_vs_time(args.accuracy or [2.5, 5.0, 9.9], args.arch)
 
 
 if __name__ == "__main__":
