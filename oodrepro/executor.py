@@ -125,16 +125,29 @@ class DaskExecutor(Executor):
 #: which fixes glibc's mmap threshold and makes every large NumPy / torch allocation a fresh mmap: a cell of odm's
 #: smoke page took 1.7x as long in such a process (docs/lab-log.md). None: the variable is not set. The workers'
 #: statistical profiler (a stack sample every 10 ms, for the dashboard's profile page) is off: it takes CPU from the
-#: units; the sweep benchmark could not tell its effect from the spread between runs (docs/lab-log.md).
+#: units. The event loop's health tick (20 ms), the system monitor (500 ms) and the worker's memory check (100 ms)
+#: run less often: an idle 2-worker LocalCluster took 2.9 CPU-s in 40 s with Dask's defaults, 0.6 with these
+#: (docs/lab-log.md, 2026-12-07); the memory limits are still checked every second.
 #: ``dask worker`` started by hand reads the same from a YAML file in ``$DASK_CONFIG`` (:func:`dask_yaml`; README).
 DASK_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-               "distributed.worker.profile.enabled": False}
+               "distributed.worker.profile.enabled": False,
+               "distributed.admin.tick.interval": "1s",
+               "distributed.admin.system-monitor.interval": "5s",
+               "distributed.worker.memory.monitor-interval": "1s"}
 
 
 def dask_yaml() -> str:
     """:data:`DASK_CONFIG` as the YAML that ``dask worker`` reads from a file in the folder ``$DASK_CONFIG``."""
-    return ("distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
-            "  worker:\n    profile:\n      enabled: false\n")
+    import yaml
+
+    tree: dict = {}
+    for dotted, value in DASK_CONFIG.items():
+        *path, leaf = dotted.split(".")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return yaml.safe_dump(tree, sort_keys=False)
 
 
 def _local_cluster(workers: int, threads: int | None = None):

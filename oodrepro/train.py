@@ -168,6 +168,16 @@ def _ood_mixer(loss: Loss, ood_set: Dataset | None, batch_size: int, seed: int):
     return mix
 
 
+def _batch_mixer(loss: Loss, train_set: Dataset, ood_set: Dataset | None, recipe: recipes.Recipe, seed: int):
+    """``mix(xb, yb, step)`` for :func:`loop.run`: the loss's own where it builds its batches
+    (``loss.batch_mixer(train_set, ood_set, recipe, seed)``: odm's pairing as the authors' code does it), else
+    :func:`_ood_mixer` (seen OOD appended where ``loss.ood_share(step)`` asks for it; None when it does not)."""
+    own = getattr(loss, "batch_mixer", None)
+    if callable(own):
+        return own(train_set, ood_set, recipe, seed)
+    return _ood_mixer(loss, ood_set, recipe.batch_size, seed)
+
+
 def _train(arch, ds: Dataset, out_dim, n_classes, loss: Loss, recipe, seed, device, progress, ood_set) -> dict:
     torch.manual_seed(seed)
     if callable(getattr(loss, "start", None)):
@@ -175,7 +185,7 @@ def _train(arch, ds: Dataset, out_dim, n_classes, loss: Loss, recipe, seed, devi
     dev = device_of(device)
     model = models.build(arch, ds.shape, out_dim).to(dev)
     out = loop.run(model, loop.stage(ds.x), torch.from_numpy(ds.y), loss, n_classes, recipe, seed, dev,
-                   progress=progress, mix=_ood_mixer(loss, ood_set, recipe.batch_size, seed),
+                   progress=progress, mix=_batch_mixer(loss, ds, ood_set, recipe, seed),
                    classifies=loss.classifies and out_dim == n_classes, desc=f"train {arch} {loss!r} seed={seed}")
     out["state"] = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     return out

@@ -8,7 +8,8 @@ RANDOM_SPLIT=k trains the networks of Table 4's k-th random ungrouped split inst
 page's networks (``ce``, ``ml``, ``odm-<seen kind>``), so that two processes can share one split's networks.
 HINGE_MEAN=active trains the ML and ODM networks with the page's ``hinge_mean='active'`` (the hinge averaged over the
 pairs inside the margin) and ML_STEPS=n for the page's ``ml_steps`` = n optimiser steps, instead of the paper profile's
-defaults.
+defaults; PAIRS=authors the authors' pairing (``pairs='authors'``, with HINGE_MEAN=all). Networks under settings
+other than the paper profile's are not its own: point OODREPRO_CHECKPOINTS at a scratch folder.
 
 The networks are those the page trains under its paper profile (``tsinghua._models``: CE, ML and ODM with
 each seen kind), so the page reads them instead of training.
@@ -24,11 +25,11 @@ import torch
 from oodrepro import checkpoints, config
 from oodrepro.data import tt100k
 from oodrepro.experiments.odm import tsinghua
-from oodrepro.experiments.odm.methods import Scorer
+from oodrepro.experiments.odm.methods import Scorer, metric_row
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 seeds = [int(a) for a in sys.argv[1:]] or [0]
-cfg = config.resolve("odm.tsinghua", "paper", hinge_mean=os.environ.get("HINGE_MEAN"),
+cfg = config.resolve("odm.tsinghua", "paper", hinge_mean=os.environ.get("HINGE_MEAN"), pairs=os.environ.get("PAIRS"),
                      ml_steps=int(os.environ["ML_STEPS"]) if os.environ.get("ML_STEPS") else None)
 signs = tsinghua.load_signs(cfg)
 rk = os.environ.get("RANDOM_SPLIT")
@@ -58,6 +59,8 @@ for seed in seeds:
             checkpoints.annotate(m.stored["key"], accuracy={"test_in": acc},
                                  test_set=f"TT100K {where}, in-distribution test "
                                           f"({len(test_in)} images; {'arg-max' if name == 'ce' else 'nearest class mean'})")
-        print(f"seed {seed} {name}: accuracy {acc:.4f}, train {m.stored and m.stored.get('train_seconds')} s",
-              flush=True)
+        s_in = sc.score(name, test_in)
+        aurocs = ", ".join(f"{o} {metric_row(s_in, sc.score(name, ds))['auroc']:.4f}" for o, ds in oods.items())
+        print(f"seed {seed} {name}: accuracy {acc:.4f}, train {m.stored and m.stored.get('train_seconds')} s; "
+              f"AUROC {aurocs}", flush=True)
     print(f"seed {seed}: wall {time.time() - t0:.0f} s, load {load0:.2f} -> {os.getloadavg()[0]:.2f}", flush=True)

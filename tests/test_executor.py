@@ -190,7 +190,7 @@ def test_dask_yaml_is_the_config_the_local_cluster_uses():
         node = got
         for part in dotted.split(".")[:-1]:
             node = node[part]
-        assert node[dotted.split(".")[-1]] is value
+        assert node[dotted.split(".")[-1]] == value
 
 
 def _worker_settings():
@@ -198,11 +198,12 @@ def _worker_settings():
 
     import dask
 
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+    return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled"),
+            dask.config.get("distributed.admin.tick.interval"), dask.config.get("distributed.worker.memory.monitor-interval"))
 
 
 def test_local_cluster_workers_start_without_dasks_malloc_trim_threshold_and_profiler(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     with executor.executor(workers=2, scheduler="") as ex:
         (out,) = ex.run([executor.Unit("env", _worker_settings)], progress=False)
-    assert out.ok and out.value == (None, False)
+    assert out.ok and out.value == (None, False, "1s", "1s")

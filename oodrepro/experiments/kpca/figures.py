@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .paper import METHOD_LABELS, PAPER
+from .common import SHOWN_LABELS
+from .paper import PAPER
 
 
 def _avg(s: pd.DataFrame) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def auroc_bars(summary: pd.DataFrame, order, paper_col: str = "paper_auroc"):
         ax.barh(y, g["auroc"], xerr=g["auroc_se"], color="#4c72b0", alpha=0.8, label="ours")
         if paper_col in g:
             ax.plot(g[paper_col], y, "x", color="#c44e52", ms=8, label="paper (its own data)")
-        ax.set_yticks(list(y), [METHOD_LABELS.get(m, m) for m in g.index])
+        ax.set_yticks(list(y), [SHOWN_LABELS.get(m, m) for m in g.index])  # the tables' row labels
         ax.axvline(50, ls=":", c="grey")
         ax.set_xlabel("average AUROC (%)")
         ax.set_title(PAPER.label(in_name))

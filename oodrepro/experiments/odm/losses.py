@@ -8,6 +8,8 @@ The public pieces, stable for other chapters and the classroom assignment:
 * :class:`ContrastiveLoss` — an :class:`oodrepro.train.Loss` that mines the pairs of a batch and applies
   Eq. 1 (ML without seen OOD, ODM with it);
 * :class:`ActiveContrastiveLoss` — the same with the hinge averaged over the pairs inside the margin (ours);
+* :class:`AuthorsPairsLoss` — Eq. 1 on batches paired as the authors' code pairs them (partners from the
+  anchor's whole class, seen OOD replacing a quarter of every second batch);
 * :class:`ConfidenceLoss` — Lee et al.'s confidence loss with seen OOD samples (the CC baseline).
 
 Nearest-class-mean classification and odm's OOD score (the squared distance to the nearest class mean) are
@@ -20,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ... import loop
 from ...errors import ParameterError
 from ...train import OOD_LABEL, Loss, check_embedding_dim  # noqa: F401 (re-exported)
 
@@ -234,6 +237,74 @@ class ContrastiveLoss(Loss):
         i, j, different, _ = mine_pairs(y, None, self.same_fraction, self.ood_fraction, self.generator)
         i, j, different = i.to(outputs.device), j.to(outputs.device), different.to(outputs.device)
         return contrastive_loss(outputs[i], outputs[j], different, self.margin, self.squared)
+
+
+class AuthorsPairsLoss(ContrastiveLoss):
+    r"""Eq. 1 on batches laid out as the authors' code lays them out (``pairs="authors"``; odm's
+    ``OoD_Mining``, see ``shared/papers/README.md``): the loop's batch of B images keeps its first
+    h = B / 2 as anchors, and :meth:`batch_mixer` appends one partner per anchor, so that pair p is
+    (image p, image p + h):
+
+    * pairs 0 … round(``same_fraction`` · h) − 1: a partner drawn from the anchor's **whole class** in the
+      training set (so, rarely, the anchor itself);
+    * the other pairs: a partner drawn from the training images of the other classes;
+    * on every ``ood_every``-th batch (odd-numbered for 2) the partners of the last round(``ood_fraction`` · h)
+      pairs are **replaced** by seen-OOD images (label :data:`OOD_LABEL`).
+
+    With the defaults the pairs are 25 % same-class, 50 % different-class and 25 % in × OOD over two batches,
+    and never OOD × OOD. Ours (:class:`ContrastiveLoss`) instead appends a quarter of seen OOD to every second
+    batch and mines partners inside it: 25 / 47 / 28 %, and a class with one image in the batch has no
+    same-class partner. Partners go through the recipe's crops (not its flips) as the anchors did; they are
+    drawn from a generator seeded by the training seed. Without seen OOD (ML) only the in-distribution
+    pairs are formed.
+    """
+
+    def __init__(self, margin: float = MARGIN, squared: bool = True, same_fraction: float = SAME_FRACTION,
+                 ood_fraction: float = OOD_PAIR_FRACTION, ood_every: int = 2):
+        super().__init__(margin, squared, same_fraction, ood_fraction, ood_every)
+        self.pairs = "authors"  # in the key (ContrastiveLoss.key)
+
+    def batch_mixer(self, train_set, ood_set, recipe, seed: int):
+        """``mix(xb, yb, step)``: the first half of ``xb`` as anchors, then their partners (see the class)."""
+        x, y = loop.stage(train_set.x), torch.as_tensor(np.asarray(train_set.y)).long()
+        order = torch.argsort(y, stable=True)
+        counts = torch.bincount(y)
+        if int((counts > 0).sum()) < 2:
+            raise ParameterError(f"pairs 'authors' needs at least two classes in the training set "
+                                 f"{getattr(train_set, 'name', '')!r}")
+        starts = torch.cumsum(counts, 0) - counts
+        ood_x = None if ood_set is None else loop.stage(ood_set.x)
+        gen = torch.Generator().manual_seed(int(seed) + 104729)
+
+        def mix(xb, yb, step):
+            h = len(yb) // 2
+            a = yb[:h].long()
+            n_same = int(round(self.same_fraction * h))
+            u = torch.rand(h, generator=gen)
+            same_pos = starts[a] + (u * counts[a]).long().clamp(max=counts[a] - 1)
+            r = (u * (len(y) - counts[a])).long().clamp(max=len(y) - counts[a] - 1)
+            diff_pos = torch.where(r < starts[a], r, r + counts[a])  # uniform over the other classes' images
+            idx = order[torch.where(torch.arange(h) < n_same, same_pos, diff_pos)]
+            partners, labels = loop.augment(loop.unstage(x[idx]), None, recipe, gen), y[idx].to(yb.dtype)
+            n_ood = min(int(round(self.ood_fraction * h)), h - n_same)
+            if ood_x is not None and n_ood and step % self.ood_every == self.ood_every - 1:
+                j = torch.randint(len(ood_x), (n_ood,), generator=gen)
+                partners = torch.cat([partners[:h - n_ood], loop.augment(loop.unstage(ood_x[j]), None, recipe, gen)])
+                labels = torch.cat([labels[:h - n_ood], torch.full((n_ood,), OOD_LABEL, dtype=yb.dtype)])
+            return torch.cat([xb[:h], partners]), torch.cat([yb[:h], labels])
+
+        return mix
+
+    def __call__(self, outputs, y, n_classes):
+        h = len(y) // 2
+        y = y.to(outputs.device)
+        return contrastive_loss(outputs[:h], outputs[h:2 * h], (y[:h] != y[h:2 * h]).long(), self.margin,
+                                self.squared)
+
+
+#: Every choice of a page's ``pairs`` parameter: :data:`PAIRINGS` (:class:`ContrastiveLoss`) and ``authors``
+#: (:class:`AuthorsPairsLoss`)
+PAIRING_CHOICES = PAIRINGS + ("authors",)
 
 
 #: How the hinge term of Eq. 1 is averaged over a batch's "different" pairs: ``all`` (every pair, inside the margin or

@@ -26,7 +26,7 @@ from ...detectors.msp import max_softmax_score
 from ...detectors.ncm import class_means, ncm_predict
 from ...detectors.odin import odin_dataset
 from ...engine.core import Context, Method, ModelSpec, contexts, method_scores
-from .losses import ActiveContrastiveLoss, ConfidenceLoss, ContrastiveLoss
+from .losses import ActiveContrastiveLoss, AuthorsPairsLoss, ConfidenceLoss, ContrastiveLoss
 
 
 def split_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -57,6 +57,8 @@ def context(arch: str, tr: Dataset, cfg: dict, seed: int, progress: bool = False
 
 def contrastive(cfg: dict) -> ContrastiveLoss:
     """The contrastive loss of the run's parameters (margin, squared, pairs, hinge_mean)."""
+    if cfg.get("pairs") == "authors":
+        return AuthorsPairsLoss(margin=cfg["margin"], squared=cfg["squared"])
     cls = ActiveContrastiveLoss if cfg.get("hinge_mean", "all") == "active" else ContrastiveLoss
     return cls(margin=cfg["margin"], squared=cfg["squared"], pairs=cfg.get("pairs", "sampled"))
 

@@ -59,8 +59,10 @@ def training_params() -> list[Param]:
         Param("embedding_dim", "int", "size of the metric-learned embedding", low=1),
         Param("margin", "float", "contrastive margin m (authors' code: 10)", low=1e-6),
         Param("squared", "bool", "True: Eq. 1 (squared distance); False: the authors' code (unsquared)"),
-        Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, as the authors) or "
-              "all (every pair of the batch, weighted to the authors' proportions)", choices=losses.PAIRINGS),
+        Param("pairs", "str", "pairs of the contrastive loss: sampled (half the batch as anchors, partners inside the "
+              "batch), all (every pair of the batch, weighted to the authors' proportions) or authors (partners from "
+              "the anchor's whole class, seen OOD replacing a quarter of every second batch: the authors' code)",
+              choices=losses.PAIRING_CHOICES),
         Param("ml_steps", "int", "optimiser steps of the ML and ODM networks (the CE network keeps the recipe's); "
               "None = the recipe's", low=1, allow_none=True),
         Param("hinge_mean", "str", "Eq. 1's hinge averaged over every 'different' pair (all, the authors') or over "
@@ -87,8 +89,11 @@ def training_params() -> list[Param]:
 
 def loss_sentence(cfg: dict) -> str:
     """One sentence on the contrastive loss a run trained ML and ODM with, and where it departs from the paper's."""
-    pairs = ("every pair of the batch, each kind weighted to the authors' proportions" if cfg.get("pairs") == "all"
-             else "half the batch as anchors, each with one partner inside the batch (the authors pair the whole class)")
+    pairs = {"all": "every pair of the batch, each kind weighted to the authors' proportions",
+             "authors": "pairs laid out as the authors' code lays them out (each anchor's partner drawn from its whole "
+                        "class or from the other classes, seen OOD replacing a quarter of every second batch)"}.get(
+        cfg.get("pairs"), "half the batch as anchors, each with one partner inside the batch (the authors pair the "
+                          "whole class)")
     hinge = (", the hinge averaged over the pairs inside the margin (ours: the authors average over every pair, "
              "which lets the few pairs of look-alike classes fade among the many already apart)"
              if cfg.get("hinge_mean") == "active" else "")

@@ -158,3 +158,97 @@ def test_a_context_trains_a_network_under_its_own_recipe(tmp_path):
     assert m.steps == 2 and m.recipe.name == "adam-2steps"
     assert ctx.model(ContrastiveLoss(), embedding_dim=4, tag="ml").steps > 2  # the context's own recipe: 20 epochs
     assert ctx.store_name("mlp", "ml", rec).endswith("-ml-adam-2steps-s0")
+
+
+# --- the authors' pairing (pairs="authors") --------------------------------------------------------------------
+def _authors_sets(n_per_class=(5, 40, 40), n_ood=30):
+    from oodrepro.data import Dataset
+
+    y = np.concatenate([np.full(k, c) for c, k in enumerate(n_per_class)])
+    # each image's pixels hold its index in the set (+1), so a partner image tells which one it was
+    x = (np.arange(1, len(y) + 1, dtype=np.float32)[:, None, None, None] * np.ones((1, 1, 2, 2), np.float32))
+    ins = Dataset("toy", x / 1000.0, y)
+    ood = Dataset("toy_ood", np.full((n_ood, 1, 2, 2), 0.999, np.float32), np.zeros(n_ood, int))
+    return ins, ood, y
+
+
+def test_authors_pairing_lays_out_the_pairs_as_the_authors_code():
+    from oodrepro import recipes
+
+    ins, ood, y_all = _authors_sets()
+    loss = losses.AuthorsPairsLoss()
+    mix = loss.batch_mixer(ins, ood, recipes.Recipe("adam", lr=1e-3, epochs=1, batch_size=64), seed=0)
+    counts = {"same": 0, "diff": 0, "ood": 0}
+    for step in range(40):
+        idx = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(step))[:64]
+        xb, yb = torch.from_numpy(ins.x[idx.numpy()]), torch.from_numpy(y_all[idx.numpy()])
+        xm, ym = mix(xb, yb, step)
+        assert xm.shape == (64, 1, 2, 2) and len(ym) == 64
+        h = 32
+        assert torch.equal(xm[:h], xb[:h]) and torch.equal(ym[:h], yb[:h])  # the first half are the anchors
+        partner = ym[h:]
+        assert (partner[:8] == yb[:8]).all()  # pairs 0–7 (a quarter): same class
+        if step % 2 == 1:  # odd batches: the last half of the pairs are in × seen OOD, replaced
+            assert (partner[16:] == OOD_LABEL).all() and torch.allclose(xm[h + 16:], torch.full_like(xm[h + 16:], 0.999))
+            assert ((partner[8:16] != yb[8:16]) & (partner[8:16] != OOD_LABEL)).all()
+        else:
+            assert (partner[8:] != yb[8:32]).all() and (partner != OOD_LABEL).all()
+        # every in-distribution partner is a training image with the label it carries
+        pid = torch.round(xm[h:, 0, 0, 0] * 1000).long() - 1
+        inn = partner != OOD_LABEL
+        assert torch.equal(torch.from_numpy(y_all)[pid[inn]], partner[inn])
+        counts["same"] += 8
+        counts["ood"] += 16 if step % 2 else 0
+        counts["diff"] += 8 if step % 2 else 24
+    total = sum(counts.values())
+    assert (counts["same"] / total, counts["diff"] / total, counts["ood"] / total) == (0.25, 0.5, 0.25)
+
+
+def test_authors_pairing_draws_same_class_partners_from_the_whole_class():
+    from oodrepro import recipes
+
+    ins, _, y_all = _authors_sets()
+    mix = losses.AuthorsPairsLoss().batch_mixer(ins, None, recipes.Recipe("adam", lr=1e-3, epochs=1, batch_size=8),
+                                                seed=1)
+    seen = set()
+    anchor = torch.from_numpy(ins.x[[0, 10, 50, 60, 1, 11, 51, 61]])  # class 0's image 0 leads: pair 0 is same-class
+    for step in range(0, 400, 2):
+        xm, ym = mix(anchor, torch.from_numpy(y_all[[0, 10, 50, 60, 1, 11, 51, 61]]), step)
+        assert int(ym[4]) == 0
+        seen.add(int(round(float(xm[4, 0, 0, 0]) * 1000)) - 1)
+    assert seen == {0, 1, 2, 3, 4}  # all of class 0, the anchor itself included (the authors' draw)
+
+
+def test_authors_pairing_is_seeded_and_the_loss_pairs_i_with_i_plus_half():
+    from oodrepro import recipes
+
+    ins, ood, y_all = _authors_sets()
+    rec = recipes.Recipe("adam", lr=1e-3, epochs=1, batch_size=16)
+    xb, yb = torch.from_numpy(ins.x[:16]), torch.from_numpy(y_all[:16])
+    a = losses.AuthorsPairsLoss().batch_mixer(ins, ood, rec, seed=3)(xb, yb, 1)
+    b = losses.AuthorsPairsLoss().batch_mixer(ins, ood, rec, seed=3)(xb, yb, 1)
+    c = losses.AuthorsPairsLoss().batch_mixer(ins, ood, rec, seed=4)(xb, yb, 1)
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    z = torch.randn(16, 3)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 0, 2, 2, 0, OOD_LABEL, OOD_LABEL, 1, 1])
+    loss = losses.AuthorsPairsLoss(margin=4.0)
+    expected = contrastive_loss(z[:8], z[8:], (y[:8] != y[8:]).long(), 4.0)
+    assert float(loss(z, y, 3)) == pytest.approx(float(expected))
+    assert loss.key()["pairs"] == "authors" and "pairs" not in ContrastiveLoss().key()
+
+
+def test_authors_pairing_trains_through_fit_and_needs_two_classes():
+    from oodrepro.data import Dataset
+    from oodrepro.train import fit_mixed
+
+    ins, ood, _ = _authors_sets()
+    a = fit_mixed("mlp", ins, losses.AuthorsPairsLoss(), ood_set=ood, embedding_dim=3, epochs=2, batch_size=16,
+                  seed=0, progress=False, use_cache=False)
+    b = fit_mixed("mlp", ins, losses.AuthorsPairsLoss(), ood_set=ood, embedding_dim=3, epochs=2, batch_size=16,
+                  seed=0, progress=False, use_cache=False)
+    for u, v in zip(a.state_dict().values(), b.state_dict().values()):
+        torch.testing.assert_close(u, v)
+    one = Dataset("one_class", ins.x[:5], np.zeros(5, int))
+    with pytest.raises(ParameterError, match="two classes"):
+        fit_mixed("mlp", one, losses.AuthorsPairsLoss(), embedding_dim=3, epochs=1, batch_size=4, progress=False,
+                  use_cache=False)
