@@ -14,8 +14,8 @@ from . import losses
 from ...engine.claims import paired_claim, paired_difference, summarise
 
 #: Method labels as the paper prints them.
-METHOD_LABELS = {"ce": "CE (max softmax)", "odin": "ODIN", "ccag": "CC (seen OOD)", "ml": "Ours - ML",
-                 "odm": "Ours - ODM"}
+METHOD_LABELS = {"ce": "CE (max softmax)", "ce_ncm": "CE (nearest class mean of the logits)", "odin": "ODIN",
+                 "ccag": "CC (seen OOD)", "ml": "Ours - ML", "odm": "Ours - ODM"}
 #: Our CC-AG stand-in, said on every page that shows it.
 CCAG_NOTE = ("CC = Lee et al.'s confidence loss trained with seen OOD samples in place of CC-AG's GAN "
              "generator (no GAN is trained here)")

@@ -45,3 +45,38 @@ def test_table3_sets_ours_beside_the_paper_with_labelled_columns(readable):
     assert ce[("AUROC (%)", "Δ")] == "-41.83"
     assert t.loc[("ODIN", "sklearn digits"), ("AUROC (%)", "paper")] == "—"  # not in the paper's Table 3
     assert list(dict.fromkeys(t.columns.get_level_values(0)))[:2] == ["Accuracy (%)", "FPR at 95% TPR (%)"]
+
+
+def test_ce_nearest_class_mean_row_is_the_distance_to_the_logits_class_means():
+    """The page's second reading of CE (``ce_ncm``): the CE network's own logits as a 3-d embedding, scored by the
+    squared distance to the nearest training class mean — recomputed here by hand from the logits."""
+    import numpy as np
+
+    from oodrepro import config, metrics
+    from oodrepro.experiments.odm import mnist
+    from oodrepro.experiments.odm.methods import seed_contexts, train_models
+
+    cfg = config.resolve("odm.mnist", "smoke", seeds=[0])
+    rows, _, _, _ = mnist.run_mnist(cfg)
+    sets = mnist.load_sets(cfg)
+    ctx, _ = next(iter(seed_contexts("lenet5", sets[0], sets[4], sets[5], cfg)))
+    ce = train_models(ctx, sets[2], cfg, dims=(cfg["figure_dim"],))["ce"]
+    z_tr, z_in, z_nov = (ctx.emb(ce, ds, [0])[0] for ds in (ctx.train_set, sets[4], sets[5]["novelty"]))
+    assert z_in.shape[1] == 3  # the logits of 2, 6, 7
+    mu = np.stack([z_tr[ctx.train_set.y == c].mean(0) for c in np.unique(ctx.train_set.y)])
+    d2 = lambda z: ((z[:, None, :] - mu[None]) ** 2).sum(-1).min(1)
+    got = rows[(rows.method == "ce_ncm") & (rows.ood == "novelty")].auroc.item()
+    assert np.isclose(got, metrics.auroc(d2(z_in), d2(z_nov)), atol=1e-6)
+    msp = rows[(rows.method == "ce") & (rows.ood == "novelty")].auroc.item()
+    assert got != msp  # a different score of the same network
+
+
+def test_ce_reading_sentence_gives_both_readings_and_their_paired_difference():
+    from oodrepro.experiments.odm.mnist import ce_reading_sentence
+
+    rows = _rows({("ce", "novelty"): [0.80, 0.82], ("ce_ncm", "novelty"): [0.90, 0.91]})
+    txt = ce_reading_sentence(rows)
+    assert "CE (max softmax) 81.00 ± 1.00 (Δ -11.33)" in txt
+    assert "CE (nearest class mean of the logits) 90.50 ± 0.50 (Δ -1.83)" in txt
+    assert "+9.50 ± 0.50 over 2 seed(s)" in txt
+    assert ce_reading_sentence(_rows({("ce", "novelty"): [0.8]})) == ""  # an archive from before the row: nothing
