@@ -13,7 +13,9 @@ default MALLOC_TRIM_THRESHOLD_, which made each cell 1.7× slower, and without t
 
 Every wall time includes starting the cluster (printed beside it) and each worker's first cell, which also pays for
 importing the page's modules and torch's first use (about 15 s against 7.5 s for a later cell of 40 epochs): a fixed
-cost that the ratio absorbs only when the cells are long (``--epochs``), as paper-scale units are. ``--modes … pool``
+cost that the ratio absorbs only when the cells are long (``--epochs``), as paper-scale units are. Each mode runs in
+a fresh Python process of its own, so the serial run pays those imports too, as a user's command would: in one
+process, the mode that ran first paid them for the others, and the ratios moved by ±0.1 with the order. ``--modes … pool``
 adds the same cells on two plain processes without Dask, which shows what two processes on this machine allow.
 
     python benchmarks/bench_sweep.py [--cells 8] [--epochs 10] [--modes serial local processes]
@@ -110,11 +112,27 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["serial", "local", "processes"],
                     choices=["serial", "local", "processes", "pool"],
                     help="pool: the cells on two plain processes without Dask (what the machine allows)")
+    ap.add_argument("--one-mode", help=argparse.SUPPRESS)  # internal: run one mode here, print its times as JSON
+    ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one_mode:
+        wall, ready = run(args.one_mode, args.cells, Path(args.root), args.epochs)
+        print("RESULT " + json.dumps([wall, ready]), flush=True)
+        return
     print(f"sweep of {args.cells} cells of {PAGE} (smoke, {args.epochs or 2} epochs), {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.2f}")
+          f"load {os.getloadavg()[0]:.2f}; each mode in a fresh process, in the order {' '.join(args.modes)}")
+    times = {}
     with tempfile.TemporaryDirectory() as tmp:
-        times = {m: run(m, args.cells, Path(tmp), args.epochs) for m in args.modes}
+        for m in args.modes:
+            cmd = [sys.executable, __file__, "--one-mode", m, "--cells", str(args.cells), "--root", tmp]
+            cmd += ["--epochs", str(args.epochs)] if args.epochs else []
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+            print("".join(line + "\n" for line in out.splitlines() if not line.startswith("RESULT ")), end="")
+            wall, ready = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
+            times[m] = (time.perf_counter() - t0, ready)
+            print(f"  {m}: {wall:.1f} s from the sweep's start, {times[m][0]:.1f} s from the process's start "
+                  "(the wall time below)", flush=True)
     base = times.get("serial", (None,))[0]
     for m, (t, ready) in times.items():
         ratio = f"  {base / t:.2f}× the serial run" if base and m != "serial" else ""
