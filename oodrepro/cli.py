@@ -690,9 +690,12 @@ def archive_provenance(result_path: Path, since: float | None = None, also_read=
                 and e["definition"].get("recipe", {}).get("name") == cfg.get("recipe")
                 and e["definition"].get("seed") in (cfg.get("seeds") or [])}
     used = provenance.data_used(doc)
-    files, root = {}, data.data_root(cfg.get("data_root"))
+    # the data root the run read (its parameter, else $OODREPRO_DATA_ROOT then, recorded in the result file): the
+    # environment of the shell that archives it may not set one
+    where = cfg.get("data_root") or meta.get("data_root")
+    files, root = {}, data.data_root(where)
     for name in used["data_root"] + used["embedded"]:
-        for f in data.source_files(name, cfg.get("data_root")):
+        for f in data.source_files(name, where):
             files[str(f.relative_to(root))] = checkpoints.sha256(f)
     # a network stored before the run began was trained outside it (a script, an earlier run): its training CPU
     # is added; one the run stored itself was trained in it (or in the run whose cache it read: --cost-of)

@@ -200,3 +200,19 @@ def test_archive_add_of_an_unknown_page_names_the_known_ones(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "no notebook 'kpca/mian'" in err and "kpca/main" in err and "no result file" not in err
     assert not (tmp_path / "archive").exists()  # nothing half-written
+
+
+def test_archive_records_the_data_files_of_the_root_the_run_read_not_the_archiving_shells(tmp_path, monkeypatch):
+    """The run read its data from $OODREPRO_DATA_ROOT; the shell that archives it sets none (or another): the data
+    files and their sha256 come from the root recorded in the result file."""
+    root = tmp_path / "data"
+    (root / "MNIST" / "raw").mkdir(parents=True)
+    (root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"digits")
+    monkeypatch.setenv("OODREPRO_DATA_ROOT", str(root))
+    rows = [{"in_dist": "mnist", "ood": "hflip", "status": "ok", "auroc": 0.9}]
+    res = results.write(tmp_path / "r.json", "knn_ls/figure2", {"profile": "paper", "seeds": [0]}, rows,
+                        wall_time_s=1.0)
+    monkeypatch.delenv("OODREPRO_DATA_ROOT")
+    files = cli.archive_provenance(res)["data"]
+    assert list(files) == ["MNIST/raw/train-images-idx3-ubyte.gz"]
+    assert files["MNIST/raw/train-images-idx3-ubyte.gz"] == __import__("hashlib").sha256(b"digits").hexdigest()
