@@ -21,6 +21,7 @@ and pass its address.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import traceback
@@ -159,10 +160,13 @@ def _local_cluster(workers: int, threads: int | None = None):
     env = ({v: "1" for v in THREAD_VARS} if threads is None else
            {v: os.environ.get(v, str(threads)) for v in THREAD_VARS})
     with dask.config.set(DASK_CONFIG):
-        # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told)
+        # every listening socket on the loopback interface (a worker's own dashboard binds 0.0.0.0 unless told).
+        # Dask's own log lines up to ERROR are silenced: a unit's failure reaches the user through its future, with
+        # its parameters; what Dask logs at ERROR in the worker processes here is the teardown's race — a heartbeat
+        # sent as the scheduler closes — printed as a traceback on a loaded machine
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                             dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0", scheduler_port=0,
-                            env=env, silence_logs=40)
+                            env=env, silence_logs=logging.CRITICAL)
 
 
 @contextlib.contextmanager
