@@ -44,8 +44,11 @@ test: env
 test-fast: env
 	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
+# PROFILE=paper: every page with an archive reruns with its archived run's parameters, reading the stored networks
+# (oodrepro run --as-archived); AS_ARCHIVED= runs the paper profile's own defaults instead.
+AS_ARCHIVED ?= $(if $(filter paper,$(PROFILE)),--as-archived)
 notebooks: env
-	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS)
+	$(BIN)/oodrepro run --all --profile $(PROFILE) --jobs $(JOBS) $(AS_ARCHIVED)
 
 # jupyter-book build --warningiserror --keep-going, staged (oodrepro.bookbuild): it writes into a hidden folder
 # inside _build and replaces _build/html only on success; after a failed build the previous good book is intact.

@@ -429,6 +429,8 @@ def cmd_run(args) -> int:
     for nb in targets:  # validate everything first: fail in a second, not after an hour
         declared = notebook_params(nb)
         mine = {k: v for k, v in params.items() if k in declared}
+        if args.as_archived:
+            mine = {**archived_params(nb, declared), **mine}
         if args.all and "profile" in mine:
             mine["profile"] = profile_or_quick(nb, mine["profile"])
         validate(nb, mine)
@@ -448,6 +450,25 @@ def cmd_run(args) -> int:
         for nb in last:  # the scorecard reads what every other page wrote
             print(_run_one(nb, per_nb[nb], args.out, args.progress, args.force), flush=True)
     return 0
+
+
+# a run's own bookkeeping, not what it computes: never taken from an archive
+_NOT_ARCHIVED = {"profile", "results_dir", "data_root"}
+
+
+def archived_params(nb: Path, declared: set) -> dict:
+    """The parameters the archived paper-profile run of ``nb`` used (``run --as-archived``; ``make book
+    PROFILE=paper``): its result file's ``meta.params`` but the profile, results folder and data root, only those the
+    notebook still declares, with ``profile = "paper"``; ``{}`` for a page without an archive. A rerun with them reads
+    the stored networks the archived run trained, and its numbers can be set beside the archive's."""
+    from . import archive
+
+    page = f"{nb.parent.name}/{nb.stem}"
+    got = archive.load(page)
+    if got is None:
+        return {}
+    ran = got["doc"].get("meta", {}).get("params", {})
+    return {"profile": "paper", **{k: v for k, v in ran.items() if k in declared and k not in _NOT_ARCHIVED}}
 
 
 def profile_or_quick(nb: Path, profile: str) -> str:
@@ -792,6 +813,9 @@ def _parser() -> argparse.ArgumentParser:
                    "pages' units of work (odm's splits)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler for the pages' units of work "
                    "(default $OODREPRO_SCHEDULER)")
+    r.add_argument("--as-archived", action="store_true",
+                   help="a page with an archive runs the paper profile with the parameters of its archived run "
+                        "(-p given here wins): it reads the stored networks that run trained (make book PROFILE=paper)")
     r.set_defaults(fn=cmd_run)
     w = sub.add_parser("sweep", help="a grid of parameter values over one page, each cell a unit of work "
                                      "(in this process, on --workers N local processes or a Dask --scheduler)")

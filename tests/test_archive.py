@@ -216,3 +216,21 @@ def test_archive_records_the_data_files_of_the_root_the_run_read_not_the_archivi
     files = cli.archive_provenance(res)["data"]
     assert list(files) == ["MNIST/raw/train-images-idx3-ubyte.gz"]
     assert files["MNIST/raw/train-images-idx3-ubyte.gz"] == __import__("hashlib").sha256(b"digits").hexdigest()
+
+
+def test_as_archived_reruns_a_page_with_its_archived_parameters(archived, tmp_path):
+    """``oodrepro run --as-archived`` (make book PROFILE=paper): the archived run's parameters but its results
+    folder and data root, only those the notebook declares; a page without an archive keeps its own."""
+    nb = cli._find(PAGE)
+    declared = cli.notebook_params(nb)
+    got = cli.archived_params(nb, declared)
+    assert got == {"profile": "paper", "seeds": [0], "methods": ["msp"], "pairings": ["cifar10->svhn"]}
+    assert cli.archived_params(cli._find("kpca/cost"), cli.notebook_params(cli._find("kpca/cost"))) == {}
+    ran = {"profile": "paper", "seeds": [0, 1], "results_dir": "runs/x", "data_root": "/d", "gone_since": 3}
+    src = results.write(tmp_path / "run2" / f"{PAGE}.json", PAGE, ran, [], wall_time_s=1.0)
+    archive.add(PAGE, src, {"command": "oodrepro run kpca/main --profile paper"}, pages.page_code(PAGE))
+    assert cli.archived_params(nb, declared) == {"profile": "paper", "seeds": [0, 1]}
+    path = archived / "kpca" / "main" / "result.json"
+    path.write_text(path.read_text().replace('"seeds"', '"seeds_"', 1))
+    with pytest.raises(archive.ArchiveError, match="was altered"):  # a tampered archive is refused, not rerun
+        cli.archived_params(nb, declared)
