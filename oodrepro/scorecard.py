@@ -396,7 +396,7 @@ class Reproduction:
             r = self.arch.runs[p]
             e, meta = r["entry"], r["doc"]["meta"]
             cpu = e.get("cpu_seconds")
-            recs.append({"page": p, "archived": str(e.get("archived") or "?"),
+            recs.append({"page": p, "archived": str(e.get("archived") or "?").replace("T", " ")[:16],
                          "commit": str(e.get("commit") or meta.get("git_commit") or "?"),
                          "machine": str(e.get("machine") or "?"), "wall time": _duration(e.get("wall_seconds")),
                          "CPU-hours": "—" if cpu is None else f"{float(cpu) / 3600:.2f}",
@@ -447,19 +447,34 @@ class Reproduction:
             _display(_md(f"No paper-scale run of {chapter} is archived yet, so nothing of it is reported here."))
             return
         runs, claims, missing = self.runs(chapter), self.claims(chapter), self.needs_data(chapter)
-        _display(styled(linked(runs), f"Archived paper-scale runs of {chapter}: when each was archived, the commit and "
-                              "machine it ran on, its wall time and CPU time (CPU-hours include the training of the "
-                              "stored networks it used); code = stale when the page's code changed since.",
-                        index=False))
+        machines = runs["machine"].unique()
+        where = "the machine it ran on"
+        if len(machines) == 1:  # one machine for every run: said once, not on every row
+            runs, where = runs.drop(columns="machine"), f"all on {machines[0]}"
+        _display(styled(linked(runs), f"Archived paper-scale runs of {chapter}: when each was archived (UTC), its commit "
+                              f"({where}), its wall time and CPU time (CPU-hours include the training of the stored "
+                              "networks it used); code = stale when the page's code changed since.", index=False))
         counts = {v: int((claims["verdict"] == v).sum()) for v in results.VERDICTS}
+        claims, rules = numbered_rules(claims)
         _display(styled(linked(claims), f"Claims of {chapter} at paper scale: {_counts_text(counts)}. paper = the paper's "
-                                "value; ours = the archived run's; why = the rule behind the verdict.",
+                                "value; ours = the archived run's; why = the rule behind the verdict"
+                                + "".join(f"; rule {n}: {text}" for n, text in rules) + ".",
                         index=False, verdicts=True))
         if len(missing):
             _display(styled(missing, f"Data sets the archived runs of {chapter} did not have (their rows and claims "
                                      "read needs data).", index=False))
         else:
             _display(_md(f"Every data set the archived runs of {chapter} asked for was there."))
+
+
+def numbered_rules(claims: pd.DataFrame, at_least: int = 3) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """``claims`` with every ``why`` that recurs ``at_least`` times written ``rule N``, and ``[(N, text)]`` for the
+    caption: the table says each rule once instead of on every row."""
+    freq = claims["why"].value_counts()
+    common = [w for w in dict.fromkeys(claims["why"]) if freq[w] >= at_least]
+    number = {w: n for n, w in enumerate(common, 1)}
+    out = claims.assign(why=[f"rule {number[w]}" if w in number else w for w in claims["why"]])
+    return out, [(n, w.rstrip(".")) for w, n in number.items()]
 
 
 def reproduction(base=None) -> Reproduction:

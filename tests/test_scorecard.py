@@ -160,7 +160,8 @@ def test_reproduction_report_lists_cpu_time_machine_and_missing_data(fake_archiv
     assert len(tables) == 3
     for st in tables:  # a caption on every table, labelled columns
         assert st.caption and not [h for h in st.data.columns if RAW_NAME.match(str(h))]
-    assert "CPU-hours" in tables[0].data.columns and "machine" in tables[0].data.columns
+    assert "CPU-hours" in tables[0].data.columns and "machine" not in tables[0].data.columns  # one machine:
+    assert "all on test-box (x86_64, 2 CPUs)" in tables[0].caption  # named once, in the caption
     shown.clear()
     rep.show("kpca")  # nothing archived: one sentence
     assert len(shown) == 1 and shown[0].data.count(".") == 1 and "No paper-scale run of kpca" in shown[0].data
@@ -197,3 +198,11 @@ def test_kpca_percent_tables_become_cells_in_auroc_units():
     knn = {"notebook": "knn_ls/table1", "summary": [{"in_dist": "mnist", "ood": "hflip", "method": "knn", "mean": 0.8,
                                                      "se": 0.01, "n_seeds": 5, "paper": 0.79, "delta": 0.01}]}
     assert scorecard.percent_tables_as_cells(knn) == knn  # other chapters' tables pass unchanged
+
+
+def test_a_rule_repeated_on_many_claims_is_said_once():
+    c = pd.DataFrame({"claim": list("abcde"), "why": ["paired.", "paired.", "own rule", "paired.", "x"]})
+    out, rules = scorecard.numbered_rules(c)
+    assert out["why"].tolist() == ["rule 1", "rule 1", "own rule", "rule 1", "x"] and rules == [(1, "paired")]
+    out, rules = scorecard.numbered_rules(c, at_least=4)
+    assert out["why"].tolist() == c["why"].tolist() and rules == []
