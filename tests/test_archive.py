@@ -234,3 +234,13 @@ def test_as_archived_reruns_a_page_with_its_archived_parameters(archived, tmp_pa
     path.write_text(path.read_text().replace('"seeds"', '"seeds_"', 1))
     with pytest.raises(archive.ArchiveError, match="was altered"):  # a tampered archive is refused, not rerun
         cli.archived_params(nb, declared)
+
+
+def test_every_archived_page_leads_with_its_archive():
+    """A page with an archive shows the paper-scale run first: its notebook glues the archive's provenance box
+    (``paper_provenance``) in a cell before its parameters cell (knn-ls Figure 3 had an archive and no such cell)."""
+    for page in archive.pages(archive.folder()):
+        cells = cli.read_notebook(cli._find(page))["cells"]
+        text = ["".join(c["source"]) for c in cells]
+        params = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert any("paper_provenance" in t for t in text[:params]), f"{page}: no archived run before its parameters"
