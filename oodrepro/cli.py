@@ -76,13 +76,19 @@ def notebook_meta(path: Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+def page_name(nb) -> str:
+    """The page a notebook is (``notebooks/kpca/main.ipynb`` → ``kpca/main``): the name archives, results and page
+    specs use."""
+    return f"{Path(nb).parent.name}/{Path(nb).stem}"
+
+
 def schema_of(nb: Path) -> str | None:
     """The parameter schema of notebook ``nb``: the schema of its page (``notebooks/<chapter>/<page>.ipynb`` is
     page ``<chapter>/<page>``, :class:`oodrepro.engine.page.PageSpec`), None for a notebook that is no page."""
     from .engine import page
 
     try:
-        return page.spec(f"{Path(nb).parent.name}/{Path(nb).stem}").schema
+        return page.spec(page_name(nb)).schema
     except OodreproError:
         return None
 
@@ -463,8 +469,7 @@ def archived_params(nb: Path, declared: set) -> dict:
     the stored networks the archived run trained, and its numbers can be set beside the archive's."""
     from . import archive
 
-    page = f"{nb.parent.name}/{nb.stem}"
-    got = archive.load(page)
+    got = archive.load(page_name(nb))
     if got is None:
         return {}
     ran = got["doc"].get("meta", {}).get("params", {})
@@ -478,7 +483,7 @@ def profile_or_quick(nb: Path, profile: str) -> str:
     name = schema_of(nb)
     if name is None or profile in config.schema(name).profiles:
         return profile
-    print(f"{nb.parent.name}/{nb.stem} has no {profile!r} profile (it has {', '.join(config.schema(name).profiles)}): "
+    print(f"{page_name(nb)} has no {profile!r} profile (it has {', '.join(config.schema(name).profiles)}): "
           "runs 'quick'", flush=True)
     return "quick"
 
@@ -486,7 +491,7 @@ def profile_or_quick(nb: Path, profile: str) -> str:
 def last_wall_time(nb: Path) -> float:
     """The wall time of the page's last run (its result file under ``results/``), 0 when none."""
     try:
-        return float(results.read(Path("results") / f"{nb.parent.name}/{nb.stem}.json")["meta"]["wall_time_s"] or 0)
+        return float(results.read(Path("results") / f"{page_name(nb)}.json")["meta"]["wall_time_s"] or 0)
     except (ValueError, KeyError, TypeError, OSError):
         return 0.0
 
@@ -546,7 +551,7 @@ def _run_parallel(nbs: list, per_nb: dict, jobs: int, args) -> None:
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"running {len(nbs)} notebooks, {jobs} at a time ({threads} BLAS/OpenMP thread(s) each)", flush=True)
-    units = [executor.Unit(f"{nb.parent.name}/{nb.stem}", _run_one, (nb, per_nb[nb], args.out, args.progress,
+    units = [executor.Unit(page_name(nb), _run_one, (nb, per_nb[nb], args.out, args.progress,
                                                                      args.force), last_wall_time(nb) or None)
              for nb in nbs]
 
