@@ -17,23 +17,30 @@ uniformly instead of by the logits' energy).
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from ... import config, metrics, report, train
+from ... import config, metrics, recipes, report, train
 from ...config import Param, Schema
 from ...detectors import KNNRadius
 from ...detectors.ncm import NearestClassMean
 from ...engine import Method, contexts, method_scores, needs_rows, paired_claim, paired_difference, summarise
 from ...engine.core import load_ood, stored_networks
-from ...errors import OodreproError
+from ...errors import DataNotFoundError, OodreproError
 from ...executor import Unit, executor
+from ...data import tt100k
 from ..knn_ls.paper import MODELS, PAPER, check_neighbours
-from ..kpca import methods as kpca_methods
+from ..kpca import features as kpca_features, methods as kpca_methods, nets as kpca_nets
 from ..kpca.features import Features
+from ..kpca.paper import CIFAR_PAIRINGS, PAPER as KPCA_PAPER
 from ...detectors.kpca import m_memory_check
+from ..odm import tsinghua
 from ..odm.losses import ContrastiveLoss
+from ..odm.methods import contrastive, embedding_recipe, seed_contexts
 
 OBJECTIVES = ("ce", "ls", "ml", "odm")
 OBJECTIVE_LABELS = {"ce": "cross-entropy", "ls": "label smoothing", "ml": "metric learning (ML)",
@@ -49,17 +56,32 @@ CONTRASTS = (("ls", "ce", "label smoothing helps"), ("ml", "ce", "a metric-learn
 MIN_EFFECT = 0.01
 RULE = (f"per-seed paired differences of the average AUROC; 'helps' if the mean exceeds {MIN_EFFECT:g} by more "
         f"than 2 s.e., the reverse if below −{MIN_EFFECT:g} by more than 2 s.e., else inconclusive")
+#: kpca's CIFAR-10 speed-run recipe without its label smoothing (airbench94 smooths by 0.2): the cross-entropy
+#: column on kpca's network (its label-smoothing column is kpca's own network, α = 0.2)
+SPEEDRUN_CE = recipes.get("cifar_speedrun").replace(label_smoothing=0.0, name="cifar_speedrun_ls0")
+#: The ML and ODM embeddings of kpca's speed-run network: odm's CPU recipe (Adam, one cycle, 5,000 steps of 128,
+#: crops ±2: what trains odm's WRN-10-2 embedding to paper level) with the speed-run recipe's alternating flips
+SPEEDRUN_EMBEDDING = recipes.get("odm_cpu").replace(flip="alternate", name="odm_cpu_flip")
+#: odm's seen OOD for the ODM objective on TT100K: the seen sign classes (its Table 2 headline)
+TT100K_SEEN = "tsinghua"
+TT100K_LABELS = {"tt100k": "TT100K", "tsinghua": "unseen sign classes", "background": "background patches",
+                 "noise": "Gaussian noise"}
 QUICK_PAIRINGS = ["mnist5k->hflip", "mnist5k->vflip", "mnist5k->gaussian", "mnist5k->digits28"]
 #: The paper profile: knn-ls Table 1's rows whose data ``$OODREPRO_DATA_ROOT`` can hold (full MNIST and Fashion-MNIST
 #: with knn-ls's MLP, CIFAR-10 with its LeNet5): the cross-entropy and α = 0.1 networks are Table 1's stored ones.
 PAPER_PAIRINGS = ["mnist->fashion_mnist", "mnist->hflip", "mnist->vflip", "fashion_mnist->mnist", "fashion_mnist->hflip",
                   "fashion_mnist->vflip", "cifar10->hflip", "cifar10->vflip"]
 
-_BASE = dict(pairings=QUICK_PAIRINGS, k=1, alpha=0.1, embedding_dim=32, margin=10.0, seen="uniform", gamma=2.0,
+_BASE = dict(pairings=QUICK_PAIRINGS, cifar_pairings=[], tt100k_splits=0, k=1, alpha=0.1, embedding_dim=32, margin=10.0, seen="uniform", gamma=2.0,
              n_components=512, evr=0.8, epochs=None, batch_size=128, lr=1e-3, max_train=None, data_root=None,
              device="auto", results_dir="results")
 SCHEMA = config.register(Schema(name="beyond.objectives", params=[
-    Param("pairings", "strs", "rows 'IN->OOD' (knn-ls's sets)", min_len=1, check=PAPER.check_pairings),
+    Param("pairings", "strs", "rows 'IN->OOD' on knn-ls's networks (knn-ls's sets)", min_len=1,
+          check=PAPER.check_pairings),
+    Param("cifar_pairings", "strs", "rows 'cifar10->OOD' on kpca's CIFAR-10 network (kpca's sets; [] = none)",
+          check=lambda v: _cifar_rows(v)),
+    Param("tt100k_splits", "int", "odm's random TT100K class splits (Table 4's) as rows on odm's network (0 = none)",
+          low=0),
     config.seeds_param(),
     Param("k", "int", "which neighbour's distance for the k-NN radius (knn-ls: 1)", low=1),
     Param("alpha", "float", "label smoothing of the LS objective (knn-ls: 0.1)", low=0, high=1, high_open=True),
@@ -80,8 +102,16 @@ SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     profiles={"smoke": dict(_BASE, pairings=["mnist5k->hflip", "mnist5k->gaussian"], seeds=[0], epochs=1,
                             max_train=300, n_components=64, device="cpu"),
               "quick": dict(_BASE, seeds=[0, 1, 2]),
-              "paper": dict(_BASE, pairings=PAPER_PAIRINGS, seeds=[0, 1, 2])},
+              "paper": dict(_BASE, pairings=PAPER_PAIRINGS, cifar_pairings=CIFAR_PAIRINGS, tt100k_splits=3,
+                            seeds=[0, 1, 2])},
     derived=lambda cfg: sizes_fit(cfg)))
+
+
+def _cifar_rows(pairings) -> str | None:
+    """A schema check: kpca's pairings whose in-distribution set is CIFAR-10 (the set its network is trained on)."""
+    KPCA_PAPER.check_pairings(pairings)
+    bad = [p for p in pairings if KPCA_PAPER.parse_pairing(p)[0] != "cifar10"]
+    return f"{bad[0]!r} is not accepted; use 'cifar10->OOD' with one of kpca's OOD sets" if bad else None
 
 
 def sizes_fit(cfg: dict) -> dict:
@@ -90,8 +120,45 @@ def sizes_fit(cfg: dict) -> dict:
     return {**check_neighbours(cfg), **PAPER.check_train_size(cfg, lambda n: [("n_components", cfg["n_components"], n)])}
 
 
+@dataclass
+class Network:
+    """What a cell needs beside its engine context when the context's networks are another chapter's (set as
+    ``ctx.grid_network`` by the unit that builds the context; knn-ls's contexts carry none): ``chapter`` — ``kpca``
+    (its CIFAR-10 network) or ``odm`` (its TT100K network); ``cfg`` — that chapter's run parameters (its recipe,
+    loss, embedding size); ``seen`` — the seen OOD set of the ODM objective."""
+
+    chapter: str
+    cfg: dict
+    seen: object = None
+
+
 def objective_model(ctx, name: str, cfg: dict, seen):
-    """The context's network trained with objective ``name`` (cross-entropy and α are knn-ls's models)."""
+    """The context's network trained with objective ``name``, as the chapter that owns the network trains it.
+
+    knn-ls (no ``ctx.grid_network``): cross-entropy and α are knn-ls's own models, ML and ODM the contrastive loss
+    (odm Eq. 1) on its architecture. kpca (CIFAR-10): its speed-run recipe smooths labels by 0.2, so LS is kpca's
+    own network and CE the recipe without smoothing (:data:`SPEEDRUN_CE`); ML / ODM train under
+    :data:`SPEEDRUN_EMBEDDING`. odm (TT100K): CE, ML and ODM (seen: the seen sign classes) are odm/tsinghua's own
+    networks (its loss, recipe and steps: :func:`~oodrepro.experiments.odm.methods.contrastive`,
+    :func:`~oodrepro.experiments.odm.methods.embedding_recipe`); LS is its CE network's recipe with α."""
+    net = getattr(ctx, "grid_network", None)
+    if net is not None and net.chapter == "odm":
+        c = net.cfg
+        if name in ("ce", "ls"):
+            return ctx.model(train.LabelSmoothedCE(0.0), tag="ce") if name == "ce" else \
+                ctx.model(train.LabelSmoothedCE(cfg["alpha"]))
+        return ctx.model(contrastive(c), ood_set=seen if name == "odm" else None, embedding_dim=c["embedding_dim"],
+                         tag=f"odm-{TT100K_SEEN}" if name == "odm" else "ml", recipe=embedding_recipe(c))
+    if net is not None and net.chapter == "kpca":
+        smooths = bool(net.cfg.get("recipe") and recipes.get(net.cfg["recipe"]).label_smoothing)
+        if name == ("ls" if smooths else "ce"):
+            return kpca_features.network(ctx)
+        if name in ("ce", "ls"):
+            return ctx.model(kpca_nets.CrossEntropy(), recipe=SPEEDRUN_CE) if name == "ce" else \
+                ctx.model(train.LabelSmoothedCE(cfg["alpha"]))
+        loss = ContrastiveLoss(margin=cfg["margin"], squared=True, pairs="all")
+        return ctx.model(loss, ood_set=seen if name == "odm" else None, embedding_dim=cfg["embedding_dim"], tag=name,
+                         recipe=SPEEDRUN_EMBEDDING if net.cfg.get("recipe") else None)
     if name in ("ce", "ls"):
         return ctx.model(train.LabelSmoothedCE(0.0 if name == "ce" else cfg["alpha"]))
     loss = ContrastiveLoss(margin=cfg["margin"], squared=True, pairs="all")
@@ -116,7 +183,8 @@ HYPER = ("objective", "detector", "alpha", "margin", "embedding_dim", "seen", "d
 
 
 def _cell_model(ctx, h: dict):
-    seen = load_ood(h["seen"], ctx.in_name, ctx.in_test, h, seed=ctx.seed + 1000)
+    net = getattr(ctx, "grid_network", None)
+    seen = net.seen if net is not None else load_ood(h["seen"], ctx.in_name, ctx.in_test, h, seed=ctx.seed + 1000)
     return objective_model(ctx, h["objective"], h, seen)
 
 
@@ -137,11 +205,14 @@ CELL = Method("beyond_cell", kpca_methods.OnFeatures, HYPER, model=_cell_model, 
               layers=_cell_layers, functions=(cell_detector, objective_model))
 
 
-def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
+def context_rows(ctx, sets: dict, cfg: dict, in_dist: str | None = None, seed: int | None = None) -> list[dict]:
+    """Every cell of one context: rows (in-distribution set, network, objective, detector, seed, OOD set, AUROC);
+    ``in_dist`` and ``seed`` name the row when the context's own names do not (odm's TT100K splits)."""
     rows = []
     for obj in OBJECTIVES:
         for det in DETECTORS:
-            base = {"in_dist": ctx.in_name, "objective": obj, "method": det, "seed": ctx.seed}
+            base = {"in_dist": in_dist or ctx.in_name, "network": ctx.arch, "objective": obj, "method": det,
+                    "seed": ctx.seed if seed is None else seed}
             if det in kpca_methods.LOGIT_METHODS and obj in ("ml", "odm"):
                 rows += [dict(base, ood=o, status="not applicable") for o in sets]
                 continue
@@ -153,27 +224,91 @@ def context_rows(ctx, sets: dict, cfg: dict) -> list[dict]:
     return rows
 
 
-def unit_rows(cfg: dict, in_name: str, seed: int) -> tuple[list[dict], list[str]]:
-    """One unit of work: every cell of one in-distribution set and seed (its networks, features, detectors), and
-    the stored networks it read (a worker's reads reach the result file this way). A set whose data is missing gives
-    its *needs data* rows in the unit of the run's first seed only."""
-    sub = dict(cfg, pairings=[p for p in cfg["pairings"] if PAPER.parse_pairing(p)[0] == in_name], seeds=[seed])
-    rows, before = [], set(stored_networks())
-    for name, oods, ctx, sets, missing in contexts(PAPER, MODELS, sub, progress=False):
-        if ctx is None and seed != cfg["seeds"][0]:
-            continue
-        rows += needs_rows(name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS)
-        if ctx is not None and sets:
-            rows += context_rows(ctx, sets, cfg)
+def _reads(rows_of):
+    """``(rows, the stored networks read while computing them)``: a worker's reads reach the result file this way."""
+    before = set(stored_networks())
+    rows = rows_of()
     return rows, sorted(set(stored_networks()) - before)
 
 
+def _context_units(paper, spec, cfg: dict, seed: int, network=None, **kw) -> list[dict]:
+    """The rows of :func:`oodrepro.engine.contexts` over one seed: a set whose data is missing gives its *needs
+    data* rows in the unit of the run's first seed only; ``network(ctx)`` gives the context's :class:`Network`."""
+    rows = []
+    for name, oods, ctx, sets, missing in contexts(paper, spec, dict(cfg, seeds=[seed]), progress=False, **kw):
+        if ctx is None and seed != cfg["seeds"][0]:
+            continue
+        rows += needs_rows(name, list(missing), "; ".join(sorted(set(missing.values()))), methods=DETECTORS,
+                           network=ctx.arch if ctx is not None else None)
+        if ctx is not None and sets:
+            if network is not None:
+                ctx.grid_network = network(ctx)
+            rows += context_rows(ctx, sets, cfg)
+    return rows
+
+
+def unit_rows(cfg: dict, in_name: str, seed: int) -> tuple[list[dict], list[str]]:
+    """One unit of work on knn-ls's networks: every cell of one in-distribution set and seed (its networks,
+    features, detectors), and the stored networks it read."""
+    sub = dict(cfg, pairings=[p for p in cfg["pairings"] if PAPER.parse_pairing(p)[0] == in_name])
+    return _reads(lambda: _context_units(PAPER, MODELS, sub, seed))
+
+
+def speedrun_cfg(cfg: dict) -> dict:
+    """The run's parameters with kpca's network settings under the same profile (kpca/main's: on the paper
+    profile, the speed-run network and recipe) and its pairings ``cifar_pairings``."""
+    k = config.resolve("kpca.main", cfg.get("profile") or "quick")
+    return dict(cfg, pairings=cfg["cifar_pairings"], **{n: k[n] for n in ("arch", "recipe", "epochs", "batch_size",
+                                                                          "lr", "mnist_arch")})
+
+
+def speedrun_unit_rows(cfg: dict, seed: int) -> tuple[list[dict], list[str]]:
+    """One unit of work on kpca's CIFAR-10 network: every cell of one seed. Networks it trains stay in the cache,
+    unstored (three objectives × seeds of a 17.7 MB network would outgrow the stored networks' budget)."""
+    kcfg = speedrun_cfg(cfg)
+    spec = dataclasses.replace(kpca_features.model_spec(kcfg), store=False)
+
+    def network(ctx):
+        return Network("kpca", kcfg, load_ood(cfg["seen"], ctx.in_name, ctx.in_test, cfg, seed=ctx.seed + 1000))
+    return _reads(lambda: _context_units(KPCA_PAPER, spec, kcfg, seed, network, ood_loader=kpca_features.load_ood_set,
+                                         prepare=kpca_features.without_heldout))
+
+
+def tt100k_cfg(cfg: dict) -> dict:
+    """odm/tsinghua's parameters under the run's profile (its data, network, recipe, loss and steps)."""
+    return config.resolve("odm.tsinghua", cfg.get("profile") or "quick", data_root=cfg["data_root"])
+
+
+def tt100k_unit_rows(cfg: dict, k: int) -> tuple[list[dict], list[str]]:
+    """One unit of work on odm's TT100K network: every cell of Table 4's ``k``-th random class split (trained with
+    odm's seed, as its page does; the row's ``seed`` is ``k``). Missing data gives *needs data* rows in split 0's
+    unit only."""
+    c = tt100k_cfg(cfg)
+
+    def rows_of():
+        try:
+            signs = tsinghua.load_signs(c)
+        except DataNotFoundError as exc:
+            return needs_rows("tt100k", list(tsinghua.OODS), str(exc), methods=DETECTORS, network=c["arch"]) \
+                if k == 0 else []
+        split = tt100k.random_splits(signs["labels"], k + 1, seed=1000 + c["split_seed"])[k]
+        tr, _, _, test_in, seen, oods = tsinghua.split_sets(signs, split, c, c["seeds"][0])
+        ctx, sets = next(seed_contexts(c["arch"], tr, test_in, oods, dict(c, seeds=c["seeds"][:1])))
+        ctx.grid_network = Network("odm", c, seen[TT100K_SEEN])
+        return context_rows(ctx, sets, cfg, in_dist="tt100k", seed=k)
+    return _reads(rows_of)
+
+
 def run_page(cfg: dict) -> dict:
-    """Every cell, one unit per (in-distribution set, seed): on a Dask cluster when ``$OODREPRO_SCHEDULER`` names
-    one (``oodrepro run --workers N``), else one after another here; rows in the same order either way. A unit
-    that fails is reported on the page (``failed``) while the others finish."""
+    """Every cell, one unit per (in-distribution set, seed) of knn-ls's networks, per seed of kpca's CIFAR-10
+    network and per TT100K split of odm's: on a Dask cluster when ``$OODREPRO_SCHEDULER`` names one (``oodrepro run
+    --workers N``), else one after another here; rows in the same order either way. A unit that fails is reported
+    on the page (``failed``) while the others finish."""
     units = [Unit(f"{i}, seed {s}", unit_rows, (cfg, i, s))
              for i in PAPER.group_pairings(cfg["pairings"]) for s in cfg["seeds"]]
+    units += [Unit(f"CIFAR-10 on kpca's network, seed {s}", speedrun_unit_rows, (cfg, s))
+              for s in (cfg["seeds"] if cfg["cifar_pairings"] else [])]
+    units += [Unit(f"TT100K random split {k}", tt100k_unit_rows, (cfg, k)) for k in range(cfg["tt100k_splits"])]
     rows, failed, networks = [], [], set()
     with executor() as ex:
         for o in ex.run(units, progress=False):
@@ -230,8 +365,47 @@ def grid_claims(rows: pd.DataFrame, page: str = "beyond/objectives") -> list[dic
 
 
 # --- page text and figure -----------------------------------------------------------------------------------
-def _cell(v, se):
-    return "n/a" if pd.isna(v) else f"{100 * v:.1f} ± {100 * se:.1f}"
+#: The networks of the grid, by the ``network`` column of its rows (the architecture each chapter trains)
+NETWORK_LABELS = {"mlp": "knn-ls's MLP", "lenet5": "LeNet5", "speednet_wide": "kpca's speed-run net",
+                  "speednet": "kpca's speed-run net", "resnet_small": "kpca's small ResNet", "wrn10_2": "odm's WRN-10-2"}
+
+
+def with_networks(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a ``network`` column: a result file from before the grid covered kpca's and odm's networks has
+    none (its networks are knn-ls's: LeNet5 on CIFAR-10, the MLP on the rest)."""
+    if "network" in rows and rows["network"].notna().all():
+        return rows
+    knn_ls = rows["in_dist"].map(lambda i: "lenet5" if i == "cifar10" else "mlp")
+    if "network" not in rows:
+        return rows.assign(network=knn_ls)
+    return rows.assign(network=rows["network"].astype(object).where(rows["network"].notna(), knn_ls))
+
+
+def _chapter(in_dist: str, network: str) -> str:
+    return "odm" if in_dist == "tt100k" else "kpca" if network in kpca_nets.ARCHS else "knn_ls"
+
+
+def ood_label(in_dist: str, network: str, ood: str) -> str:
+    return {"odm": TT100K_LABELS.get(ood, ood), "kpca": KPCA_PAPER.label(ood), "knn_ls": PAPER.label(ood)}[
+        _chapter(in_dist, network)]
+
+
+def in_label(in_dist: str, network: str) -> str:
+    """``"CIFAR-10 (kpca's speed-run net)"``: the in-distribution set, and the network where two chapters share it."""
+    ch = _chapter(in_dist, network)
+    if ch == "odm":
+        return f"TT100K ({NETWORK_LABELS.get(network, network)})"
+    if ch == "kpca":
+        return f"CIFAR-10 ({NETWORK_LABELS.get(network, network)})"
+    return PAPER.label(PAPER.block(in_dist)) + (" (LeNet5)" if in_dist == "cifar10" else "")
+
+
+def _pairs(ok: pd.DataFrame) -> list[tuple]:
+    return list(dict.fromkeys(zip(ok["in_dist"], ok["network"], ok["ood"])))
+
+
+def _pair_label(p: tuple, one_in: bool) -> str:
+    return ood_label(*p) if one_in else f"{in_label(*p[:2])} → {ood_label(*p)}"
 
 
 def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -239,11 +413,27 @@ def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
     s = summarise(_per_seed_average(rows), PAPER, "auroc", by=("method", "objective"), paper_table=None)
     t = s.assign(cell=[_cell(m, e) for m, e in zip(s["mean"], s["se"])]).pivot(index="method", columns="objective",
                                                                                  values="cell")
-    t = t.reindex(index=[d for d in DETECTORS if d in t.index], columns=list(OBJECTIVES)).fillna("n/a")
+    t = t.reindex(index=[d for d in DETECTORS if d in t.index], columns=list(OBJECTIVES)).astype(object).fillna("n/a")
     t.index = [DETECTOR_LABELS[d] for d in t.index]
     t.columns = [OBJECTIVE_LABELS[o] for o in t.columns]
     t.index.name, t.columns.name = "detector", "AUROC (%), by training objective"
     return t
+
+
+def _cell(v, se):
+    return "n/a" if pd.isna(v) else f"{100 * v:.1f} ± {100 * se:.1f}"
+
+
+def by_network(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per network (in-distribution set and the network trained on it), detector and contrast: the mean paired
+    AUROC difference in points over seeds (each seed's average over that network's OOD sets)."""
+    rows = with_networks(rows)
+    out = []
+    for (i, net), part in rows[rows.status == "ok"].groupby(["in_dist", "network"], sort=False):
+        c = contrasts(part)
+        out += [{"network": in_label(i, net), "method": r.method, "contrast": r.text, "mean": r.mean}
+                for r in c.itertuples()]
+    return pd.DataFrame(out)
 
 
 def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -255,28 +445,56 @@ def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
                       "95 % interval": [f"[{100 * lo:+.2f}, {100 * hi:+.2f}]" if pd.notna(lo) else "one seed: none"
                                         for lo, hi in zip(c["low"], c["high"])],
                       "seeds": c["n_seeds"]})
+    per = by_network(rows)
+    if per["network"].nunique() > 1:  # the same contrast on each network: does the direction hold everywhere?
+        per = per.assign(cell=[f"{100 * m:+.1f}" for m in per["mean"]])
+        wide = per.pivot_table(index=["method", "contrast"], columns="network", values="cell", aggfunc="first",
+                               sort=False)
+        keys = list(zip(c["method"], c["text"]))
+        for net in dict.fromkeys(per["network"]):
+            t[f"Δ on {net}"] = [wide[net].get(k, "n/a") if net in wide else "n/a" for k in keys]
     return t
 
 
 def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
-    """What networks and data the run's numbers come from (with knn-ls's note where ``max_train`` caps a set), and
-    what the grid has not covered yet."""
-    ins = list(dict.fromkeys(rows[rows.status == "ok"]["in_dist"]))
-    nets = {"mnist5k": f"{PAPER.label('mnist5k')} with knn-ls's MLP", "mnist": "MNIST with knn-ls's MLP",
-            "fashion_mnist": "Fashion-MNIST with knn-ls's MLP", "cifar10": "CIFAR-10 with knn-ls's LeNet5"}
-    which = "; ".join(nets.get(i, PAPER.label(i)) + PAPER.data_note(i, cfg) for i in ins)
-    return (f"The networks: {which} — the cross-entropy and α networks are the very ones knn-ls's pages use. Not "
-            "covered yet: kpca's CIFAR-10 speed-run network and odm's TT100K crops (their metric-learned objectives "
-            "need recipes of their own).")
+    """What networks and data the run's numbers come from, the objectives' settings on each, and what the run
+    did not cover."""
+    ok = with_networks(rows[rows.status == "ok"])
+    parts = []
+    for i, net in dict.fromkeys(zip(ok["in_dist"], ok["network"])):
+        ch = _chapter(i, net)
+        if ch == "knn_ls":
+            parts.append(f"{PAPER.label(i)} with knn-ls's {'LeNet5' if net == 'lenet5' else 'MLP'}"
+                         f"{PAPER.data_note(i, cfg)} (its cross-entropy and α = {cfg['alpha']:g} networks are knn-ls's "
+                         f"own; ODM's seen OOD: {cfg['seen']} noise)")
+        elif ch == "kpca":
+            k = speedrun_cfg(cfg)
+            smooth = recipes.get(k["recipe"]).label_smoothing if k.get("recipe") else 0
+            ls = (f"label smoothing is kpca's own network (its recipe smooths by α = {smooth:g}) and cross-entropy the "
+                  "same recipe without it" if smooth else f"α = {cfg['alpha']:g}")
+            parts.append(f"CIFAR-10 with {NETWORK_LABELS.get(net, net)} ({ls}; ML and ODM trained under "
+                         f"{SPEEDRUN_EMBEDDING.name if k.get('recipe') else 'the same recipe'}; ODM's seen OOD: "
+                         f"{cfg['seen']} noise)")
+        else:
+            parts.append(f"TT100K's sign crops with {NETWORK_LABELS.get(net, net)}, one network per random class "
+                         f"split of odm's Table 4 (a row's 'seed' is its split; its cross-entropy, ML and ODM networks "
+                         f"are odm/tsinghua's own, ODM seeing the seen sign classes; label smoothing α = "
+                         f"{cfg['alpha']:g} on its cross-entropy recipe)")
+    left = ([] if cfg.get("cifar_pairings") else ["kpca's CIFAR-10 network (`cifar_pairings`)"]) + \
+        ([] if cfg.get("tt100k_splits") else ["odm's TT100K network (`tt100k_splits`)"])
+    return ("The networks: " + "; ".join(parts) + "."
+            + (f" Not in this run: {' and '.join(left)}." if left else ""))
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:
     rows = pd.DataFrame(doc["rows"])
     if rows.empty or not (rows["status"] == "ok").any():
         return {"tbl_grid": "No pairing of this run has data.", "tbl_contrasts": "", "findings_md": Markdown("")}
+    rows = with_networks(rows)
     ok = rows[rows.status == "ok"]
-    pairs = list(dict.fromkeys(zip(ok["in_dist"], ok["ood"])))
-    oods = ", ".join(PAPER.label(o) if len({i for i, _ in pairs}) == 1 else PAPER.pair_label(i, o) for i, o in pairs)
+    pairs = _pairs(ok)
+    one_in = len({p[:2] for p in pairs}) == 1
+    oods = ", ".join(_pair_label(p, one_in) for p in pairs)
     cl = pd.DataFrame(doc.get("claims", []))
     counts = cl["verdict"].value_counts().to_dict() if len(cl) else {}
     n = len(cfg["seeds"])
@@ -290,11 +508,16 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 + scale_sentence(rows, cfg)
                 + "".join(f" **Failed and left out of the grid:** {f['unit']} ({f['error']})."
                           for f in doc.get("failed", [])))
+    several = len({p[:2] for p in pairs}) > 1
     return {"tbl_grid": report.styled(heat_table(rows), "AUROC of every detector (rows) on every training "
                                       f"objective (columns), averaged over {oods}; mean ± s.e. over seeds, in %. "
-                                      "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on ML and ODM: uniform landmarks).", profile=cfg.get("profile")),
+                                      "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on "
+                                      "ML and ODM: uniform landmarks).", profile=cfg.get("profile")),
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
-                                           "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
+                                           "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution)"
+                                           + ("; then the mean difference on each network alone (its own OOD sets), "
+                                              "to see whether the direction holds on every network."
+                                              if several else "."),
                                            index=False, profile=cfg.get("profile")),
             "findings_md": Markdown(findings)}
 
@@ -305,15 +528,16 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    rows = with_networks(rows)
     ok = rows[rows["status"] == "ok"]
-    pairs = list(dict.fromkeys(zip(ok["in_dist"], ok["ood"])))
-    one_in = len({i for i, _ in pairs}) == 1
+    pairs = _pairs(ok)
+    one_in = len({p[:2] for p in pairs}) == 1
     ncol = min(per_row, len(pairs))
     nrow = -(-len(pairs) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.1 * ncol + 1.5, 4.6 * nrow), squeeze=False, sharey=True)
-    for n, (i, o) in enumerate(pairs):
+    for n, (i, net, o) in enumerate(pairs):
         ax = axes[n // ncol][n % ncol]
-        g = ok[(ok.in_dist == i) & (ok.ood == o)].groupby(["method", "objective"])["auroc"]
+        g = ok[(ok.in_dist == i) & (ok.network == net) & (ok.ood == o)].groupby(["method", "objective"])["auroc"]
         mean = g.mean().unstack().reindex(index=list(DETECTORS), columns=list(OBJECTIVES))
         se = g.apply(lambda v: metrics.mean_se(v)[1]).unstack().reindex_like(mean)
         notes = np.where(mean.isna(), "n/a", (100 * mean).round(0).astype("Int64").astype(str) + "±"
@@ -322,7 +546,7 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
                     annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC"})
         for a, b in zip(*np.where(mean.isna().to_numpy())):
             ax.text(b + 0.5, a + 0.5, "n/a", ha="center", va="center", fontsize=7, color="#888")
-        ax.set_title(PAPER.label(o) if one_in else PAPER.pair_label(i, o), fontsize=10)
+        ax.set_title(_pair_label((i, net, o), one_in), fontsize=10 if one_in else 9)
         ax.set_xticklabels([OBJECTIVE_LABELS[c].split(" (")[0] for c in mean.columns], rotation=30, ha="right",
                            fontsize=8)
         ax.set_yticklabels([DETECTOR_LABELS[r] for r in mean.index], fontsize=8)

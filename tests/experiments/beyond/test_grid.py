@@ -123,3 +123,61 @@ def test_units_one_per_set_and_seed_a_missing_set_reported_once_a_failing_unit_s
     assert out["extra"]["networks"] == ["a-network-a worker read.pt"]   # what a worker read reaches the result file
     text = grid.page_texts({"rows": out["rows"].to_dict(orient="records"), "claims": [], **out["extra"]}, cfg)
     assert "Failed and left out of the grid:** mnist5k, seed 1 (RuntimeError: worker lost)" in text["findings_md"].data
+
+
+def test_tt100k_cells_read_odm_tsinghuas_own_networks(monkeypatch, tmp_path):
+    """The TT100K column: one unit per random class split of odm's Table 4, on odm/tsinghua's networks (the very
+    models its page trains for that split: same cache keys), label smoothing on its cross-entropy recipe."""
+    from oodrepro.data import tt100k
+    from oodrepro.experiments.odm import tsinghua
+
+    monkeypatch.setenv("OODREPRO_CACHE_DIR", str(tmp_path))
+    cfg = config.resolve("beyond.objectives", "smoke", tt100k_splits=1)
+    rows, _ = grid.tt100k_unit_rows(cfg, 0)
+    rows = pd.DataFrame(rows)
+    assert set(rows.in_dist) == {"tt100k"} and set(rows.seed) == {0} and set(rows.network) == {"lenet5"}
+    assert set(rows.ood) == set(tsinghua.OODS) and (rows[rows.status == "ok"].auroc.between(0, 1)).all()
+    # odm/tsinghua's networks of the same split: the grid's CE, ML and ODM cells read them (no second training)
+    c = grid.tt100k_cfg(cfg)
+    signs = tsinghua.load_signs(c)
+    split = tt100k.random_splits(signs["labels"], 1, seed=1000 + c["split_seed"])[0]
+    tr, _, _, test_in, seen, oods = tsinghua.split_sets(signs, split, c, 0)
+    ctx, page_models = tsinghua.networks(c, tr, seen, 0)
+    gctx, _ = next(grid.seed_contexts(c["arch"], tr, test_in, oods, dict(c, seeds=[0])))
+    gctx.grid_network = grid.Network("odm", c, seen[grid.TT100K_SEEN])
+    d = c["embedding_dim"]
+    for obj, name in (("ce", "ce"), ("ml", f"ml/{d}"), ("odm", f"odm:{grid.TT100K_SEEN}/{d}")):
+        assert grid.objective_model(gctx, obj, cfg, seen[grid.TT100K_SEEN]).cache_key == page_models[name].cache_key
+    ls = grid.objective_model(gctx, "ls", cfg, None)
+    assert ls.cache_key != page_models["ce"].cache_key and ls.recipe == page_models["ce"].recipe
+
+
+def test_kpca_network_columns_follow_its_recipe(monkeypatch):
+    """On kpca's CIFAR-10 network the column that is kpca's own network is the one its recipe makes: label smoothing
+    under the speed-run recipe (α = 0.2 built in; cross-entropy is that recipe without it), cross-entropy under a
+    recipe without smoothing (then LS is α on top)."""
+    class Ctx:
+        arch = "speednet_wide"
+
+        def model(self, loss, recipe=None, embedding_dim=None, ood_set=None, tag=""):
+            return (loss.key().get("alpha"), getattr(recipe, "name", recipe), embedding_dim, ood_set)
+
+    cfg = config.resolve("beyond.objectives", "paper")
+    ctx = Ctx()
+    ctx.grid_network = grid.Network("kpca", grid.speedrun_cfg(cfg), "seen")
+    own = grid.kpca_features.network(ctx)
+    assert grid.objective_model(ctx, "ls", cfg, "seen") == own
+    assert grid.objective_model(ctx, "ce", cfg, "seen") == (0.0, "cifar_speedrun_ls0", None, None)
+    assert grid.objective_model(ctx, "odm", cfg, "seen") == (None, "odm_cpu_flip", cfg["embedding_dim"], "seen")
+    ctx.grid_network = grid.Network("kpca", dict(grid.speedrun_cfg(cfg), recipe=None), "seen")
+    assert grid.objective_model(ctx, "ce", cfg, "seen") == own
+    assert grid.objective_model(ctx, "ls", cfg, "seen") == (cfg["alpha"], None, None, None)
+
+
+def test_rows_without_a_network_column_are_knn_ls_s():
+    """A result file from before the grid had other chapters' networks (no ``network`` column) still renders."""
+    rows = pd.DataFrame([{"in_dist": i, "ood": "hflip", "objective": "ce", "method": "pca", "seed": 0,
+                          "status": "ok", "auroc": 0.7} for i in ("mnist", "cifar10")])
+    assert list(grid.with_networks(rows).network) == ["mlp", "lenet5"]
+    assert [grid.in_label(i, n) for i, n in zip(rows.in_dist, grid.with_networks(rows).network)] == \
+        ["MNIST", "CIFAR10 (LeNet5)"]  # knn-ls's own labels
