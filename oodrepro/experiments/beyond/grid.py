@@ -494,7 +494,9 @@ def page_texts(doc: dict, cfg: dict) -> dict:
     ok = rows[rows.status == "ok"]
     pairs = _pairs(ok)
     one_in = len({p[:2] for p in pairs}) == 1
-    oods = ", ".join(_pair_label(p, one_in) for p in pairs)
+    nets = list(dict.fromkeys(in_label(*p[:2]) for p in pairs))
+    oods = (", ".join(_pair_label(p, one_in) for p in pairs) if len(pairs) <= 6 else
+            f"{len(pairs)} pairings of {len(nets)} networks ({'; '.join(nets)}; one heatmap panel each)")
     cl = pd.DataFrame(doc.get("claims", []))
     counts = cl["verdict"].value_counts().to_dict() if len(cl) else {}
     n = len(cfg["seeds"])
