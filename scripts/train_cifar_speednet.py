@@ -4,10 +4,6 @@
 
 THREADS (default: all cores; the training itself runs with $OODREPRO_TRAIN_THREADS, default 1), ARCH (default speednet; speednet_wide), RECIPE (default cifar_speedrun), RETRAIN=1 (train again and replace a stored
 network with the same definition, e.g. one from older training code).
-
-GRID=ce trains the cross-paper grid's cross-entropy network instead (beyond/objectives: the speed-run recipe without
-its label smoothing, ``grid.SPEEDRUN_CE``), kept in the cache and not stored (the grid's speed-run networks would
-outgrow the stored networks' budget; the page's archive keeps what they give).
 """
 import os
 import sys
@@ -22,20 +18,12 @@ torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count() or 1)))
 recipe = os.environ.get("RECIPE", "cifar_speedrun")
 arch = os.environ.get("ARCH", "speednet")
 tr, te = data.load("cifar10", "train"), data.load("cifar10", "test")
-grid = os.environ.get("GRID")
-if grid:
-    from oodrepro.experiments.beyond import grid as grid_module
-    recipe = {"ce": grid_module.SPEEDRUN_CE}[grid]
 for seed in map(int, sys.argv[1:] or ["0"]):
     t0, load0 = time.time(), os.getloadavg()[0]
     model = train.fit(arch, tr, nets.CrossEntropy(), recipe=recipe, seed=seed, progress=True,
-                      store=None if grid else f"{arch}-cifar10-{recipe}-s{seed}",
+                      store=f"{arch}-cifar10-{recipe}-s{seed}",
                       retrain=os.environ.get("RETRAIN") == "1")
     acc = {f"tta{t}": round(loop.accuracy(model, te.x, te.y, tta=t), 4) for t in (0, 2)}
-    if grid:
-        print(f"seed {seed}: accuracy {acc}, wall {time.time() - t0:.0f} s, load {load0:.2f} -> "
-              f"{os.getloadavg()[0]:.2f}, cache key {model.cache_key}", flush=True)
-        continue
     entry = checkpoints.annotate(model.stored["key"], accuracy=acc, test_set="cifar10 test (JPEG copy)",
                                  train_threads=train.train_threads(),
                                  load_at_start=round(load0, 2), load_at_end=round(os.getloadavg()[0], 2))
