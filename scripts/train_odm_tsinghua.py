@@ -60,7 +60,7 @@ for seed in seeds:
         if m.stored:
             checkpoints.annotate(m.stored["key"], accuracy={"test_in": acc},
                                  test_set=f"TT100K {where}, in-distribution test "
-                                          f"({len(test_in)} images; {'arg-max' if name == 'ce' else 'nearest class mean'})")
+                                          f"({len(test_in)} images; {'nearest class mean' if '/' in name else 'arg-max'})")
         s_in = sc.score(name, test_in)
         aurocs = ", ".join(f"{o} {metric_row(s_in, sc.score(name, ds))['auroc']:.4f}" for o, ds in oods.items())
         print(f"seed {seed} {name}: accuracy {acc:.4f}, train {m.stored and m.stored.get('train_seconds')} s; "
