@@ -254,10 +254,20 @@ def unit_rows(cfg: dict, in_name: str, seed: int) -> tuple[list[dict], list[str]
     return _reads(lambda: _context_units(PAPER, MODELS, sub, seed))
 
 
+def chapter_cfg(name: str, profile: str, **overrides) -> dict:
+    """Another chapter's parameters under ``profile`` (with ``overrides`` that are not None), each checked by its
+    schema. Not :func:`oodrepro.config.resolve`: inside this page's kernel that also checks the names papermill
+    injected — this page's own, e.g. ``cifar_pairings`` — against the other chapter's schema, and refuses them."""
+    sch = config.schema(name)
+    merged = {**sch.profiles[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    out = {"profile": profile, **{p.name: p.coerce(merged.get(p.name)) for p in sch.params}}
+    return {**out, **(sch.derived(out) if sch.derived is not None else {})}
+
+
 def speedrun_cfg(cfg: dict) -> dict:
     """The run's parameters with kpca's network settings under the same profile (kpca/main's: on the paper
     profile, the speed-run network and recipe) and its pairings ``cifar_pairings``."""
-    k = config.resolve("kpca.main", cfg.get("profile") or "quick")
+    k = chapter_cfg("kpca.main", cfg.get("profile") or "quick")
     return dict(cfg, pairings=cfg["cifar_pairings"], **{n: k[n] for n in ("arch", "recipe", "epochs", "batch_size",
                                                                           "lr", "mnist_arch")})
 
@@ -276,7 +286,7 @@ def speedrun_unit_rows(cfg: dict, seed: int) -> tuple[list[dict], list[str]]:
 
 def tt100k_cfg(cfg: dict) -> dict:
     """odm/tsinghua's parameters under the run's profile (its data, network, recipe, loss and steps)."""
-    return config.resolve("odm.tsinghua", cfg.get("profile") or "quick", data_root=cfg["data_root"])
+    return chapter_cfg("odm.tsinghua", cfg.get("profile") or "quick", data_root=cfg["data_root"])
 
 
 def tt100k_unit_rows(cfg: dict, k: int) -> tuple[list[dict], list[str]]:

@@ -181,3 +181,18 @@ def test_rows_without_a_network_column_are_knn_ls_s():
     assert list(grid.with_networks(rows).network) == ["mlp", "lenet5"]
     assert [grid.in_label(i, n) for i, n in zip(rows.in_dist, grid.with_networks(rows).network)] == \
         ["MNIST", "CIFAR10 (LeNet5)"]  # knn-ls's own labels
+
+
+def test_other_chapters_parameters_resolve_inside_the_pages_kernel(monkeypatch):
+    """Under papermill the grid's kernel holds its own injected names (``cifar_pairings``); reading kpca's and odm's
+    parameters must not check those against their schemas (the paper run's TT100K units failed so), and gives what
+    config.resolve gives outside a kernel."""
+    from oodrepro import config as cfg_module
+
+    cfg = config.resolve("beyond.objectives", "paper")
+    want = cfg_module.resolve("odm.tsinghua", "paper"), cfg_module.resolve("kpca.main", "paper")
+    monkeypatch.setattr(cfg_module, "_papermill_injected", lambda: ["cifar_pairings", "results_dir"])
+    with pytest.raises(Exception, match="cifar_pairings"):  # what config.resolve does with them
+        cfg_module.resolve("odm.tsinghua", "paper")
+    assert grid.tt100k_cfg(cfg) == want[0] and grid.chapter_cfg("kpca.main", "paper") == want[1]
+    assert grid.speedrun_cfg(cfg)["arch"] == want[1]["arch"] == "speednet_wide"
