@@ -369,7 +369,7 @@ def grid_claims(rows: pd.DataFrame, page: str = "beyond/objectives") -> list[dic
     near = {"ls − ce": "knn-ls: label smoothing helps k-NN", "ml − ce": "odm: ML beats CE on novelty",
             "odm − ml": "odm: ODM beats ML on novelty"}
     c = contrasts(rows)
-    return [paired_claim(f"{r.contrast.replace(' − ', '-vs-')}-{r.method}", f"{r.text.capitalize()} "
+    return [paired_claim(f"{r.contrast.replace(' − ', '-vs-')}-{r.method}", f"{r.text[0].upper()}{r.text[1:]} "
                          f"{DETECTOR_LABELS[r.method]} (AUROC, average over the OOD sets)", near[r.contrast], r.diffs,
                          page, margin=MIN_EFFECT, why=RULE) for r in c.itertuples()]
 
@@ -401,12 +401,12 @@ def ood_label(in_dist: str, network: str, ood: str) -> str:
 
 
 def in_label(in_dist: str, network: str) -> str:
-    """``"CIFAR-10 (kpca's speed-run net)"``: the in-distribution set, and the network where two chapters share it."""
+    """``"CIFAR-10 (speed-run net)"``: the in-distribution set, and the network where two chapters train on it."""
     ch = _chapter(in_dist, network)
     if ch == "odm":
-        return f"TT100K ({NETWORK_LABELS.get(network, network)})"
+        return "TT100K"
     if ch == "kpca":
-        return f"CIFAR-10 ({NETWORK_LABELS.get(network, network)})"
+        return "CIFAR-10 (speed-run net)"
     return PAPER.label(PAPER.block(in_dist)) + (" (LeNet5)" if in_dist == "cifar10" else "")
 
 
@@ -414,8 +414,13 @@ def _pairs(ok: pd.DataFrame) -> list[tuple]:
     return list(dict.fromkeys(zip(ok["in_dist"], ok["network"], ok["ood"])))
 
 
-def _pair_label(p: tuple, one_in: bool) -> str:
-    return ood_label(*p) if one_in else f"{in_label(*p[:2])} → {ood_label(*p)}"
+def _pair_label(p: tuple, one_in: bool, width: int = 0) -> str:
+    """``"MNIST → HFlip"`` (the OOD set alone when the run has one in-distribution set); broken after the arrow when
+    longer than ``width`` characters (a heatmap panel's title)."""
+    if one_in:
+        return ood_label(*p)
+    head, tail = in_label(*p[:2]), ood_label(*p)
+    return f"{head} →\n{tail}" if width and len(head) + len(tail) + 3 > width else f"{head} → {tail}"
 
 
 def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -450,19 +455,23 @@ def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
     c = contrasts(rows)
     if c.empty:
         return pd.DataFrame()
-    t = pd.DataFrame({"detector": [DETECTOR_LABELS[d] for d in c["method"]], "contrast": c["text"],
-                      "Δ AUROC (points)": [f"{100 * m:+.2f} ± {100 * e:.2f}" for m, e in zip(c["mean"], c["se"])],
-                      "95 % interval": [f"[{100 * lo:+.2f}, {100 * hi:+.2f}]" if pd.notna(lo) else "one seed: none"
-                                        for lo, hi in zip(c["low"], c["high"])],
-                      "seeds": c["n_seeds"]})
+    return pd.DataFrame({"detector": [DETECTOR_LABELS[d] for d in c["method"]], "contrast": c["text"],
+                         "Δ AUROC (points)": [f"{100 * m:+.2f} ± {100 * e:.2f}" for m, e in zip(c["mean"], c["se"])],
+                         "95 % interval": [f"[{100 * lo:+.2f}, {100 * hi:+.2f}]" if pd.notna(lo) else "one seed: none"
+                                           for lo, hi in zip(c["low"], c["high"])],
+                         "seeds": c["n_seeds"]})
+
+
+def network_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Detector × contrast rows, one column per network: the mean paired difference in points on that network's own
+    OOD sets (does a contrast's direction hold on every network?)."""
     per = by_network(rows)
-    if per["network"].nunique() > 1:  # the same contrast on each network: does the direction hold everywhere?
-        per = per.assign(cell=[f"{100 * m:+.1f}" for m in per["mean"]])
-        wide = per.pivot_table(index=["method", "contrast"], columns="network", values="cell", aggfunc="first",
-                               sort=False)
-        keys = list(zip(c["method"], c["text"]))
-        for net in dict.fromkeys(per["network"]):
-            t[f"Δ on {net}"] = [wide[net].get(k, "n/a") if net in wide else "n/a" for k in keys]
+    if per.empty:
+        return pd.DataFrame()
+    per = per.assign(detector=[DETECTOR_LABELS[d] for d in per["method"]], cell=[f"{100 * m:+.1f}" for m in per["mean"]])
+    t = per.pivot_table(index=["detector", "contrast"], columns="network", values="cell", aggfunc="first", sort=False)
+    t = t.reindex(columns=list(dict.fromkeys(per["network"]))).fillna("n/a")
+    t.columns.name = "Δ AUROC (points) on"
     return t
 
 
@@ -499,14 +508,15 @@ def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
 def page_texts(doc: dict, cfg: dict) -> dict:
     rows = pd.DataFrame(doc["rows"])
     if rows.empty or not (rows["status"] == "ok").any():
-        return {"tbl_grid": "No pairing of this run has data.", "tbl_contrasts": "", "findings_md": Markdown("")}
+        return {"tbl_grid": "No pairing of this run has data.", "tbl_contrasts": "", "tbl_by_network": "",
+                "findings_md": Markdown("")}
     rows = with_networks(rows)
     ok = rows[rows.status == "ok"]
     pairs = _pairs(ok)
     one_in = len({p[:2] for p in pairs}) == 1
     nets = list(dict.fromkeys(in_label(*p[:2]) for p in pairs))
     oods = (", ".join(_pair_label(p, one_in) for p in pairs) if len(pairs) <= 6 else
-            f"{len(pairs)} pairings of {len(nets)} networks ({'; '.join(nets)}; one heatmap panel each)")
+            f"{len(pairs)} pairings on {len(nets)} in-distribution sets ({'; '.join(nets)}; one heatmap panel each)")
     cl = pd.DataFrame(doc.get("claims", []))
     counts = cl["verdict"].value_counts().to_dict() if len(cl) else {}
     n = len(cfg["seeds"])
@@ -526,11 +536,12 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                                       "n/a: a score that needs logits, on an embedding that has none (KPCA_nys on "
                                       "ML and ODM: uniform landmarks).", profile=cfg.get("profile")),
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
-                                           "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution)"
-                                           + ("; then the mean difference on each network alone (its own OOD sets), "
-                                              "to see whether the direction holds on every network."
-                                              if several else "."),
+                                           "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
                                            index=False, profile=cfg.get("profile")),
+            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone: the mean "
+                                             "paired difference in points over seeds, each seed's AUROC averaged "
+                                             "over that network's own OOD sets.", profile=cfg.get("profile"))
+                               if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}
 
 
@@ -558,7 +569,7 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
                     annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC"})
         for a, b in zip(*np.where(mean.isna().to_numpy())):
             ax.text(b + 0.5, a + 0.5, "n/a", ha="center", va="center", fontsize=7, color="#888")
-        ax.set_title(_pair_label((i, net, o), one_in), fontsize=10 if one_in else 9)
+        ax.set_title(_pair_label((i, net, o), one_in, width=30), fontsize=10 if one_in else 9)
         ax.set_xticklabels([OBJECTIVE_LABELS[c].split(" (")[0] for c in mean.columns], rotation=30, ha="right",
                            fontsize=8)
         ax.set_yticklabels([DETECTOR_LABELS[r] for r in mean.index], fontsize=8)
