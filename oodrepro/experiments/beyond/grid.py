@@ -431,7 +431,7 @@ def heat_table(rows: pd.DataFrame) -> pd.DataFrame:
     t = t.reindex(index=[d for d in DETECTORS if d in t.index], columns=list(OBJECTIVES)).astype(object).fillna("n/a")
     t.index = [DETECTOR_LABELS[d] for d in t.index]
     t.columns = [OBJECTIVE_LABELS[o] for o in t.columns]
-    t.index.name, t.columns.name = "detector", "AUROC (%), by training objective"
+    t.index.name, t.columns.name = "detector", None  # the caption says what the cells are
     return t
 
 
@@ -462,16 +462,22 @@ def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
                          "seeds": c["n_seeds"]})
 
 
+#: Short names of the contrasts for narrow tables
+CONTRAST_SHORT = {text: f"{OBJECTIVE_LABELS[a].split(' (')[0]} vs {OBJECTIVE_LABELS[b].split(' (')[0]}"
+                  for a, b, text in CONTRASTS}
+
+
 def network_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Detector × contrast rows, one column per network: the mean paired difference in points on that network's own
     OOD sets (does a contrast's direction hold on every network?)."""
     per = by_network(rows)
     if per.empty:
         return pd.DataFrame()
-    per = per.assign(detector=[DETECTOR_LABELS[d] for d in per["method"]], cell=[f"{100 * m:+.1f}" for m in per["mean"]])
+    per = per.assign(detector=[DETECTOR_LABELS[d] for d in per["method"]],
+                     contrast=per["contrast"].map(CONTRAST_SHORT), cell=[f"{100 * m:+.1f}" for m in per["mean"]])
     t = per.pivot_table(index=["detector", "contrast"], columns="network", values="cell", aggfunc="first", sort=False)
-    t = t.reindex(columns=list(dict.fromkeys(per["network"]))).fillna("n/a")
-    t.columns.name = "Δ AUROC (points) on"
+    t = t.reindex(columns=list(dict.fromkeys(per["network"]))).fillna("n/a").reset_index()
+    t.columns.name = None
     return t
 
 
@@ -538,9 +544,11 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
                                            "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
                                            index=False, profile=cfg.get("profile")),
-            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone: the mean "
-                                             "paired difference in points over seeds, each seed's AUROC averaged "
-                                             "over that network's own OOD sets.", profile=cfg.get("profile"))
+            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone (one column "
+                                             "per in-distribution set and its network): the mean paired AUROC "
+                                             "difference in points over seeds, each seed's AUROC averaged over that "
+                                             "network's own OOD sets; 'label smoothing vs cross-entropy' is LS − CE.",
+                                             index=False, profile=cfg.get("profile"))
                                if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}
 
