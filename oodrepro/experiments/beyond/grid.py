@@ -463,8 +463,7 @@ def contrast_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Short names of the contrasts for narrow tables
-CONTRAST_SHORT = {text: f"{OBJECTIVE_LABELS[a].split(' (')[0]} vs {OBJECTIVE_LABELS[b].split(' (')[0]}"
-                  for a, b, text in CONTRASTS}
+CONTRAST_SHORT = {text: f"{a.upper()} − {b.upper()}" for a, b, text in CONTRASTS}
 
 
 def network_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -547,7 +546,9 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone (one column "
                                              "per in-distribution set and its network): the mean paired AUROC "
                                              "difference in points over seeds, each seed's AUROC averaged over that "
-                                             "network's own OOD sets; 'label smoothing vs cross-entropy' is LS − CE.",
+                                             "network's own OOD sets. LS − CE: label smoothing minus cross-entropy; ML − CE: metric "
+                                             "learning minus cross-entropy; ODM − ML: seen-OOD training minus metric "
+                                             "learning.",
                                              index=False, profile=cfg.get("profile"))
                                if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}

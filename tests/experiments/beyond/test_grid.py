@@ -207,7 +207,7 @@ def test_network_table_gives_each_networks_own_difference():
             for obj in ("ce", "ls") for s in (0, 1, 2)]
     t = grid.network_table(pd.DataFrame(rows))
     assert list(t.columns) == ["detector", "contrast", "MNIST", "TT100K"]
-    assert t.values.tolist() == [["PCA", "label smoothing vs cross-entropy", "+5.0", "-2.0"]]
+    assert t.values.tolist() == [["PCA", "LS − CE", "+5.0", "-2.0"]]
     (claim,) = grid.grid_claims(pd.DataFrame(rows))
     assert claim["claim"].startswith("Label smoothing helps PCA")
     assert grid.grid_claims(pd.DataFrame([dict(r, objective={"ce": "ml", "ls": "odm"}[r["objective"]])
