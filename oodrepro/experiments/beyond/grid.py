@@ -473,7 +473,8 @@ def network_table(rows: pd.DataFrame) -> pd.DataFrame:
     if per.empty:
         return pd.DataFrame()
     per = per.assign(detector=[DETECTOR_LABELS[d] for d in per["method"]],
-                     contrast=per["contrast"].map(CONTRAST_SHORT), cell=[f"{100 * m:+.1f}" for m in per["mean"]])
+                     contrast=per["contrast"].map(CONTRAST_SHORT),
+                     cell=[f"{100 * m:+.1f}".replace("-0.0", "+0.0") for m in per["mean"]])  # no "−0.0"
     t = per.pivot_table(index=["detector", "contrast"], columns="network", values="cell", aggfunc="first", sort=False)
     t = t.reindex(columns=list(dict.fromkeys(per["network"]))).fillna("n/a").reset_index()
     t.columns.name = None
