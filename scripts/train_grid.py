@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from oodrepro import config
+from oodrepro import checkpoints, config
 from oodrepro.detectors.ncm import class_means, ncm_predict
 from oodrepro.engine import contexts
 from oodrepro.engine.core import load_ood
@@ -55,10 +55,16 @@ for obj in a.objectives:
     m = grid.objective_model(ctx, obj, cfg, seen)
     fit = time.time() - t0
     z_te = ctx.emb(m, test_in, [0])[0]
-    if obj in ("ml", "odm"):
-        acc = float((ncm_predict(z_te, class_means(ctx.emb(m, ctx.train_set, [0])[0], ctx.train_set.y)) == test_in.y).mean())
+    ncm = obj in ("ml", "odm")
+    if ncm:
+        acc = float((ncm_predict(z_te, class_means(ctx.emb(m, ctx.train_set, [0])[0], ctx.train_set.y))
+                     == test_in.y).mean())
     else:
         acc = float((np.argmax(z_te, 1) == test_in.y).mean())
-    print(f"{a.network} {a.seed} {obj}: test accuracy {acc:.4f} ({'nearest class mean' if obj in ('ml', 'odm') else 'arg-max'}), "
-          f"fit {fit:.0f} s, wall {time.time() - t0:.0f} s, load {load0:.2f} -> {os.getloadavg()[0]:.2f}, "
-          f"recipe {m.recipe.name}, stored {m.stored and m.stored['file']}, cache key {m.cache_key}", flush=True)
+    how = "nearest class mean" if ncm else "arg-max"
+    if m.stored:  # the stored network's manifest entry records its accuracy (odm's TT100K networks)
+        checkpoints.annotate(m.stored["key"], accuracy={"test_in": round(acc, 4)},
+                             test_set=f"TT100K random split {a.seed}, in-distribution test ({len(test_in)} images; {how})")
+    print(f"{a.network} {a.seed} {obj}: test accuracy {acc:.4f} ({how}), fit {fit:.0f} s, "
+          f"wall {time.time() - t0:.0f} s, load {load0:.2f} -> {os.getloadavg()[0]:.2f}, recipe {m.recipe.name}, "
+          f"stored {m.stored and m.stored['file']}, cache key {m.cache_key}", flush=True)

@@ -5,7 +5,8 @@
 
 RANDOM_SPLIT=k trains the networks of Table 4's k-th random ungrouped split instead (the page's
 ``tt100k.random_splits(labels, n, seed=1000 + split_seed)[k]``); NETS (e.g. ``ce,ml``) trains only those of the
-page's networks (``ce``, ``ml``, ``odm-<seen kind>``; ``ls0.1``: the cross-paper grid's label-smoothed classifier), so that two processes can share one split's networks.
+page's networks (``ce``, ``ml``, ``odm-<seen kind>``), so that two processes can share one split's networks. (The
+cross-paper grid's label-smoothed TT100K networks: ``scripts/train_grid.py tt100k K --objectives ls``.)
 HINGE_MEAN=active trains the ML and ODM networks with the page's ``hinge_mean='active'`` (the hinge averaged over the
 pairs inside the margin) and ML_STEPS=n for the page's ``ml_steps`` = n optimiser steps, instead of the paper profile's
 defaults; PAIRS=authors the authors' pairing (``pairs='authors'``, with HINGE_MEAN=all). Networks under settings
@@ -45,8 +46,6 @@ for seed in seeds:
         rec = tsinghua.embedding_recipe(cfg)
         # the page's model names (``ml/32``, ``odm:background/32``): the Scorer reads an embedding's size from them
         build = {"ce": ("ce", lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.0), tag="ce")),
-                 # the cross-paper grid's label-smoothing column (beyond/objectives), as its TT100K cells build it
-                 "ls0.1": ("ls0.1", lambda: ctx.model(tsinghua.train.LabelSmoothedCE(0.1))),
                  "ml": (f"ml/{d}", lambda: ctx.model(loss, embedding_dim=d, tag="ml", recipe=rec)),
                  **{f"odm-{k}": (f"odm:{k}/{d}", lambda k=k: ctx.model(loss, ood_set=seen[k], embedding_dim=d,
                                                                        tag=f"odm-{k}", recipe=rec))
@@ -60,7 +59,8 @@ for seed in seeds:
         if m.stored:
             checkpoints.annotate(m.stored["key"], accuracy={"test_in": acc},
                                  test_set=f"TT100K {where}, in-distribution test "
-                                          f"({len(test_in)} images; {'nearest class mean' if '/' in name else 'arg-max'})")
+                                          f"({len(test_in)} images; "
+                                          f"{'nearest class mean' if '/' in name else 'arg-max'})")
         s_in = sc.score(name, test_in)
         aurocs = ", ".join(f"{o} {metric_row(s_in, sc.score(name, ds))['auroc']:.4f}" for o, ds in oods.items())
         print(f"seed {seed} {name}: accuracy {acc:.4f}, train {m.stored and m.stored.get('train_seconds')} s; "

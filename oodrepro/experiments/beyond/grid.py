@@ -72,8 +72,9 @@ QUICK_PAIRINGS = ["mnist5k->hflip", "mnist5k->vflip", "mnist5k->gaussian", "mnis
 PAPER_PAIRINGS = ["mnist->fashion_mnist", "mnist->hflip", "mnist->vflip", "fashion_mnist->mnist", "fashion_mnist->hflip",
                   "fashion_mnist->vflip", "cifar10->hflip", "cifar10->vflip"]
 
-_BASE = dict(pairings=QUICK_PAIRINGS, cifar_pairings=[], tt100k_splits=0, k=1, alpha=0.1, embedding_dim=32, margin=10.0, seen="uniform", gamma=2.0,
-             n_components=512, evr=0.8, epochs=None, batch_size=128, lr=1e-3, max_train=None, data_root=None,
+_BASE = dict(pairings=QUICK_PAIRINGS, cifar_pairings=[], tt100k_splits=0, k=1, alpha=0.1, embedding_dim=32,
+             margin=10.0, seen="uniform", gamma=2.0, n_components=512, evr=0.8, epochs=None, batch_size=128, lr=1e-3,
+             max_train=None, data_root=None,
              device="auto", results_dir="results")
 SCHEMA = config.register(Schema(name="beyond.objectives", params=[
     Param("pairings", "strs", "rows 'IN->OOD' on knn-ls's networks (knn-ls's sets)", min_len=1,
@@ -377,7 +378,8 @@ def grid_claims(rows: pd.DataFrame, page: str = "beyond/objectives") -> list[dic
 # --- page text and figure -----------------------------------------------------------------------------------
 #: The networks of the grid, by the ``network`` column of its rows (the architecture each chapter trains)
 NETWORK_LABELS = {"mlp": "knn-ls's MLP", "lenet5": "LeNet5", "speednet_wide": "kpca's speed-run net",
-                  "speednet": "kpca's speed-run net", "resnet_small": "kpca's small ResNet", "wrn10_2": "odm's WRN-10-2"}
+                  "speednet": "kpca's speed-run net", "resnet_small": "kpca's small ResNet",
+                  "wrn10_2": "odm's WRN-10-2"}
 
 
 def with_networks(rows: pd.DataFrame) -> pd.DataFrame:
@@ -544,12 +546,12 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
                                            "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
                                            index=False, profile=cfg.get("profile")),
-            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone (one column "
-                                             "per in-distribution set and its network): the mean paired AUROC "
+            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone (one "
+                                             "column per in-distribution set and its network): the mean paired AUROC "
                                              "difference in points over seeds, each seed's AUROC averaged over that "
-                                             "network's own OOD sets. LS − CE: label smoothing minus cross-entropy; ML − CE: metric "
-                                             "learning minus cross-entropy; ODM − ML: seen-OOD training minus metric "
-                                             "learning.",
+                                             "network's own OOD sets. LS − CE: label smoothing minus cross-entropy; "
+                                             "ML − CE: metric learning minus cross-entropy; ODM − ML: seen-OOD "
+                                             "training minus metric learning.",
                                              index=False, profile=cfg.get("profile"))
                                if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}
