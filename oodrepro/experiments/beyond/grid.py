@@ -509,8 +509,22 @@ def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
                          f"{cfg['alpha']:g} on its cross-entropy recipe)")
     left = ([] if cfg.get("cifar_pairings") else ["kpca's CIFAR-10 network (`cifar_pairings`)"]) + \
         ([] if cfg.get("tt100k_splits") else ["odm's TT100K network (`tt100k_splits`)"])
+    gaps = missing_sets(rows)
     return ("The networks: " + "; ".join(parts) + "."
-            + (f" Not in this run: {' and '.join(left)}." if left else ""))
+            + (f" Not in this run: {' and '.join(left)}." if left else "")
+            + (f" Asked for but without data on the machine that ran it, so not in the grid: {'; '.join(gaps)}."
+               if gaps else ""))
+
+
+def missing_sets(rows: pd.DataFrame) -> list[str]:
+    """``"CIFAR-10 (speed-run net) → SVHN, LSUN"``: per network, the OOD sets of the run whose rows are *needs
+    data* (their data were not under ``$OODREPRO_DATA_ROOT``)."""
+    need = rows[rows["status"] == "needs data"]
+    if need.empty:
+        return []
+    need = with_networks(need)
+    return [f"{in_label(i, n)} → {', '.join(dict.fromkeys(ood_label(i, n, o) for o in g['ood']))}"
+            for (i, n), g in need.groupby(["in_dist", "network"], sort=False)]
 
 
 def page_texts(doc: dict, cfg: dict) -> dict:

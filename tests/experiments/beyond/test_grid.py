@@ -212,3 +212,19 @@ def test_network_table_gives_each_networks_own_difference():
     assert claim["claim"].startswith("Label smoothing helps PCA")
     assert grid.grid_claims(pd.DataFrame([dict(r, objective={"ce": "ml", "ls": "odm"}[r["objective"]])
                                           for r in rows]))[0]["claim"].startswith("Seen-OOD training (ODM) helps")
+
+
+def test_findings_name_the_ood_sets_that_had_no_data():
+    """kpca's CIFAR-10 pairings whose data are missing give *needs data* rows: the page names them per network
+    instead of dropping them silently (the heatmap has panels only for sets with scores)."""
+    cfg = config.resolve("beyond.objectives", "paper")
+    ok = [{"in_dist": "cifar10", "network": "speednet_wide", "ood": "mnist", "objective": obj, "method": "pca",
+           "seed": 0, "status": "ok", "auroc": 0.7} for obj in ("ce", "ls")]
+    need = [{"in_dist": "cifar10", "network": "speednet_wide", "ood": o, "objective": None, "method": "pca",
+             "seed": 0, "status": "needs data"} for o in ("svhn", "lsun", "svhn")]
+    rows = pd.DataFrame(ok + need)
+    assert grid.missing_sets(rows) == ["CIFAR-10 (speed-run net) → SVHN, LSUN"]
+    assert "without data on the machine that ran it, so not in the grid: CIFAR-10 (speed-run net) → SVHN, LSUN." \
+        in grid.scale_sentence(rows, cfg)
+    assert grid.missing_sets(pd.DataFrame(ok)) == []
+    assert "without data" not in grid.scale_sentence(pd.DataFrame(ok), cfg)
