@@ -227,4 +227,5 @@ def test_findings_name_the_ood_sets_that_had_no_data():
     assert "without data on the machine that ran it, so not in the grid: CIFAR-10 (speed-run net) → SVHN, LSUN." \
         in grid.scale_sentence(rows, cfg)
     assert grid.missing_sets(pd.DataFrame(ok)) == []
+    assert grid.in_label("cifar10", "resnet_small") == "CIFAR-10 (small ResNet)"  # kpca's quick-profile network
     assert "without data" not in grid.scale_sentence(pd.DataFrame(ok), cfg)
