@@ -449,8 +449,8 @@ def by_network(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (i, net), part in rows[rows.status == "ok"].groupby(["in_dist", "network"], sort=False):
         c = contrasts(part)
-        out += [{"network": in_label(i, net), "method": r.method, "contrast": r.text, "mean": r.mean}
-                for r in c.itertuples()]
+        out += [{"network": in_label(i, net), "method": r.method, "contrast": r.text, "mean": r.mean, "se": r.se,
+                 "n_seeds": r.n_seeds} for r in c.itertuples()]
     return pd.DataFrame(out)
 
 
@@ -482,6 +482,19 @@ def network_table(rows: pd.DataFrame) -> pd.DataFrame:
     t = t.reindex(columns=list(dict.fromkeys(per["network"]))).fillna("n/a").reset_index()
     t.columns.name = None
     return t
+
+
+def largest_effects(rows: pd.DataFrame, n: int = 3) -> str:
+    """The ``n`` largest per-network paired differences (by size, either sign), as a sentence: where a contrast
+    matters most, which the run-wide averages dilute."""
+    per = by_network(rows)
+    if per.empty or per["network"].nunique() < 2:
+        return ""
+    top = per.reindex(per["mean"].abs().sort_values(ascending=False).index).head(n)
+    items = [f"{DETECTOR_LABELS[r.method]} {CONTRAST_SHORT[r.contrast]} {100 * r.mean:+.1f} ± {100 * r.se:.1f} "
+             f"points over {r.n_seeds} seed{'s' if r.n_seeds != 1 else ''} on {r.network}" for r in top.itertuples()]
+    return (" The largest effects on one network (the table above; its heatmap panels show which OOD sets carry "
+            "them): " + "; ".join(items) + ".")
 
 
 def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
@@ -549,7 +562,8 @@ def page_texts(doc: dict, cfg: dict) -> dict:
                 f"{counts.get('not reproduced', 0)} go the other way (more than 2 s.e. below −{MIN_EFFECT:g}) "
                 f"and {counts.get('inconclusive', 0)} are inside the noise or smaller than that. With {n} seeds a "
                 "standard error is itself uncertain: read a verdict within a few tenths of a point as a direction, "
-                "not a result. "
+                "not a result."
+                + largest_effects(rows) + " "
                 + scale_sentence(rows, cfg)
                 + "".join(f" **Failed and left out of the grid:** {f['unit']} ({f['error']})."
                           for f in doc.get("failed", [])))
@@ -572,6 +586,10 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "findings_md": Markdown(findings)}
 
 
+#: A heatmap cell's colour below AUROC 0.5 (worse than chance), outside the colour scale's viridis
+BELOW_CHANCE = "#e8464b"
+
+
 def heatmap(rows: pd.DataFrame, per_row: int = 4):
     """One panel per pairing (per OOD set when the run has one in-distribution set), at most ``per_row`` panels a
     row: detectors × objectives, AUROC (mean over seeds) annotated with ± s.e."""
@@ -585,6 +603,8 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
     ncol = min(per_row, len(pairs))
     nrow = -(-len(pairs) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.1 * ncol + 1.5, 4.6 * nrow), squeeze=False, sharey=True)
+    # below 0.5 the detector ranks the OOD set as more typical than the test images: its own colour, not 0.5's
+    cmap = plt.get_cmap("viridis").with_extremes(under=BELOW_CHANCE)
     for n, (i, net, o) in enumerate(pairs):
         ax = axes[n // ncol][n % ncol]
         g = ok[(ok.in_dist == i) & (ok.network == net) & (ok.ood == o)].groupby(["method", "objective"])["auroc"]
@@ -592,8 +612,8 @@ def heatmap(rows: pd.DataFrame, per_row: int = 4):
         se = g.apply(lambda v: metrics.mean_se(v)[1]).unstack().reindex_like(mean)
         notes = np.where(mean.isna(), "n/a", (100 * mean).round(0).astype("Int64").astype(str) + "±"
                          + (100 * se).round(0).astype("Int64").astype(str))
-        sns.heatmap(mean, ax=ax, vmin=0.5, vmax=1.0, cmap="viridis", annot=notes, fmt="", cbar=n % ncol == ncol - 1,
-                    annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC"})
+        sns.heatmap(mean, ax=ax, vmin=0.5, vmax=1.0, cmap=cmap, annot=notes, fmt="", cbar=n % ncol == ncol - 1,
+                    annot_kws={"fontsize": 7}, cbar_kws={"label": "AUROC", "extend": "min"})
         for a, b in zip(*np.where(mean.isna().to_numpy())):
             ax.text(b + 0.5, a + 0.5, "n/a", ha="center", va="center", fontsize=7, color="#888")
         ax.set_title(_pair_label((i, net, o), one_in, width=30), fontsize=10 if one_in else 9)

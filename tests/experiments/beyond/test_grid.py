@@ -229,3 +229,29 @@ def test_findings_name_the_ood_sets_that_had_no_data():
     assert grid.missing_sets(pd.DataFrame(ok)) == []
     assert grid.in_label("cifar10", "resnet_small") == "CIFAR-10 (small ResNet)"  # kpca's quick-profile network
     assert "without data" not in grid.scale_sentence(pd.DataFrame(ok), cfg)
+
+
+def test_largest_effects_names_the_biggest_per_network_differences():
+    """The sentence ranks per-network differences by size, either sign: PCA's −29 points on TT100K before MNIST's
+    +6, each with its s.e. and seeds; a run with one network has no such sentence (its table is the contrasts')."""
+    rows = [{"in_dist": i, "network": n, "ood": "hflip", "objective": obj, "method": "pca", "seed": s,
+             "status": "ok", "auroc": 0.8 + (d if obj == "ls" else 0.0) + 0.01 * s * (obj == "ls")}
+            for i, n, d in (("mnist", "mlp", 0.05), ("tt100k", "wrn10_2", -0.3)) for obj in ("ce", "ls")
+            for s in (0, 1, 2)]
+    text = grid.largest_effects(pd.DataFrame(rows), n=2)
+    assert text.index("PCA LS − CE -29.0 ± 0.6 points over 3 seeds on TT100K") < text.index(
+        "PCA LS − CE +6.0 ± 0.6 points over 3 seeds on MNIST")
+    assert grid.largest_effects(pd.DataFrame([r for r in rows if r["in_dist"] == "mnist"])) == ""
+
+
+def test_heatmap_marks_below_chance_cells_outside_the_colour_scale():
+    """An AUROC below 0.5 is drawn in its own colour (the colour bar's 'under' end), not as 0.5's."""
+    import matplotlib.colors as mcolors
+
+    rows = pd.DataFrame([{"in_dist": "mnist", "network": "mlp", "ood": "hflip", "objective": o, "method": "pca",
+                          "seed": 0, "status": "ok", "auroc": a} for o, a in (("ce", 0.1), ("ls", 0.9))])
+    mesh = grid.heatmap(rows).axes[0].collections[0]
+    colours = mesh.to_rgba(mesh.get_array()).reshape(len(grid.DETECTORS), len(grid.OBJECTIVES), 4)
+    pca = grid.DETECTORS.index("pca")
+    assert mcolors.to_hex(colours[pca, 0]) == grid.BELOW_CHANCE != mcolors.to_hex(mesh.cmap(0.0))
+    assert mcolors.to_hex(colours[pca, 1]) == mcolors.to_hex(mesh.cmap(mesh.norm(0.9)))
