@@ -515,7 +515,9 @@ def scale_sentence(rows: pd.DataFrame, cfg: dict) -> str:
                   "same recipe without it" if smooth else f"α = {cfg['alpha']:g}")
             parts.append(f"CIFAR-10 with {NETWORK_LABELS.get(net, net)} ({ls}; ML and ODM trained under "
                          f"{SPEEDRUN_EMBEDDING.name if k.get('recipe') else 'the same recipe'}; ODM's seen OOD: "
-                         f"{cfg['seen']} noise)")
+                         f"{cfg['seen']} noise; the networks other than kpca's own are kept in the run's cache, not "
+                         "stored — a network per objective and seed would outgrow the stored networks' budget — so "
+                         "a rerun on a clean cache trains them again)")
         else:
             parts.append(f"TT100K's sign crops with {NETWORK_LABELS.get(net, net)}, one network per random class "
                          f"split of odm's Table 4 (a row's 'seed' is its split; its cross-entropy, ML and ODM networks "
