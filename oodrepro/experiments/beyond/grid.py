@@ -543,6 +543,13 @@ def missing_sets(rows: pd.DataFrame) -> list[str]:
             for (i, n), g in need.groupby(["in_dist", "network"], sort=False)]
 
 
+def _wrapped_headers(st):
+    """A table whose column headers may break between words ("CIFAR-10 / (speed-run net)"): one column per network
+    keeps it inside the page's width."""
+    return st.set_table_styles([{"selector": "th.col_heading", "props": "white-space: normal; max-width: 7em; "
+                                                                          "vertical-align: bottom;"}], overwrite=False)
+
+
 def page_texts(doc: dict, cfg: dict) -> dict:
     rows = pd.DataFrame(doc["rows"])
     if rows.empty or not (rows["status"] == "ok").any():
@@ -577,13 +584,13 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
                                            "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
                                            index=False, profile=cfg.get("profile")),
-            "tbl_by_network": (report.styled(network_table(rows), "The same contrasts on each network alone (one "
+            "tbl_by_network": (_wrapped_headers(report.styled(network_table(rows), "The same contrasts on each network alone (one "
                                              "column per in-distribution set and its network): the mean paired AUROC "
                                              "difference in points over seeds, each seed's AUROC averaged over that "
                                              "network's own OOD sets. LS − CE: label smoothing minus cross-entropy; "
                                              "ML − CE: metric learning minus cross-entropy; ODM − ML: seen-OOD "
                                              "training minus metric learning.",
-                                             index=False, profile=cfg.get("profile"))
+                                             index=False, profile=cfg.get("profile")))
                                if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}
 
