@@ -152,7 +152,10 @@ def headline(table: pd.DataFrame) -> dict:
     """The counts at the top of the scorecard — from the paper-scale column only: claims per verdict,
     ``tested`` (claims with a paper-scale verdict), ``stale`` (of those, from a stale archive),
     ``untested`` (claims of this build without a paper-scale verdict; ``untested_unarchived`` of them on
-    pages with no archived claim) and ``pages`` (archived pages with claims)."""
+    pages with no archived claim) and ``pages`` (archived pages with claims). The papers' claims only: the
+    findings of chapter ``beyond`` are counted apart, as ``beyond_tested`` and ``beyond_`` + verdict."""
+    far = table[table["chapter"] == BEYOND]
+    table = table[table["chapter"] != BEYOND]
     v = table[f"{PAPER}: verdict"]
     at = table[v != ""]
     out = {verdict: int((v == verdict).sum()) for verdict in results.VERDICTS}
@@ -161,6 +164,9 @@ def headline(table: pd.DataFrame) -> dict:
     out.update(tested=len(at), stale=int((at[f"{PAPER}: archive"] == STALE).sum()), untested=len(untested),
                untested_unarchived=int((~untested["page"].isin(archived_pages)).sum()),
                pages=len(archived_pages))
+    fv = far[f"{PAPER}: verdict"]
+    out.update({f"beyond_{verdict}": int((fv == verdict).sum()) for verdict in results.VERDICTS},
+               beyond_tested=int((fv != "").sum()))
     return out
 
 
@@ -275,7 +281,8 @@ class Scorecard:
         """The headline (paper-scale verdicts only), the archive's notes (stale, refused), one per line."""
         c = self.counts
         if c["tested"]:
-            pages = sorted(self.table.loc[self.table[f"{PAPER}: verdict"] != "", "page"].unique())
+            papers = self.table[self.table["chapter"] != BEYOND]
+            pages = sorted(papers.loc[papers[f"{PAPER}: verdict"] != "", "page"].unique())
             text = (f"**At paper scale:** {c['tested']} claim(s) from {len(pages)} archived page(s) "
                     f"({', '.join(pages)}): {_counts_text(c)}"
                     + (f"; {c['stale']} of them from a stale archive (older code)" if c["stale"] else "") + ".")
@@ -287,6 +294,11 @@ class Scorecard:
             other = c["untested"] - c["untested_unarchived"]
             text += (f" ({c['untested_unarchived']} on pages with no archived run, {other} on archived pages whose "
                      "paper-scale run did not test that claim id)." if other else ".")
+        if c["beyond_tested"]:
+            text += (f" **Beyond the papers** (chapter `{BEYOND}`: findings no paper states, counted apart): "
+                     f"{c['beyond_reproduced']} of {c['beyond_tested']} claims hold at paper scale, "
+                     f"{c['beyond_not reproduced']} go the other way and {c['beyond_inconclusive']} are inconclusive"
+                     + (f"; {c['beyond_needs data']} wait for data" if c["beyond_needs data"] else "") + ".")
         return "\n\n".join([text, *self.arch.notes()])
 
     def build_text(self) -> str:

@@ -83,6 +83,16 @@ def test_claims_beyond_the_papers_are_counted_apart(fake_archive, quick_results)
     card.table = pd.concat([card.table, extra], ignore_index=True)
     text = card.build_text()
     assert "tested 5 claim(s) of the papers" in text and "1 of 1 claims hold on this build" in text
+    # archived, a finding beyond the papers stays out of the papers' paper-scale counts too
+    before = card.counts
+    card.table.loc[card.table["page"] == "beyond/objectives", "paper scale: verdict"] = "not reproduced"
+    c = card.counts
+    assert {k: c[k] for k in ("tested", "reproduced", "not reproduced", "pages")} == \
+        {k: before[k] for k in ("tested", "reproduced", "not reproduced", "pages")}
+    assert (c["beyond_tested"], c["beyond_not reproduced"]) == (1, 1)
+    head = card.headline_text()
+    assert "2 claim(s) from 1 archived page(s) (odm/mnist)" in head
+    assert "0 of 1 claims hold at paper scale, 1 go the other way" in head
 
 
 def test_a_quick_verdict_never_enters_the_headline(tmp_path, monkeypatch, quick_results):
