@@ -40,6 +40,8 @@ COLUMNS = ["chapter", "page", "claim id", "claim", "paper", f"{PAPER}: ours", f"
 STALE = "stale (older code)"
 #: The chapter of claims beyond the papers (the cross-paper grid): listed, never counted with the papers' claims
 BEYOND = "beyond"
+#: How the scorecard's sentences introduce that chapter's counts (kept apart from the papers')
+BEYOND_HEAD = f"**Beyond the papers** (chapter `{BEYOND}`: findings no paper states, counted apart)"
 CURRENT = "current"
 
 
@@ -295,8 +297,7 @@ class Scorecard:
             text += (f" ({c['untested_unarchived']} on pages with no archived run, {other} on archived pages whose "
                      "paper-scale run did not test that claim id)." if other else ".")
         if c["beyond_tested"]:
-            text += (f" **Beyond the papers** (chapter `{BEYOND}`: findings no paper states, counted apart): "
-                     f"{c['beyond_reproduced']} of {c['beyond_tested']} claims hold at paper scale, "
+            text += (f" {BEYOND_HEAD}: {c['beyond_reproduced']} of {c['beyond_tested']} claims hold at paper scale, "
                      f"{c['beyond_not reproduced']} go the other way and {c['beyond_inconclusive']} are inconclusive"
                      + (f"; {c['beyond_needs data']} wait for data" if c["beyond_needs data"] else "") + ".")
         return "\n\n".join([text, *self.arch.notes()])
@@ -314,8 +315,7 @@ class Scorecard:
                 f"papers; their verdicts are in the *{BUILD}* columns and are not counted above.")
         if len(beyond):
             held = int((beyond[f"{BUILD}: verdict"] == "reproduced").sum())
-            text += (f" **Beyond the papers** (chapter `{BEYOND}`: findings no paper states, counted apart): {held} of "
-                     f"{len(beyond)} claims hold on this build.")
+            text += f" {BEYOND_HEAD}: {held} of {len(beyond)} claims hold on this build."
         return text
 
     def write_csvs(self, results_dir) -> None:

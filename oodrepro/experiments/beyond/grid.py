@@ -584,14 +584,13 @@ def page_texts(doc: dict, cfg: dict) -> dict:
             "tbl_contrasts": report.styled(contrast_table(rows), "Per-seed paired differences of the average "
                                            "AUROC, in points: mean ± s.e. and the 95 % interval (t distribution).",
                                            index=False, profile=cfg.get("profile")),
-            "tbl_by_network": (_wrapped_headers(report.styled(network_table(rows), "The same contrasts on each network alone (one "
-                                             "column per in-distribution set and its network): the mean paired AUROC "
-                                             "difference in points over seeds, each seed's AUROC averaged over that "
-                                             "network's own OOD sets. LS − CE: label smoothing minus cross-entropy; "
-                                             "ML − CE: metric learning minus cross-entropy; ODM − ML: seen-OOD "
-                                             "training minus metric learning.",
-                                             index=False, profile=cfg.get("profile")))
-                               if several else "This run has one network: the contrasts above are its own."),
+            "tbl_by_network": (_wrapped_headers(report.styled(
+                network_table(rows), "The same contrasts on each network alone (one column per in-distribution set "
+                "and its network): the mean paired AUROC difference in points over seeds, each seed's AUROC averaged "
+                "over that network's own OOD sets. LS − CE: label smoothing minus cross-entropy; ML − CE: metric "
+                "learning minus cross-entropy; ODM − ML: seen-OOD training minus metric learning.",
+                index=False, profile=cfg.get("profile")))
+                if several else "This run has one network: the contrasts above are its own."),
             "findings_md": Markdown(findings)}
 
 
